@@ -1,0 +1,36 @@
+# Two entry points on a fresh machine (Python 3.11 with venv):
+#   make run   - set up .venv and run the real experiment (config.yaml)
+#   make test  - set up .venv and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv lint format clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+
+test: $(STAMP)
+	bash tests/system-deps.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint --configfile config/test.yaml
+	$(BIN)/snakefmt --check Snakefile rules/
+
+format: $(STAMP)
+	$(BIN)/snakefmt Snakefile rules/
+
+clean:
+	rm -rf results logs benchmarks/*/ .snakemake

@@ -1,0 +1,21 @@
+# fmeval: zero-shot evaluation of vision foundation models.
+# This file is a table of contents; each stage lives in rules/<stage>.smk and its
+# logic in the importable package scripts/fmeval/.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/features.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

@@ -1,0 +1,139 @@
+"""The Parquet feature store: one row per patch, CLS tokens per image, run metadata.
+
+Files open in pandas and duckdb; :func:`read_features` maps them back to numpy
+without copying the feature matrix.
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fmeval.atomic import atomic_path
+
+META_PREFIX = "fmeval."
+
+
+def feature_column(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    """An (N, D) float32 matrix as a fixed-size-list Arrow column, without a copy."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), matrix.shape[1])
+
+
+def encode_metadata(meta: Mapping) -> dict[bytes, bytes]:
+    """Flat ``fmeval.*`` key-value metadata; non-strings are stored as JSON."""
+    return {
+        f"{META_PREFIX}{k}".encode(): (v if isinstance(v, str) else json.dumps(v)).encode()
+        for k, v in meta.items()
+    }
+
+
+def decode_metadata(schema: pa.Schema) -> dict:
+    out = {}
+    for k, v in (schema.metadata or {}).items():
+        key = k.decode()
+        if key.startswith(META_PREFIX):
+            text = v.decode()
+            try:
+                out[key[len(META_PREFIX):]] = json.loads(text)
+            except json.JSONDecodeError:
+                out[key[len(META_PREFIX):]] = text
+    return out
+
+
+def write_table(table: pa.Table, path: str | os.PathLike, *, meta: Mapping) -> None:
+    """Write ``table`` with ``meta`` atomically, as a single row group."""
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encode_metadata(meta)})
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp, row_group_size=max(table.num_rows, 1), compression="zstd")
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """The ``fmeval.*`` metadata of a Parquet file, without reading its data."""
+    return decode_metadata(pq.read_schema(path))
+
+
+@dataclass
+class PatchFeatures:
+    """Patch rows of a feature file. ``features`` is a zero-copy view of the Arrow buffer."""
+
+    table: pa.Table
+    features: np.ndarray  # (N, D) float32
+    image_index: np.ndarray  # (N,) int, index into ``images``
+    images: list[str]
+    splits: dict[str, str]
+    row: np.ndarray
+    col: np.ndarray
+    fg_fraction: np.ndarray  # (N,) float32, NaN where the image has no mask
+    meta: dict
+
+    def rows_of(self, image: str) -> np.ndarray:
+        return np.flatnonzero(self.image_index == self.images.index(image))
+
+    def grid_of(self, image: str) -> tuple[int, int]:
+        return tuple(self.meta["grids"][image])
+
+
+def _zero_copy(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def read_features(path: str | os.PathLike) -> PatchFeatures:
+    """Read a patch-feature Parquet file; the (N, D) matrix is not copied out of Arrow."""
+    table = pq.read_table(path, memory_map=True)
+    feats = _zero_copy(table.column("feature"))
+    dim = feats.type.list_size
+    matrix = feats.values.to_numpy(zero_copy_only=True).reshape(-1, dim)
+    image = _zero_copy(table.column("image"))
+    if pa.types.is_dictionary(image.type):
+        images = image.dictionary.to_pylist()
+        index = image.indices.to_numpy(zero_copy_only=True)
+    else:
+        images, index = np.unique(image.to_numpy(zero_copy_only=False), return_inverse=True)
+        images = list(images)
+    split = _zero_copy(table.column("split"))
+    first = np.unique(index, return_index=True)[1]
+    splits = {images[index[i]]: split[int(i)].as_py() for i in first}
+    fg = _zero_copy(table.column("fg_fraction")).to_numpy(zero_copy_only=False).astype(np.float32)
+    return PatchFeatures(
+        table=table,
+        features=matrix,
+        image_index=index,
+        images=images,
+        splits=splits,
+        row=_zero_copy(table.column("row")).to_numpy(zero_copy_only=True),
+        col=_zero_copy(table.column("col")).to_numpy(zero_copy_only=True),
+        fg_fraction=fg,
+        meta=decode_metadata(table.schema),
+    )
+
+
+@dataclass
+class ClsTokens:
+    images: list[str]
+    splits: list[str]
+    cls: np.ndarray  # (M, D) float32
+    meta: dict
+
+
+def read_cls(path: str | os.PathLike) -> ClsTokens:
+    """Read the per-image CLS-token Parquet file."""
+    table = pq.read_table(path, memory_map=True)
+    feats = _zero_copy(table.column("cls"))
+    matrix = feats.values.to_numpy(zero_copy_only=True).reshape(-1, feats.type.list_size)
+    return ClsTokens(
+        images=table.column("image").to_pylist(),
+        splits=table.column("split").to_pylist(),
+        cls=matrix,
+        meta=decode_metadata(table.schema),
+    )
+
+
+def is_random_init(path: str | os.PathLike) -> bool:
+    """True when the file was made with random-initialised weights."""
+    return bool(read_meta(Path(path)).get("random_init", False))

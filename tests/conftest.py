@@ -1,0 +1,96 @@
+"""Shared fixtures: paths, the test config with absolute paths, and a snakemake runner.
+
+Every workflow test runs snakemake in its own temporary working directory
+(``--directory``), so tests never touch the repository's results/ or resources/.
+"""
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
+HUB_FIXTURE = REPO / "tests" / "fixtures" / "dinov2_hub"
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+def absolutise(config: dict, base: Path = REPO) -> dict:
+    """The test config with every relative source path made absolute against ``base``."""
+    config = copy.deepcopy(config)
+
+    def fix(value: str) -> str:
+        if "://" in value or os.path.isabs(value):
+            return value
+        return str((base / value).resolve())
+
+    for ds in config.get("datasets", {}).values():
+        for part in ("images", "labels"):
+            ds[part]["source"] = fix(ds[part]["source"])
+        for t in ds.get("test_images", []):
+            for key in ("image", "mask"):
+                if t.get(key):
+                    t[key] = fix(t[key])
+    for m in config.get("models", {}).values():
+        if m.get("repo") and (base / m["repo"]).exists():
+            m["repo"] = fix(m["repo"])
+        if m.get("weights") not in (None, "pretrained", "random"):
+            m["weights"] = fix(m["weights"])
+    return config
+
+
+def load_test_config() -> dict:
+    return absolutise(yaml.safe_load((REPO / "config" / "test.yaml").read_text()))
+
+
+def write_config(workdir: Path, config: dict) -> Path:
+    path = Path(workdir) / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run_snakemake(
+    workdir: Path, config: dict | None = None, *args: str, check: bool = True, timeout: int = 1800
+) -> subprocess.CompletedProcess:
+    """Run the repo's Snakefile in ``workdir`` on ``config`` (written to workdir/config.yaml)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
+    if config is not None:
+        cmd += ["--configfile", str(write_config(workdir, config))]
+    cmd += list(args)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+def scheduled_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts by rule from a dry run's 'Job stats' table (empty when nothing to do)."""
+    text = proc.stdout + proc.stderr
+    counts: dict[str, int] = {}
+    if "Job stats:" not in text:
+        return counts
+    table = text.split("Job stats:", 1)[1].splitlines()
+    for line in table[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        if parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture
+def test_config() -> dict:
+    """config/test.yaml with absolute paths (needs ../shared/data/davis2016-fg)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent")
+    return load_test_config()
