@@ -13,9 +13,12 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/features.smk"
+include: "rules/probe.smk"
+include: "rules/segment.smk"
+include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_outputs(),
-    default_target: True

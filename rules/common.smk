@@ -9,15 +9,12 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from fmeval.models import check_models  # noqa: E402
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 MODELS = check_models(config["models"], config["resolutions"])
 DATASETS = list(config["datasets"])
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
-
-# Compute jobs find fetched weights here, never on the network.
-os.environ["TORCH_HOME"] = str(Path("resources/torch").resolve())
-os.environ["HF_HOME"] = str(Path("resources/huggingface").resolve())
+# Compute jobs never touch the network: resources/models/{model}.json (fetch_model)
+# holds absolute paths to the fetched hub code and checkpoint.
 
 
 def _alternatives(names):
@@ -45,6 +42,18 @@ def get_model_entry(wildcards):
     return config["models"][wildcards.model]
 
 
+def get_fetch_threads():
+    """Every local core: fetches run one at a time, so that offline the first
+    unreachable source stops the run with a single error message."""
+    from snakemake.utils import available_cpu_count
+
+    try:
+        cores = workflow.cores
+    except Exception:  # no --cores (e.g. a remote executor): no need to serialise
+        return 1
+    return max(1, min(cores, available_cpu_count()))
+
+
 def get_features(dataset, model, res):
     """The patch and CLS feature files of one (dataset, model, res)."""
     stem = f"results/features/{dataset}/{model}/{res}"
@@ -61,6 +70,115 @@ def get_all_features():
     ]
 
 
+# --- segmentation (probe, test-image segmentation, PCA renders) -------------------
+
+from fmeval.grid import check_cs, check_thresholds, name_test_images  # noqa: E402
+
+PROBE_CS = check_cs(config["probe"]["cs"])
+check_thresholds(
+    fg_threshold=config["probe"]["fg_threshold"],
+    bg_threshold=config["probe"]["bg_threshold"],
+)
+
+
+def get_test_images(dataset):
+    """The names of one dataset's test images (the {image} wildcard)."""
+    return name_test_images(config["datasets"][dataset].get("test_images", []))
+
+
+def get_all_test_images():
+    return sorted({name for d in DATASETS for name in get_test_images(d)})
+
+
+def get_probe_outputs(dataset, model, res):
+    """The CV table, CV summary and fitted probe of one (dataset, model, res)."""
+    stem = f"results/probe/{dataset}/{model}/{res}"
+    return {
+        "table": f"{stem}/cv.parquet",
+        "summary": f"{stem}/summary.json",
+        "probe": f"{stem}/probe.npz",
+    }
+
+
+def _per_test_image(pattern):
+    return [
+        pattern.format(dataset=d, model=m, res=r, image=i)
+        for d in DATASETS
+        for m in MODELS
+        for r in RESOLUTIONS
+        for i in get_test_images(d)
+    ]
+
+
+def get_segment_scores():
+    """Every segment_test_images JSON (held-out AP/IoU per test image)."""
+    return _per_test_image("results/segment/{dataset}/{model}/{res}/{image}.json")
+
+
+def get_all_cv_tables():
+    return [
+        get_probe_outputs(d, m, r)["table"]
+        for d in DATASETS
+        for m in MODELS
+        for r in RESOLUTIONS
+    ]
+
+
+SEGMENTATION_REPORT = "results/report/segmentation"
+
+
+def get_segmentation_report():
+    """The segmentation section for the HTML report: {"tables": [CSV], "figures": [PNG]}."""
+    figures = [
+        f"{SEGMENTATION_REPORT}/ap_vs_c.png",
+        f"{SEGMENTATION_REPORT}/best_ap_vs_res.png",
+    ]
+    figures += _per_test_image("results/segment/{dataset}/{model}/{res}/{image}.png")
+    figures += _per_test_image("results/pca/{dataset}/{model}/{res}/{image}.png")
+    if config["pca"]["attention_maps"]:
+        figures += _per_test_image("results/attention/{dataset}/{model}/{res}/{image}.png")
+    tables = [
+        f"{SEGMENTATION_REPORT}/{name}.csv"
+        for name in ("ap", "ap_best", "test_scores")
+    ]
+    return {"tables": tables, "figures": figures}
+
+
+def get_segmentation_outputs():
+    """Everything the segmentation branch makes (for `rule all`)."""
+    section = get_segmentation_report()
+    probes = [
+        path
+        for d in DATASETS
+        for m in MODELS
+        for r in RESOLUTIONS
+        for path in get_probe_outputs(d, m, r).values()
+    ]
+    return probes + section["tables"] + section["figures"]
+
+
 def get_final_outputs():
     """What `rule all` asks for."""
-    return get_all_features()
+    return (
+        get_all_features()
+        + get_segmentation_outputs()
+        + ["results/report/index.html"]
+    )
+
+
+# --- report ---------------------------------------------------------------------
+
+
+def get_stage_report(stage):
+    """{"tables": [...], "figures": [...]} of one stage's report section (empty if the stage is absent)."""
+    getter = globals().get(f"get_{stage}_report")
+    found = getter() if getter else {}
+    return {
+        "tables": list(found.get("tables", [])),
+        "figures": list(found.get("figures", [])),
+    }
+
+
+def get_benchmark_patterns():
+    """Each rule's benchmark: pattern, to name the rule behind a benchmark file."""
+    return {r.name: str(r.benchmark) for r in workflow.rules if r.benchmark}

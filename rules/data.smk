@@ -10,12 +10,15 @@ localrules:
 rule download_dataset:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",
-    params:
-        sources=get_dataset_params,
-        out_dir=lambda wildcards: f"resources/datasets/{wildcards.dataset}",
     log:
         "logs/datasets/{dataset}.log",
-    priority: 10
+    priority: 11
+    conda:
+        "../envs/fmeval.yaml"
+    threads: get_fetch_threads()
+    params:
+        sources=get_dataset_params,
+        out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
     script:
         "../scripts/download_dataset.py"
 
@@ -23,11 +26,16 @@ rule download_dataset:
 rule fetch_model:
     output:
         manifest="resources/models/{model}.json",
-    params:
-        spec=get_model_entry,
-        cache_dir="resources",
     log:
         "logs/models/{model}.log",
     priority: 10
+    conda:
+        "../envs/fmeval.yaml"
+    threads: get_fetch_threads()
+    params:
+        spec=get_model_entry,
+        cache_dir=lambda wildcards, output: os.path.dirname(
+            os.path.dirname(output.manifest)
+        ),
     script:
         "../scripts/fetch_model.py"

@@ -5,16 +5,18 @@ rule extract_features:
     output:
         patches="results/features/{dataset}/{model}/{res}.parquet",
         cls="results/features/{dataset}/{model}/{res}.cls.parquet",
-    params:
-        batch_size=config["batch_size"],
-        device=config["device"],
-    threads: 2
-    resources:
-        gpu=1,
-        mem_mb=8000,
     log:
         "logs/features/{dataset}/{model}/{res}.log",
     benchmark:
         "benchmarks/features/{dataset}/{model}/{res}.tsv"
+    conda:
+        "../envs/fmeval.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    params:
+        batch_size=config["batch_size"],
+        device=config["device"],
     script:
         "../scripts/extract_features.py"

@@ -94,3 +94,16 @@ def test_config() -> dict:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent")
     return load_test_config()
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory) -> Path:
+    """The working folder of one whole run of the test config (everything up to the report).
+
+    Shared by the report, browser and cluster tests, so the suite pays for it once.
+    """
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent")
+    workdir = tmp_path_factory.mktemp("full_run")
+    run_snakemake(workdir, load_test_config())
+    return workdir

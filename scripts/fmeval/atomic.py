@@ -1,5 +1,6 @@
 """Atomic file and folder writes: a killed job never leaves a file that looks done."""
 
+import glob
 import os
 import shutil
 import tempfile
@@ -14,6 +15,15 @@ def _umask() -> int:
     return mask
 
 
+def _remove_leftovers(path: Path) -> None:
+    """Delete temporaries of ``path`` left by a killed earlier job (one job per output)."""
+    for old in path.parent.glob(f".tmp-{glob.escape(path.name)}.*"):
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -23,6 +33,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -39,6 +50,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; swap it in for ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}.", dir=path.parent))
     try:
         yield tmp

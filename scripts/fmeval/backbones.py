@@ -9,6 +9,9 @@ run it to get last-block patch tokens (without the final norm) and the CLS token
 import contextlib
 import json
 import os
+import socket
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +21,8 @@ import torch
 from fmeval.atomic import atomic_path
 from fmeval.errors import ConfigError, SourceError
 from fmeval.models import DEFAULT_HUB_REPO, RANDOM_INIT, ModelSpec, check_spec
-from fmeval.sources import local_path, sha256_file
+from fmeval.sources import TIMEOUT_S, local_path, sha256_file
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -71,12 +75,58 @@ def weights_record(spec: ModelSpec, weights_file: Path | None) -> dict:
     return {"weights_file": str(Path(weights_file).resolve()), "weights_id": f"sha256:{sha256_file(weights_file)}"}
 
 
+def _weights_hint(spec: ModelSpec) -> str:
+    """Where the official checkpoint of ``spec`` lives, for the offline hint."""
+    if spec.name.startswith("dinov2_"):
+        arch = spec.name.removesuffix("_reg")
+        stem = spec.name.replace("_reg", "_reg4")
+        return f" (e.g. https://dl.fbaipublicfiles.com/dinov2/{arch}/{stem}_pretrain.pth)"
+    return ""
+
+
 def _unreachable(spec: ModelSpec, what: str, exc: Exception) -> SourceError:
+    """The one error a user sees when ``fetch_model`` cannot reach the network."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if spec.backend == "torchhub":
+        repo = (spec.repo or DEFAULT_HUB_REPO).split(":")[0]
+        fix = (
+            f"To run offline, on a machine with internet `git clone https://github.com/{repo}` and "
+            f"download the checkpoint{_weights_hint(spec)}, then set `models.{spec.key}.repo` to the "
+            f"clone's folder and `models.{spec.key}.weights` to the checkpoint's path in your config"
+        )
+    else:
+        fix = (
+            f"To run offline, download the weights on a machine with internet and set "
+            f"`models.{spec.key}.weights` to the local file's path in your config"
+        )
     return SourceError(
-        f"cannot fetch {what} for model {spec.key!r}: {exc}. Offline? Set `models.{spec.key}.repo` "
-        "to a local checkout of the hub repository and `models.{spec.key}.weights` to a local "
-        f"checkpoint file, or pre-seed resources/torch (TORCH_HOME) on a machine with internet."
+        f"cannot fetch {what} for model {spec.key!r}: {reason}. {fix} "
+        "(or copy a seeded resources/torch and resources/huggingface here)."
     )
+
+
+def reachable(url: str) -> None:
+    """Raise (an ``OSError``) at once when ``url``'s server cannot be reached at all.
+
+    An HTTP error status counts as reachable: the library that fetches the file
+    reports those better than we can.
+    """
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "fmeval"})
+    try:
+        urllib.request.urlopen(request, timeout=TIMEOUT_S).close()
+    except urllib.error.HTTPError:
+        pass
+
+
+@contextlib.contextmanager
+def network_timeout(seconds: float = TIMEOUT_S) -> Iterator[None]:
+    """A default socket timeout, so that a dead network fails fast instead of hanging."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
 
 
 # --- torch.hub (official facebookresearch/dinov2 and dinov3 code) -----------------------
@@ -88,19 +138,26 @@ def _hub_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
         repo_dir = local_path(repo).resolve()
         weights_file = None
         if spec.weights == "pretrained":
-            with cache_env(cache_dir):
+            with cache_env(cache_dir), network_timeout():
                 try:
                     torch.hub.load(str(repo_dir), spec.name, source="local", pretrained=True)
                 except Exception as exc:  # noqa: BLE001 - any failure here is a fetch failure
                     raise _unreachable(spec, "pretrained weights", exc) from exc
                 weights_file = _newest_checkpoint(spec, cache_dir)
     else:
-        with cache_env(cache_dir):
+        with cache_env(cache_dir), network_timeout():
             hub_dir = Path(torch.hub.get_dir())
             try:
-                torch.hub.load(repo, spec.name, pretrained=spec.weights == "pretrained", trust_repo=True)
+                torch.hub.load(
+                    repo,
+                    spec.name,
+                    pretrained=spec.weights == "pretrained",
+                    trust_repo=True,
+                    skip_validation=True,
+                )
             except Exception as exc:  # noqa: BLE001
-                raise _unreachable(spec, f"github repo {repo} and weights", exc) from exc
+                url = f"https://github.com/{repo.split(':')[0]}"
+                raise _unreachable(spec, f"the hub code from {url}", exc) from exc
             owner, name = repo.split(":")[0].split("/")
             candidates = sorted(hub_dir.glob(f"{owner}_{name}_*"), key=os.path.getmtime)
             repo_dir = candidates[-1].resolve()
@@ -111,9 +168,14 @@ def _hub_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
 
 
 def _newest_checkpoint(spec: ModelSpec, cache_dir: Path) -> Path:
+    """The checkpoint torch.hub just downloaded for ``spec`` (``dinov2_vits14_reg4_*`` is
+    not taken for ``dinov2_vits14``)."""
     ckpt_dir = Path(cache_dir) / "torch" / "hub" / "checkpoints"
     stem = spec.name.replace("_reg", "_reg4")
-    found = sorted(ckpt_dir.glob(f"{stem}_*"), key=os.path.getmtime)
+    found = sorted(
+        (p for p in ckpt_dir.glob(f"{stem}_*") if not p.name[len(stem) + 1 :].startswith("reg")),
+        key=os.path.getmtime,
+    )
     if not found:
         raise SourceError(f"model {spec.key!r}: no checkpoint named {stem}_* appeared in {ckpt_dir}")
     return found[-1]
@@ -168,14 +230,25 @@ def _timm_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
 
     weights_file = None
     if spec.weights == "pretrained":
-        with cache_env(cache_dir):
+        with cache_env(cache_dir), network_timeout():
             cfg = timm.create_model(spec.name, pretrained=False).pretrained_cfg
             try:
-                from huggingface_hub import hf_hub_download
+                from huggingface_hub import constants, hf_hub_download
 
-                weights_file = Path(hf_hub_download(cfg["hf_hub_id"], "model.safetensors"))
+                # One quick probe first: offline, huggingface_hub retries with back-off for
+                # half a minute before it gives up.
+                reachable(f"{constants.ENDPOINT}/{cfg['hf_hub_id']}")
+
+                weights_file = Path(
+                    hf_hub_download(
+                        cfg["hf_hub_id"],
+                        "model.safetensors",
+                        cache_dir=Path(cache_dir).resolve() / "huggingface" / "hub",
+                    )
+                )
             except Exception as exc:  # noqa: BLE001
-                raise _unreachable(spec, f"weights from the HF hub ({cfg.get('hf_hub_id')})", exc) from exc
+                url = f"https://huggingface.co/{cfg.get('hf_hub_id')}"
+                raise _unreachable(spec, f"weights from {url}", exc) from exc
     elif not spec.is_random:
         weights_file = local_path(spec.weights)
     return {"repo_dir": None, **weights_record(spec, weights_file)}
@@ -224,15 +297,19 @@ def fetch_model(spec: ModelSpec, *, cache_dir: str | os.PathLike, out: str | os.
 
 
 def load_manifest(path: str | os.PathLike) -> tuple[ModelSpec, dict]:
+    """The spec and fetch record written by :func:`fetch_model`."""
     record = json.loads(Path(path).read_text())
     fields = ModelSpec.__dataclass_fields__
     return ModelSpec(**{k: record[k] for k in fields}), record
 
 
 def create_backbone(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
-    """Build the network for ``spec`` from its fetched manifest, in eval mode, offline."""
-    model = backend_of(spec).build(spec, manifest)
-    return model.eval()
+    """Build the network for ``spec`` from its fetched manifest, in eval mode, offline.
+
+    The fetch record holds absolute paths to the hub code and the checkpoint, so
+    nothing is downloaded here.
+    """
+    return backend_of(spec).build(spec, manifest).eval()
 
 
 def run_backbone(spec: ModelSpec, model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,16 +34,23 @@ class Item:
 
 
 def extract_tarball(archive: str | os.PathLike, dest: str | os.PathLike, *, what: str) -> list[Path]:
-    """Extract the regular files of a tarball safely; a corrupt archive is one clear error."""
+    """Extract the regular files of a tarball safely; a corrupt archive is one clear error.
+
+    The compressed stream is read to its end, so a damaged gzip trailer (CRC) is
+    caught too, not only damage inside the members.
+    """
     dest = Path(dest)
     try:
         with tarfile.open(archive, "r:*") as tar:
             members = [m for m in tar.getmembers() if m.isfile()]
             tar.extractall(dest, members=members, filter="data")
+            while tar.fileobj.read(1 << 20):
+                pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise DataError(
-            f"{what} ({archive}) is not a readable tarball ({type(exc).__name__}: {exc}); "
-            "it is corrupt or truncated. Delete it and download it again."
+            f"{what} is not a readable tarball ({type(exc).__name__}: {reason}); "
+            "it is corrupt or truncated. Download it again (and check its sha256)."
         ) from exc
     return sorted(dest / m.name for m in members)
 
@@ -101,7 +108,8 @@ def download_dataset(
     key = f"datasets.{name}"
     with atomic_dir(out_dir) as tmp, tempfile.TemporaryDirectory(dir=tmp.parent) as dl:
         archives = {}
-        for part, source in (("images", images), ("labels", labels)):
+        sources = {"images": images, "labels": labels}
+        for part, source in sources.items():
             archives[part] = fetch(
                 source["source"],
                 Path(dl) / f"{part}.tar",
@@ -110,14 +118,20 @@ def download_dataset(
                 config_key=f"{key}.{part}.source",
             )
         found = {
-            part: image_files(extract_tarball(archives[part], tmp / "raw" / part, what=f"{name} {part} tarball"))
+            part: image_files(
+                extract_tarball(
+                    archives[part],
+                    tmp / "raw" / part,
+                    what=f"{name} {part} tarball {sources[part]['source']}",
+                )
+            )
             for part in archives
         }
         pairs = pair_by_stem(found["images"], found["labels"])
         train = []
         for stem, image, label in pairs:
             open_image(image)
-            alpha_of(open_image(label), name=str(label.relative_to(tmp / "raw")))
+            alpha_of(open_image(label), name=str(label.relative_to(tmp / "raw" / "labels")))
             train.append({"name": stem, "image": str(image.relative_to(tmp)), "mask": str(label.relative_to(tmp))})
 
         test, used = [], {item["name"] for item in train}

@@ -9,12 +9,21 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import torch
+from PIL import Image
 
 from fmeval.backbones import run_backbone
 from fmeval.models import ModelSpec, check_resolution
 from fmeval.datasets import Item
 from fmeval.errors import ConfigError
-from fmeval.images import load_mask, load_rgb, patch_fractions, patch_grid, resize_to_grid, to_normalised_tensor
+from fmeval.images import (
+    load_mask,
+    load_rgb,
+    oriented_size,
+    patch_fractions,
+    patch_grid,
+    resize_to_grid,
+    to_normalised_tensor,
+)
 from fmeval.store import feature_column, write_table
 
 log = logging.getLogger(__name__)
@@ -40,18 +49,22 @@ class Prepared:
 
 
 def prepare(items: Sequence[Item], *, res: int, patch_size: int) -> list[Prepared]:
-    """Grid shape and per-patch foreground fraction of each item (no pixels kept)."""
+    """Grid shape and per-patch foreground fraction of each item.
+
+    Image sizes come from the file headers (EXIF orientation included), so each
+    image's pixels are decoded once, in :func:`embed`; only the small masks are read here.
+    """
     out = []
     for item in items:
-        img = load_rgb(item.image)
-        grid = patch_grid(*img.size, res=res, patch_size=patch_size, name=f"image {item.name} ({item.image})")
+        size = oriented_size(item.image)
+        grid = patch_grid(*size, res=res, patch_size=patch_size, name=f"image {item.name} ({item.image})")
         fg = None
         if item.mask is not None:
             mask = load_mask(item.mask, from_alpha=item.mask_in_alpha)
-            if mask.size != img.size:
-                mask = mask.resize(img.size, resample=0)
+            if mask.size != size:
+                mask = mask.resize(size, resample=Image.Resampling.NEAREST)
             fg = patch_fractions(mask, grid, patch_size=patch_size).astype(np.float32)
-        out.append(Prepared(item, img.size, grid, fg))
+        out.append(Prepared(item, size, grid, fg))
     return out
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from fmeval.errors import DataError
 
@@ -27,6 +27,17 @@ def open_image(path: str | os.PathLike) -> Image.Image:
             return ImageOps.exif_transpose(img)
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DataError(f"cannot read image {path}: {exc}. Replace or remove the file.") from exc
+
+
+def oriented_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) after EXIF orientation, read from the header without decoding pixels."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}. Replace or remove the file.") from exc
+    return (height, width) if orientation in {5, 6, 7, 8} else (width, height)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -1,4 +1,9 @@
-"""Logging for rule scripts: everything to the rule's log, user errors also to stderr."""
+"""Logging for rule scripts: everything goes to the rule's log; a user error is one line.
+
+Snakemake shows a failed job's log (the profile sets ``show-failed-logs``), so the
+error is written once, to the log, and the user sees it once. Without a log path
+the messages go to stderr instead.
+"""
 
 import logging
 import sys
@@ -10,21 +15,27 @@ from fmeval.errors import FmevalError
 
 
 def run_logged(log_path: str | None, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
-    """Call ``fn(**kwargs)`` with logging to ``log_path``.
+    """Call ``fn(**kwargs)`` with logging to ``log_path`` (or stderr when it is None).
 
-    A :class:`FmevalError` becomes one clear ``ERROR:`` line on stderr and in the
-    log, and exit status 1, without a traceback to wade through.
+    A :class:`FmevalError` becomes one clear ``ERROR:`` line and exit status 1,
+    without a traceback to wade through; other exceptions keep their traceback,
+    which also goes to the log.
     """
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
+        handler: logging.Handler = logging.FileHandler(log_path, mode="w")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s", handlers=handlers, force=True
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s", handlers=[handler], force=True
     )
     logging.captureWarnings(True)
+    log = logging.getLogger("fmeval")
     try:
         return fn(**kwargs)
     except FmevalError as exc:
-        logging.getLogger("fmeval").error("%s", exc)
+        log.error("%s", exc)
         sys.exit(1)
+    except Exception:
+        log.exception("unexpected error (a bug, please report it with this log)")
+        raise

@@ -57,8 +57,9 @@ def fetch(
     """
     dest = Path(dest)
     hint = (
-        f" Download it on a machine with internet access and set `{config_key}` in your "
-        "config to the local path (or a file:// URL)."
+        f" To run offline, download it on a machine with internet access and set `{config_key}` "
+        "in your config (config.yaml, or the file given to --configfile) to the local path or "
+        "a file:// URL; every other https:// source in the config needs the same."
         if config_key
         else ""
     )
@@ -71,7 +72,7 @@ def fetch(
                         shutil.copyfileobj(response, out, _CHUNK)
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise SourceError(f"cannot download {what} from {source}: {reason}.{hint}") from exc
+                raise SourceError(f"cannot download {what} from {source} ({reason}).{hint}") from exc
         else:
             path = local_path(source)
             if not path.is_file():

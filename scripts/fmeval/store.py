@@ -83,9 +83,18 @@ def _zero_copy(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
+def _read(path: str | os.PathLike) -> pa.Table:
+    """The whole file, one Arrow chunk per row group (``pq.read_table`` splits into batches)."""
+    return pq.ParquetFile(path, memory_map=True).read()
+
+
 def read_features(path: str | os.PathLike) -> PatchFeatures:
-    """Read a patch-feature Parquet file; the (N, D) matrix is not copied out of Arrow."""
-    table = pq.read_table(path, memory_map=True)
+    """Read a patch-feature Parquet file; the (N, D) matrix is not copied out of Arrow.
+
+    Files written by :func:`write_table` hold one row group, so each column is one
+    Arrow chunk and ``features`` is a view of its value buffer (``owndata`` is False).
+    """
+    table = _read(path)
     feats = _zero_copy(table.column("feature"))
     dim = feats.type.list_size
     matrix = feats.values.to_numpy(zero_copy_only=True).reshape(-1, dim)
@@ -122,8 +131,8 @@ class ClsTokens:
 
 
 def read_cls(path: str | os.PathLike) -> ClsTokens:
-    """Read the per-image CLS-token Parquet file."""
-    table = pq.read_table(path, memory_map=True)
+    """Read the per-image CLS-token Parquet file (the matrix is a zero-copy view)."""
+    table = _read(path)
     feats = _zero_copy(table.column("cls"))
     matrix = feats.values.to_numpy(zero_copy_only=True).reshape(-1, feats.type.list_size)
     return ClsTokens(
