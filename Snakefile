@@ -15,6 +15,7 @@ include: "rules/data.smk"
 include: "rules/features.smk"
 include: "rules/probe.smk"
 include: "rules/segment.smk"
+include: "rules/ct.smk"
 include: "rules/report.smk"
 
 

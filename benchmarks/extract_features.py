@@ -33,19 +33,33 @@ from PIL import Image  # noqa: E402
 from fmeval.backbones import create_backbone, fetch_model, load_manifest, run_backbone  # noqa: E402
 from fmeval.datasets import download_dataset, read_manifest  # noqa: E402
 from fmeval.features import extract_features, pick_device, prepare  # noqa: E402
-from fmeval.images import IMAGENET_MEAN, IMAGENET_STD, load_rgb, resize_to_grid, to_normalised_tensor  # noqa: E402
+from fmeval.images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    load_rgb,
+    resize_to_grid,
+    to_normalised_tensor,
+)  # noqa: E402
 from fmeval.models import ModelSpec  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
 MODELS = {
-    "torchhub": {"backend": "torchhub", "name": "dinov2_vits14", "repo": str(REPO / "tests/fixtures/dinov2_hub")},
+    "torchhub": {
+        "backend": "torchhub",
+        "name": "dinov2_vits14",
+        "repo": str(REPO / "tests/fixtures/dinov2_hub"),
+    },
     "timm": {"backend": "timm", "name": "vit_small_patch14_dinov2.lvd142m"},
 }
 
 
 def load_items(tmp: Path):
     test = [
-        {"name": stem, "image": str(DATA / "test" / f"{stem}.jpg"), "mask": str(DATA / "test" / f"{stem}.mask.png")}
+        {
+            "name": stem,
+            "image": str(DATA / "test" / f"{stem}.jpg"),
+            "mask": str(DATA / "test" / f"{stem}.mask.png"),
+        }
         for stem in ("camel-00060", "dog-00040")
     ]
     manifest = download_dataset(
@@ -59,7 +73,9 @@ def load_items(tmp: Path):
 
 
 def build_model(tmp: Path, backend: str):
-    spec = ModelSpec.from_config("vits14", {**MODELS[backend], "patch_size": 14, "weights": "random"})
+    spec = ModelSpec.from_config(
+        "vits14", {**MODELS[backend], "patch_size": 14, "weights": "random"}
+    )
     fetch_model(spec, cache_dir=tmp, out=tmp / "vits14.json")
     spec, record = load_manifest(tmp / "vits14.json")
     return spec, create_backbone(spec, record)
@@ -81,7 +97,10 @@ def tutorial_loop(model, spec, items, *, res: int, device: torch.device) -> None
     images = [Image.open(item.image) for item in items]
     labels = [Image.open(item.mask) if item.mask else None for item in items]
     xs, ys = [], []
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with (
+        torch.inference_mode(),
+        torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"),
+    ):
         for image, label in zip(images, labels):
             if label is not None:
                 mask = label.split()[-1]
@@ -108,17 +127,27 @@ def timed(fn, *args, **kwargs) -> float:
     return time.perf_counter() - start
 
 
-def where_time_goes(model, spec, items, *, res: int, batch_size: int, device: torch.device) -> dict[str, float]:
+def where_time_goes(
+    model, spec, items, *, res: int, batch_size: int, device: torch.device
+) -> dict[str, float]:
     """Seconds in each step of our extraction, measured separately."""
     out = {"grid + masks (prepare)": timed(prepare, items, res=res, patch_size=spec.patch_size)}
     prepared = prepare(items, res=res, patch_size=spec.patch_size)
     start = time.perf_counter()
-    tensors = [to_normalised_tensor(resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=spec.patch_size)) for p in prepared]
+    tensors = [
+        to_normalised_tensor(
+            resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=spec.patch_size)
+        )
+        for p in prepared
+    ]
     out["decode + resize + normalise"] = time.perf_counter() - start
     x = torch.stack(tensors[:batch_size]).to(device)
 
     def forward():
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with (
+            torch.inference_mode(),
+            torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"),
+        ):
             run_backbone(spec, model, x)
 
     out[f"forward of one batch of {len(x)}"] = timed(forward)
@@ -132,7 +161,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=sorted(MODELS), default="torchhub")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--repeat", type=int, default=1, help="alternate the two this many times; report the best")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternate the two this many times; report the best"
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
     args = parser.parse_args()
 
@@ -155,17 +186,35 @@ def main() -> None:
         tutorial_loop(model, spec, items[:1], res=args.res, device=device)
         ours_s, tut_s = [], []
         for _ in range(args.repeat):
-            ours_s.append(timed(ours, model, spec, items, res=args.res, batch_size=args.batch_size, device=device))
+            ours_s.append(
+                timed(
+                    ours,
+                    model,
+                    spec,
+                    items,
+                    res=args.res,
+                    batch_size=args.batch_size,
+                    device=device,
+                )
+            )
             tut_s.append(timed(tutorial_loop, model, spec, items, res=args.res, device=device))
         n = len(items)
         best_ours, best_tut = min(ours_s), min(tut_s)
-        print(f"ours (batched by shape):   {n / best_ours:7.3f} images/s  ({best_ours:.1f} s; runs {', '.join(f'{t:.1f}' for t in ours_s)} s)")
-        print(f"tutorial loop (batch 1):   {n / best_tut:7.3f} images/s  ({best_tut:.1f} s; runs {', '.join(f'{t:.1f}' for t in tut_s)} s)")
+        print(
+            f"ours (batched by shape):   {n / best_ours:7.3f} images/s  ({best_ours:.1f} s; runs {', '.join(f'{t:.1f}' for t in ours_s)} s)"
+        )
+        print(
+            f"tutorial loop (batch 1):   {n / best_tut:7.3f} images/s  ({best_tut:.1f} s; runs {', '.join(f'{t:.1f}' for t in tut_s)} s)"
+        )
         print(f"ratio ours / tutorial:     {best_tut / best_ours:7.2f}x")
         if args.repeat > 1:
-            print(f"median ratio:              {statistics.median(tut_s) / statistics.median(ours_s):7.2f}x")
+            print(
+                f"median ratio:              {statistics.median(tut_s) / statistics.median(ours_s):7.2f}x"
+            )
         print("where our time goes (measured separately):")
-        for step, seconds in where_time_goes(model, spec, items, res=args.res, batch_size=args.batch_size, device=device).items():
+        for step, seconds in where_time_goes(
+            model, spec, items, res=args.res, batch_size=args.batch_size, device=device
+        ).items():
             print(f"  {step:32s} {seconds:7.2f} s")
 
 

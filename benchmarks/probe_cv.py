@@ -6,8 +6,8 @@ per fold and C. The tutorial's loop refits scikit-learn (lbfgs, max_iter 10000) 
 scratch for every fold and C; fmeval.probe.cross_validate solves all folds at once with
 warm starts along the C path (see fmeval.logistic). Prints the wall time of each, the
 ratio, and the largest per-fold AP difference. ``--exact N`` also fits N folds with a
-tightly converged scikit-learn solver (newton-cholesky, tol 1e-10), to show which of the
-two is nearer the exact optimum.
+tightly converged scikit-learn solver (newton-cholesky in float64, tol 1e-8), to show which
+of the two is nearer the exact optimum.
 
     .venv/bin/python benchmarks/probe_cv.py                  # reuse or build the features
     .venv/bin/python benchmarks/probe_cv.py --features F.parquet --device cuda
@@ -63,8 +63,8 @@ def exact_aps(data, cs, folds) -> dict[tuple[int, float], float]:
         test = data.image == f
         for c in cs:
             clf = make_pipeline(
-                StandardScaler(), LogisticRegression(C=c, solver="newton-cholesky", tol=1e-10, max_iter=1000)
-            ).fit(data.x[~test], data.y[~test])
+                StandardScaler(), LogisticRegression(C=c, solver="newton-cholesky", tol=1e-8, max_iter=100)
+            ).fit(data.x[~test].astype(np.float64), data.y[~test])
             out[f, c] = average_precision_score(data.y[test], clf.predict_proba(data.x[test])[:, 1])
     return out
 

@@ -7,12 +7,14 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
+from fmeval.ctgrid import check_ct  # noqa: E402
 from fmeval.models import check_models  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
 MODELS = check_models(config["models"], config["resolutions"])
 DATASETS = list(config["datasets"])
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
+CT = check_ct(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
 # Compute jobs never touch the network: resources/models/{model}.json (fetch_model)
 # holds absolute paths to the fetched hub code and checkpoint.
 
@@ -25,6 +27,10 @@ wildcard_constraints:
     dataset=_alternatives(DATASETS),
     model=_alternatives(MODELS),
     res=r"\d+",
+    n_phantoms=r"\d+",
+    views=r"\d+",
+    noise=_alternatives(CT.noise),
+    method=_alternatives(CT.methods),
 
 
 def get_dataset_params(wildcards):
@@ -136,10 +142,11 @@ def get_segmentation_report():
     figures += _per_test_image("results/segment/{dataset}/{model}/{res}/{image}.png")
     figures += _per_test_image("results/pca/{dataset}/{model}/{res}/{image}.png")
     if config["pca"]["attention_maps"]:
-        figures += _per_test_image("results/attention/{dataset}/{model}/{res}/{image}.png")
+        figures += _per_test_image(
+            "results/attention/{dataset}/{model}/{res}/{image}.png"
+        )
     tables = [
-        f"{SEGMENTATION_REPORT}/{name}.csv"
-        for name in ("ap", "ap_best", "test_scores")
+        f"{SEGMENTATION_REPORT}/{name}.csv" for name in ("ap", "ap_best", "test_scores")
     ]
     return {"tables": tables, "figures": figures}
 
@@ -157,11 +164,101 @@ def get_segmentation_outputs():
     return probes + section["tables"] + section["figures"]
 
 
+# --- CT reconstruction (phantoms, sinograms, reconstructions, scores, report) -------
+
+CT_REPORT = "results/report/ct"
+RAM_MANIFEST = "resources/ct/ram-weights.json"
+
+
+def get_phantoms():
+    """The phantom stack of the configured count (its path names the count)."""
+    return f"resources/phantoms/ellipses-test-{CT.n_phantoms}.npy"
+
+
+def get_method_options(wildcards):
+    """One method's options: only tv has any, so changing them reruns only tv."""
+    if wildcards.method == "tv":
+        return {"lam": CT.tv_lam, "n_iter": CT.tv_n_iter, "prox_iter": CT.tv_prox_iter}
+    return {}
+
+
+def get_method_gpus(wildcards):
+    """RAM and TV hold the GPU; FBP runs on the CPU (get_method_device)."""
+    return int(wildcards.method in ("ram", "tv"))
+
+
+def get_method_device(wildcards):
+    return "cpu" if wildcards.method == "fbp" else config["device"]
+
+
+def get_reconstruction_inputs(wildcards):
+    """Sinograms and operator of the cell, plus the RAM weights manifest for ram."""
+    inputs = {
+        "sinograms": f"results/ct/sinograms/{wildcards.noise}/{wildcards.views}.npy",
+        "operator": f"results/ct/operators/{wildcards.views}.json",
+    }
+    if wildcards.method == "ram":
+        inputs["ram"] = RAM_MANIFEST
+    return inputs
+
+
+def get_reconstruction(method, views, noise):
+    """The reconstructions (.npy) and their metadata (.json) of one cell."""
+    stem = f"results/ct/reconstructions/{method}/{noise}/{views}"
+    return {"images": f"{stem}.npy", "meta": f"{stem}.json"}
+
+
+def get_all_reconstructions():
+    return [
+        get_reconstruction(m, v, n)
+        for m in CT.methods
+        for n in CT.noise
+        for v in CT.views
+    ]
+
+
+def get_ct_examples():
+    """The sparse and dense cells of the example figures: views, noise, images per method."""
+    sparse, dense, noise = CT.examples
+    return {
+        setting: {
+            "views": views,
+            "noise": noise,
+            "images": {
+                m: get_reconstruction(m, views, noise)["images"] for m in CT.methods
+            },
+        }
+        for setting, views in (("sparse", sparse), ("dense", dense))
+    }
+
+
+def get_ct_example_images():
+    return sorted(
+        {p for spec in get_ct_examples().values() for p in spec["images"].values()}
+    )
+
+
+def get_ct_report():
+    """The CT section for the HTML report: {"tables": [CSV], "figures": [PNG]}."""
+    figures = ["psnr_vs_views", "ssim_vs_views", "examples_sparse", "examples_dense"]
+    return {
+        "tables": [f"{CT_REPORT}/ct.csv"],
+        "figures": [f"{CT_REPORT}/{name}.png" for name in figures],
+    }
+
+
+def get_ct_outputs():
+    """Everything the CT branch makes (for `rule all`)."""
+    section = get_ct_report()
+    return ["results/ct/metrics.parquet"] + section["tables"] + section["figures"]
+
+
 def get_final_outputs():
     """What `rule all` asks for."""
     return (
         get_all_features()
         + get_segmentation_outputs()
+        + get_ct_outputs()
         + ["results/report/index.html"]
     )
 

@@ -14,6 +14,8 @@ rule cross_validate_probe:
         "logs/probe/{dataset}/{model}/{res}/cv.log",
     benchmark:
         "benchmarks/probe/{dataset}/{model}/{res}/cv.tsv"
+    conda:
+        "../envs/fmeval.yaml"
     threads: 2
     resources:
         mem_mb=4000,
@@ -39,6 +41,8 @@ rule fit_probe:
         "logs/probe/{dataset}/{model}/{res}/fit.log",
     benchmark:
         "benchmarks/probe/{dataset}/{model}/{res}/fit.tsv"
+    conda:
+        "../envs/fmeval.yaml"
     threads: 2
     resources:
         mem_mb=4000,

@@ -19,6 +19,8 @@ rule segment_test_images:
         scores="results/segment/{dataset}/{model}/{res}/{image}.json",
     log:
         "logs/segment/{dataset}/{model}/{res}/{image}.log",
+    conda:
+        "../envs/fmeval.yaml"
     wildcard_constraints:
         image=_alternatives(get_all_test_images()),
     params:
@@ -48,6 +50,8 @@ rule render_pca:
         info="results/pca/{dataset}/{model}/{res}/{image}.json",
     log:
         "logs/pca/{dataset}/{model}/{res}/{image}.log",
+    conda:
+        "../envs/fmeval.yaml"
     wildcard_constraints:
         image=_alternatives(get_all_test_images()),
     params:
@@ -71,6 +75,8 @@ rule render_attention:
         "logs/attention/{dataset}/{model}/{res}/{image}.log",
     benchmark:
         "benchmarks/attention/{dataset}/{model}/{res}/{image}.tsv"
+    conda:
+        "../envs/fmeval.yaml"
     wildcard_constraints:
         image=_alternatives(get_all_test_images()),
     threads: 2
@@ -122,5 +128,7 @@ rule report_segmentation:
         best_vs_res_svg=f"{SEGMENTATION_REPORT}/best_ap_vs_res.svg",
     log:
         "logs/report/segmentation.log",
+    conda:
+        "../envs/fmeval.yaml"
     script:
         "../scripts/report_segmentation.py"

@@ -27,7 +27,11 @@ def photo(width: int, height: int, *, seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width]
     base = rng.uniform(0, 255, size=3)
-    arr = base + 60 * np.sin(xx[..., None] / (5 + seed) + rng.uniform(0, 6, 3)) + 40 * np.cos(yy[..., None] / 7)
+    arr = (
+        base
+        + 60 * np.sin(xx[..., None] / (5 + seed) + rng.uniform(0, 6, 3))
+        + 40 * np.cos(yy[..., None] / 7)
+    )
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
 

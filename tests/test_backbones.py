@@ -15,7 +15,12 @@ from fmeval.models import ModelSpec, check_models, check_resolution, check_spec,
 from fmeval.sources import sha256_file
 
 SPECS = {
-    "torchhub": {"backend": "torchhub", "name": "dinov2_vits14", "repo": str(HUB_FIXTURE), "patch_size": 14},
+    "torchhub": {
+        "backend": "torchhub",
+        "name": "dinov2_vits14",
+        "repo": str(HUB_FIXTURE),
+        "patch_size": 14,
+    },
     "timm": {"backend": "timm", "name": "vit_small_patch14_dinov2.lvd142m", "patch_size": 14},
 }
 
@@ -29,7 +34,9 @@ def build(tmp_path, backend: str, weights: str = "random", key: str = "vits"):
 
 
 def images(batch: int = 2, rows: int = 2, cols: int = 3, *, seed: int = 0) -> torch.Tensor:
-    return torch.randn(batch, 3, rows * 14, cols * 14, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(
+        batch, 3, rows * 14, cols * 14, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 @pytest.fixture(scope="module", params=["torchhub", "timm"])
@@ -107,13 +114,17 @@ def test_weights_file_is_loaded_and_identified_by_sha256(tmp_path, backend, buil
 def test_weights_that_do_not_fit_are_a_config_error(tmp_path):
     path = tmp_path / "wrong.pth"
     torch.save({"not": torch.zeros(3)}, path)
-    with pytest.raises(ConfigError, match=r"model 'vits': weights .*wrong\.pth do not load into dinov2_vits14"):
+    with pytest.raises(
+        ConfigError, match=r"model 'vits': weights .*wrong\.pth do not load into dinov2_vits14"
+    ):
         build(tmp_path, "torchhub", weights=str(path))
 
 
 def test_missing_weights_file_is_a_config_error(tmp_path):
     spec = ModelSpec.from_config("vits", {**SPECS["timm"], "weights": str(tmp_path / "nope.pth")})
-    with pytest.raises(ConfigError, match=r"weights file .*nope\.pth.* does not exist.*`models\.vits\.weights`"):
+    with pytest.raises(
+        ConfigError, match=r"weights file .*nope\.pth.* does not exist.*`models\.vits\.weights`"
+    ):
         check_spec(spec)
 
 
@@ -133,7 +144,9 @@ def test_unknown_torchhub_name(name):
 
 
 def test_unknown_timm_name(tmp_path):
-    spec = ModelSpec.from_config("m", {"backend": "timm", "name": "vit_nonexistent_patch14", "patch_size": 14})
+    spec = ModelSpec.from_config(
+        "m", {"backend": "timm", "name": "vit_nonexistent_patch14", "patch_size": 14}
+    )
     with pytest.raises(ConfigError, match="unknown timm model 'vit_nonexistent_patch14'"):
         fetch_model(spec, cache_dir=tmp_path, out=tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
@@ -146,18 +159,27 @@ def test_unknown_backend():
 
 
 def test_patch_size_must_match_the_hub_model():
-    spec = ModelSpec.from_config("m", {"backend": "torchhub", "name": "dinov2_vits14", "patch_size": 16})
-    with pytest.raises(ConfigError, match="dinov2_vits14 has patch size 14.*`models.m.patch_size` is 16"):
+    spec = ModelSpec.from_config(
+        "m", {"backend": "torchhub", "name": "dinov2_vits14", "patch_size": 16}
+    )
+    with pytest.raises(
+        ConfigError, match="dinov2_vits14 has patch size 14.*`models.m.patch_size` is 16"
+    ):
         check_spec(spec)
 
 
 @pytest.mark.parametrize(("res", "patch"), [(225, 14), (100, 14), (450, 16), (13, 14)])
 def test_resolution_not_a_multiple_names_both(res, patch):
     spec = ModelSpec(key="m", backend="timm", name="x", patch_size=patch)
-    with pytest.raises(ConfigError, match=rf"resolution {res} is not a multiple of the patch size {patch} of model 'm'"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"resolution {res} is not a multiple of the patch size {patch} of model 'm'",
+    ):
         check_resolution(spec, res)
     with pytest.raises(ConfigError, match=rf"resolution {res}"):
-        check_models({"m": {"backend": "timm", "name": "x", "patch_size": patch}}, [patch * 16, res])
+        check_models(
+            {"m": {"backend": "timm", "name": "x", "patch_size": patch}}, [patch * 16, res]
+        )
 
 
 @pytest.mark.parametrize(("res", "patch"), [(224, 14), (448, 14), (448, 16), (14, 14)])
@@ -181,13 +203,19 @@ def no_network(monkeypatch):
 
     real_connect = socket.socket.connect
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("203.0.113.1", 443))])
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("203.0.113.1", 443))],
+    )
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     return attempts
 
 
 def test_offline_torchhub_github_fetch_is_one_clear_error(tmp_path, no_network):
-    spec = ModelSpec.from_config("dinov2_vits14", {"patch_size": 14})  # official github repo, pretrained
+    spec = ModelSpec.from_config(
+        "dinov2_vits14", {"patch_size": 14}
+    )  # official github repo, pretrained
     out = tmp_path / "resources" / "models" / "dinov2_vits14.json"
     start = time.monotonic()
     with pytest.raises(SourceError) as err:
@@ -196,7 +224,9 @@ def test_offline_torchhub_github_fetch_is_one_clear_error(tmp_path, no_network):
     message = str(err.value)
     assert "https://github.com/facebookresearch/dinov2" in message
     assert "`models.dinov2_vits14.repo`" in message and "`models.dinov2_vits14.weights`" in message
-    assert "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth" in message
+    assert (
+        "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth" in message
+    )
     assert "{" not in message  # no unformatted placeholders
     assert no_network and not out.exists()
 
@@ -216,5 +246,38 @@ def test_manifest_round_trip(tmp_path):
     spec = ModelSpec.from_config("vits", {**SPECS["torchhub"], "weights": "random"})
     record = fetch_model(spec, cache_dir=tmp_path / "resources", out=tmp_path / "vits.json")
     saved = json.loads((tmp_path / "vits.json").read_text())
-    assert saved == record and saved["key"] == "vits" and load_manifest(tmp_path / "vits.json")[0] == spec
+    assert (
+        saved == record
+        and saved["key"] == "vits"
+        and load_manifest(tmp_path / "vits.json")[0] == spec
+    )
     assert saved["repo_dir"] == str(HUB_FIXTURE.resolve()) and saved["weights_id"] == "random-init"
+
+
+def test_fetched_resources_can_move(tmp_path, backend, built):
+    """A seeded resources/ copied elsewhere (an offline machine) still loads."""
+    cache = tmp_path / "a" / "resources"
+    ckpt = cache / "torch" / "hub" / "checkpoints" / "dinov2_vits14_pretrain.pth"
+    ckpt.parent.mkdir(parents=True)
+    torch.save(built[2].state_dict(), ckpt)
+    spec = ModelSpec.from_config("vits", {**SPECS[backend], "weights": str(ckpt)})
+    fetch_model(spec, cache_dir=cache, out=cache / "models" / "vits.json")
+    saved = json.loads((cache / "models" / "vits.json").read_text())
+    assert saved["weights_file"] == "../torch/hub/checkpoints/dinov2_vits14_pretrain.pth"
+    if backend == "torchhub":
+        assert saved["repo_dir"] == str(HUB_FIXTURE.resolve())  # outside the cache: kept absolute
+    (tmp_path / "b").mkdir()
+    moved = tmp_path / "b" / "resources"
+    cache.rename(moved)
+    _, record = load_manifest(moved / "models" / "vits.json")
+    assert record["weights_file"] == str(
+        (moved / "torch/hub/checkpoints/dinov2_vits14_pretrain.pth").resolve()
+    )
+    assert record["weights_id"] == f"sha256:{sha256_file(record['weights_file'])}"
+    spec, record = load_manifest(moved / "models" / "vits.json")
+    x = images(1)
+    with torch.inference_mode():
+        got, want = run_backbone(spec, create_backbone(spec, record), x), run_backbone(
+            spec, built[2], x
+        )
+    torch.testing.assert_close(got[0], want[0])

@@ -13,19 +13,21 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, load_test_config, run_snakemake
+from conftest import REPO, load_test_config, run_snakemake, scheduled_jobs
 from fmeval.report import read_csv
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 
 SLURM_SCRIPT = REPO.parent / "shared" / "tools" / "slurm-localhost.sh"
-GPU_RULES = {"extract_features", "reconstruct", "render_attention"}
-LOCAL_RULES = {"download_dataset", "fetch_model"}
+GPU_RULES = {"extract_features", "render_attention"}  # and reconstruct_sinograms for ram and tv
+GPU_METHODS = {"ram", "tv"}
+LOCAL_RULES = {"download_dataset", "fetch_model", "fetch_ram_weights"}
 ACCOUNT, PARTITION = "ci", "debug"
 
 
@@ -88,11 +90,17 @@ def submitted_jobs(workdir: Path) -> list[dict]:
         job_id, account, partition, state, submit = line.split("|", 4)
         if f"-D {workdir}" not in submit:
             continue
-        m = re.search(r"--comment '?rule_(\w+?)(?:_wildcards_\S*)?'? ", submit)
+        m = re.search(r"--comment '?rule_(\w+?)(?:_wildcards_(\S*?))?'? ", submit)
         assert m, f"no rule name in the submit line of job {job_id}: {submit[:300]}"
-        jobs.append({"id": job_id, "rule": m.group(1), "account": account, "partition": partition,
-                     "state": state, "submit": submit})  # fmt: skip
+        jobs.append({"id": job_id, "rule": m.group(1), "wildcards": m.group(2) or "", "account": account,
+                     "partition": partition, "state": state, "submit": submit})  # fmt: skip
     return jobs
+
+
+def wants_gpu(job: dict) -> bool:
+    if job["rule"] == "reconstruct_sinograms":
+        return job["wildcards"].split("_")[0] in GPU_METHODS
+    return job["rule"] in GPU_RULES
 
 
 def test_gpu_rules_submitted_with_one_gpu(slurm_run):
@@ -100,21 +108,27 @@ def test_gpu_rules_submitted_with_one_gpu(slurm_run):
     jobs = submitted_jobs(workdir)
     rules = {j["rule"] for j in jobs}
     assert "extract_features" in rules, f"no extract_features job in sacct: {rules}"
+    methods = {j["wildcards"].split("_")[0] for j in jobs if j["rule"] == "reconstruct_sinograms"}
+    assert methods in (set(), {"fbp", "ram", "tv"}), methods  # the test config's CT methods
     for job in jobs:
         assert job["state"] == "COMPLETED", job
         assert (job["account"], job["partition"]) == (ACCOUNT, PARTITION), job
         gpus = re.findall(r"--gpus=(\S+)", job["submit"])
-        assert gpus == (["1"] if job["rule"] in GPU_RULES else []), (job["rule"], gpus)
-    print("\n".join(f"{j['id']} {j['rule']}: --gpus={'1' if '--gpus=1' in j['submit'] else '-'}" for j in jobs))
+        assert gpus == (["1"] if wants_gpu(job) else []), (job["rule"], job["wildcards"], gpus)
+    for j in jobs:  # shown with -s: the evidence
+        print(j["id"], j["rule"], j["wildcards"], *re.findall(r"--gpus=\S+", j["submit"]))
 
 
 def test_downloads_ran_on_submitting_host(slurm_run):
     workdir, log = slurm_run
     rules = {j["rule"] for j in submitted_jobs(workdir)}
     assert not rules & LOCAL_RULES, f"download rules were submitted to Slurm: {rules & LOCAL_RULES}"
-    for rule in LOCAL_RULES:
+    ran = scheduled_jobs(SimpleNamespace(stdout=log, stderr=""))
+    assert {"download_dataset", "fetch_model"} <= ran.keys(), ran
+    for rule in LOCAL_RULES & ran.keys():
         assert re.search(rf"^localrule {rule}:", log, re.M), f"{rule} did not run locally"
-    assert re.search(r"^rule extract_features:", log, re.M), "extract_features should be a cluster job"
+    submitted = set(re.findall(r"submitted with SLURM jobid \d+ \(log: \S*/rule_(\w+?)/", log))
+    assert "extract_features" in submitted and not submitted & LOCAL_RULES, submitted
     assert list((workdir / "resources" / "models").glob("*.json"))
 
 

@@ -65,7 +65,9 @@ def conv_quantiser(mask: Image.Image, *, res: int, patch_size: int) -> np.ndarra
     quant = torch.nn.Conv2d(1, 1, patch_size, stride=patch_size, bias=False)
     quant.weight.data.fill_(1.0 / (patch_size * patch_size))
     with torch.no_grad():
-        return quant(tutorial_resize(mask, image_size=res, patch_size=patch_size)).squeeze(0).numpy()
+        return (
+            quant(tutorial_resize(mask, image_size=res, patch_size=patch_size)).squeeze(0).numpy()
+        )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -79,7 +81,9 @@ def test_patch_fractions_match_conv_reference(seed, res):
     fg = patch_fractions(mask, grid, patch_size=14)
     assert fg.shape == grid
     assert fg.min() >= 0 and fg.max() <= 1
-    np.testing.assert_allclose(fg, conv_quantiser(mask, res=res, patch_size=14), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        fg, conv_quantiser(mask, res=res, patch_size=14), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_patch_fractions_of_constant_masks():

@@ -38,8 +38,16 @@ def test_sha256_file_reads_in_chunks(tmp_path):
 def test_sha256_mismatch_is_refused_and_leaves_nothing(tmp_path, payload):
     dest = tmp_path / "out" / "copy.bin"
     wrong = "0" * 64
-    with pytest.raises(SourceError, match=rf"sha256 mismatch .*expected {wrong}, got {sha256_file(payload)}") as err:
-        fetch(str(payload), dest, sha256=wrong, what="images tarball", config_key="datasets.x.images.sha256")
+    with pytest.raises(
+        SourceError, match=rf"sha256 mismatch .*expected {wrong}, got {sha256_file(payload)}"
+    ) as err:
+        fetch(
+            str(payload),
+            dest,
+            sha256=wrong,
+            what="images tarball",
+            config_key="datasets.x.images.sha256",
+        )
     assert "datasets.x.images.sha256" in str(err.value)
     assert not dest.exists()
     assert list(dest.parent.iterdir()) == []  # no temporary file left either
@@ -47,7 +55,9 @@ def test_sha256_mismatch_is_refused_and_leaves_nothing(tmp_path, payload):
 
 def test_missing_local_file_names_it_and_the_key(tmp_path):
     with pytest.raises(SourceError, match=r"does not exist.*`datasets\.x\.images\.source`"):
-        fetch(str(tmp_path / "nope.tar.gz"), tmp_path / "out", config_key="datasets.x.images.source")
+        fetch(
+            str(tmp_path / "nope.tar.gz"), tmp_path / "out", config_key="datasets.x.images.source"
+        )
 
 
 def closed_port() -> int:
@@ -114,4 +124,7 @@ def test_leftovers_of_a_killed_write_are_cleared_by_the_next(tmp_path):
     (tmp_path / ".tmp-g.parquet.abc123.parquet").write_bytes(b"another output's: kept")
     with atomic_path(target, suffix=".parquet") as tmp:
         tmp.write_text("done")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-g.parquet.abc123.parquet", "f.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".tmp-g.parquet.abc123.parquet",
+        "f.parquet",
+    ]

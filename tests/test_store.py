@@ -124,7 +124,9 @@ def test_opens_in_pandas_and_duckdb(tmp_path):
 
 def test_cls_round_trip(tmp_path):
     cls = np.random.default_rng(1).standard_normal((3, 16)).astype(np.float32)
-    table = pa.table({"image": ["a", "b", "c"], "split": ["train", "train", "test"], "cls": feature_column(cls)})
+    table = pa.table(
+        {"image": ["a", "b", "c"], "split": ["train", "train", "test"], "cls": feature_column(cls)}
+    )
     path = tmp_path / "f.cls.parquet"
     write_table(table, path, meta=META)
     out = read_cls(path)

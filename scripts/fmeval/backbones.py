@@ -72,7 +72,10 @@ def weights_record(spec: ModelSpec, weights_file: Path | None) -> dict:
     if spec.is_random:
         return {"weights_file": None, "weights_id": RANDOM_INIT}
     assert weights_file is not None
-    return {"weights_file": str(Path(weights_file).resolve()), "weights_id": f"sha256:{sha256_file(weights_file)}"}
+    return {
+        "weights_file": str(Path(weights_file).resolve()),
+        "weights_id": f"sha256:{sha256_file(weights_file)}",
+    }
 
 
 def _weights_hint(spec: ModelSpec) -> str:
@@ -101,7 +104,7 @@ def _unreachable(spec: ModelSpec, what: str, exc: Exception) -> SourceError:
         )
     return SourceError(
         f"cannot fetch {what} for model {spec.key!r}: {reason}. {fix} "
-        "(or copy a seeded resources/torch and resources/huggingface here)."
+        "(or copy a resources/ folder seeded on a machine with internet; README, *Air-gapped*)."
     )
 
 
@@ -161,7 +164,9 @@ def _hub_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
             owner, name = repo.split(":")[0].split("/")
             candidates = sorted(hub_dir.glob(f"{owner}_{name}_*"), key=os.path.getmtime)
             repo_dir = candidates[-1].resolve()
-            weights_file = _newest_checkpoint(spec, cache_dir) if spec.weights == "pretrained" else None
+            weights_file = (
+                _newest_checkpoint(spec, cache_dir) if spec.weights == "pretrained" else None
+            )
     if spec.weights not in {"pretrained", "random"}:
         weights_file = local_path(spec.weights)
     return {"repo_dir": str(repo_dir), **weights_record(spec, weights_file)}
@@ -177,14 +182,20 @@ def _newest_checkpoint(spec: ModelSpec, cache_dir: Path) -> Path:
         key=os.path.getmtime,
     )
     if not found:
-        raise SourceError(f"model {spec.key!r}: no checkpoint named {stem}_* appeared in {ckpt_dir}")
+        raise SourceError(
+            f"model {spec.key!r}: no checkpoint named {stem}_* appeared in {ckpt_dir}"
+        )
     return found[-1]
 
 
 def _load_state(model: torch.nn.Module, spec: ModelSpec, weights_file: str) -> None:
     try:
         state = torch.load(weights_file, map_location="cpu", weights_only=True)
-        if isinstance(state, Mapping) and "model" in state and not any(k.endswith("weight") for k in state):
+        if (
+            isinstance(state, Mapping)
+            and "model" in state
+            and not any(k.endswith("weight") for k in state)
+        ):
             state = state["model"]
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # noqa: BLE001
@@ -286,19 +297,35 @@ register_backend("timm", Backend(_timm_fetch, _timm_build, _timm_forward, _timm_
 # --- the factory --------------------------------------------------------------------
 
 
+PATH_KEYS = ("repo_dir", "weights_file")
+
+
 def fetch_model(spec: ModelSpec, *, cache_dir: str | os.PathLike, out: str | os.PathLike) -> dict:
-    """Seed the local cache with what ``spec`` needs and write its JSON manifest to ``out``."""
+    """Seed the local cache with what ``spec`` needs and write its JSON manifest to ``out``.
+
+    Paths inside ``cache_dir`` are stored relative to the manifest's folder, so that a
+    fetched ``resources/`` can be copied to an offline machine or another folder.
+    """
     backend = backend_of(spec)
     backend.check(spec)
     record = {**asdict(spec), **backend.fetch(spec, Path(cache_dir))}
+    cache, home = Path(cache_dir).resolve(), Path(out).resolve().parent
+    stored = dict(record)
+    for key in PATH_KEYS:
+        if record[key] and Path(record[key]).resolve().is_relative_to(cache):
+            stored[key] = os.path.relpath(Path(record[key]).resolve(), home)
     with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(record, indent=1))
+        tmp.write_text(json.dumps(stored, indent=1))
     return record
 
 
 def load_manifest(path: str | os.PathLike) -> tuple[ModelSpec, dict]:
-    """The spec and fetch record written by :func:`fetch_model`."""
-    record = json.loads(Path(path).read_text())
+    """The spec and fetch record written by :func:`fetch_model`, with absolute paths."""
+    path = Path(path)
+    record = json.loads(path.read_text())
+    for key in PATH_KEYS:
+        if record[key] and not Path(record[key]).is_absolute():
+            record[key] = str((path.resolve().parent / record[key]).resolve())
     fields = ModelSpec.__dataclass_fields__
     return ModelSpec(**{k: record[k] for k in fields}), record
 
@@ -309,9 +336,11 @@ def create_backbone(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
     The fetch record holds absolute paths to the hub code and the checkpoint, so
     nothing is downloaded here.
     """
-    return backend_of(spec).build(spec, manifest).eval()
+    return BACKENDS[spec.backend].build(spec, manifest).eval()  # the spec was checked by fetch
 
 
-def run_backbone(spec: ModelSpec, model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def run_backbone(
+    spec: ModelSpec, model: torch.nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Last-block patch tokens as (B, D, rows, cols) and CLS tokens as (B, D)."""
-    return backend_of(spec).forward(model, x)
+    return BACKENDS[spec.backend].forward(model, x)

@@ -33,7 +33,9 @@ class Item:
     mask_in_alpha: bool = True
 
 
-def extract_tarball(archive: str | os.PathLike, dest: str | os.PathLike, *, what: str) -> list[Path]:
+def extract_tarball(
+    archive: str | os.PathLike, dest: str | os.PathLike, *, what: str
+) -> list[Path]:
     """Extract the regular files of a tarball safely; a corrupt archive is one clear error.
 
     The compressed stream is read to its end, so a damaged gzip trailer (CRC) is
@@ -62,12 +64,16 @@ def image_files(paths: Sequence[Path]) -> dict[str, Path]:
         if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if path.stem in found:
-            raise DataError(f"two files share the stem {path.stem!r}: {found[path.stem]} and {path}")
+            raise DataError(
+                f"two files share the stem {path.stem!r}: {found[path.stem]} and {path}"
+            )
         found[path.stem] = path
     return found
 
 
-def pair_by_stem(images: Mapping[str, Path], labels: Mapping[str, Path]) -> list[tuple[str, Path, Path]]:
+def pair_by_stem(
+    images: Mapping[str, Path], labels: Mapping[str, Path]
+) -> list[tuple[str, Path, Path]]:
     """(stem, image, label) for each stem, sorted; any mismatch is one clear error."""
     only_images = sorted(set(images) - set(labels))
     only_labels = sorted(set(labels) - set(images))
@@ -132,7 +138,13 @@ def download_dataset(
         for stem, image, label in pairs:
             open_image(image)
             alpha_of(open_image(label), name=str(label.relative_to(tmp / "raw" / "labels")))
-            train.append({"name": stem, "image": str(image.relative_to(tmp)), "mask": str(label.relative_to(tmp))})
+            train.append(
+                {
+                    "name": stem,
+                    "image": str(image.relative_to(tmp)),
+                    "mask": str(label.relative_to(tmp)),
+                }
+            )
 
         test, used = [], {item["name"] for item in train}
         for i, entry in enumerate(test_images):

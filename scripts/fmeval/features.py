@@ -34,7 +34,9 @@ def pick_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device is `cuda` but torch sees no CUDA GPU; set `device: auto` or `cpu`")
+        raise ConfigError(
+            "device is `cuda` but torch sees no CUDA GPU; set `device: auto` or `cpu`"
+        )
     if device not in {"cpu", "cuda"}:
         raise ConfigError(f"unknown device {device!r}; use auto, cpu or cuda")
     return torch.device(device)
@@ -57,7 +59,9 @@ def prepare(items: Sequence[Item], *, res: int, patch_size: int) -> list[Prepare
     out = []
     for item in items:
         size = oriented_size(item.image)
-        grid = patch_grid(*size, res=res, patch_size=patch_size, name=f"image {item.name} ({item.image})")
+        grid = patch_grid(
+            *size, res=res, patch_size=patch_size, name=f"image {item.name} ({item.image})"
+        )
         fg = None
         if item.mask is not None:
             mask = load_mask(item.mask, from_alpha=item.mask_in_alpha)
@@ -85,9 +89,17 @@ def embed(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(B, rows, cols, D) patch tokens and (B, D) CLS tokens for one same-shape batch."""
     x = torch.stack(
-        [to_normalised_tensor(resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=spec.patch_size)) for p in batch]
+        [
+            to_normalised_tensor(
+                resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=spec.patch_size)
+            )
+            for p in batch
+        ]
     ).to(device)
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with (
+        torch.inference_mode(),
+        torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"),
+    ):
         patches, cls = run_backbone(spec, model, x)
     patches = patches.float().permute(0, 2, 3, 1).cpu().numpy()
     return patches, cls.float().cpu().numpy()
@@ -151,7 +163,9 @@ def extract_features(
     return patch_table, cls_table, grids
 
 
-def provenance(spec: ModelSpec, manifest: dict, *, dataset: str, res: int, grids: dict, dim: int) -> dict:
+def provenance(
+    spec: ModelSpec, manifest: dict, *, dataset: str, res: int, grids: dict, dim: int
+) -> dict:
     """The key-value metadata stored with every feature file."""
     try:
         import timm
@@ -211,7 +225,12 @@ def run_extraction(
         model, spec, read_manifest(dataset_manifest), res=res, batch_size=batch_size, device=dev
     )
     meta = provenance(
-        spec, manifest, dataset=dataset, res=res, grids=grids, dim=patch_table.schema.field("feature").type.list_size
+        spec,
+        manifest,
+        dataset=dataset,
+        res=res,
+        grids=grids,
+        dim=patch_table.schema.field("feature").type.list_size,
     )
     write_features(patch_table, cls_table, meta, patches_out=patches_out, cls_out=cls_out)
     log.info("wrote %d patches of %d images to %s", patch_table.num_rows, len(grids), patches_out)

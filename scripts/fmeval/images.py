@@ -81,7 +81,9 @@ def load_mask(path: str | os.PathLike, *, from_alpha: bool = True) -> Image.Imag
     return to_rgb(img).convert("L")
 
 
-def patch_grid(width: int, height: int, *, res: int, patch_size: int, name: str = "image") -> tuple[int, int]:
+def patch_grid(
+    width: int, height: int, *, res: int, patch_size: int, name: str = "image"
+) -> tuple[int, int]:
     """(rows, cols) of patches after resizing to height ``res``, as Tutorial 5 does.
 
     The width keeps the aspect ratio and is floored to a multiple of the patch size.

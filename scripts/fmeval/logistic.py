@@ -178,39 +178,48 @@ def solve(
 def cv_path(
     z1: torch.Tensor,
     y: np.ndarray,
-    train_mask: np.ndarray,
+    groups: np.ndarray,
+    folds: list[int],
     cs: list[float],
     *,
     max_iter: int,
     tol: float = 1e-8,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decision values of every row under every fold's model, for each C (ascending path).
+    fold_batch: int = 32,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Leave-one-group-out along the C path (ascending): each held-out group's decision values.
 
-    ``train_mask`` is (N, F) bool. Returns ``decisions`` (len(cs), N, F), ``n_iter``
-    (len(cs), F) and ``converged`` (len(cs), F).
+    Fold ``j`` trains on the rows whose ``groups`` differs from ``folds[j]``. Folds are solved
+    ``fold_batch`` at a time, to bound memory. Returns ``held_out`` (per fold, a
+    (len(cs), n_rows_of_group) array), ``n_iter`` and ``converged`` (both (len(cs), F)).
     """
     dev = z1.device
     yt = torch.as_tensor(y, dtype=torch.float64, device=dev)
-    mask = torch.as_tensor(train_mask, dtype=torch.float64, device=dev)
-    lam = fold_penalty(z1, mask)
-    all_rows = mask.amax(1, keepdim=True)  # the union of training rows: warm start for the folds
-    lam_all = fold_penalty(z1, all_rows)
+    groups = np.asarray(groups)
+    union = torch.as_tensor(np.ones((len(y), 1)), dtype=torch.float64, device=dev)
+    lam_all = fold_penalty(z1, union)
     theta_all = torch.zeros(1, z1.shape[1], dtype=torch.float64, device=dev)
-    n_folds = mask.shape[1]
-    order = np.argsort(cs)
-    decisions = np.zeros((len(cs), len(y), n_folds))
-    n_iter = np.zeros((len(cs), n_folds), dtype=int)
-    converged = np.zeros((len(cs), n_folds), dtype=bool)
-    for k in order:
+    held_out = [np.zeros((len(cs), int((groups == g).sum()))) for g in folds]
+    n_iter = np.zeros((len(cs), len(folds)), dtype=int)
+    converged = np.zeros((len(cs), len(folds)), dtype=bool)
+    batches = [list(range(i, min(i + fold_batch, len(folds)))) for i in range(0, len(folds), fold_batch)]
+    masks = {}
+    for k in np.argsort(cs):
         c = float(cs[k])
-        theta_all = solve(z1, yt, all_rows, lam_all, c, theta_all, max_iter=max_iter, tol=tol, refresh=1).theta
-        sol = solve(
-            z1, yt, mask, lam, c, theta_all.expand(n_folds, -1).clone(), max_iter=max_iter, tol=tol, shared_start=True
-        )
-        decisions[k] = (z1 @ sol.theta.T).cpu().numpy()
-        n_iter[k], converged[k] = sol.n_iter, sol.converged
-        log.info("C=%g: %d fold(s), %s Newton passes", c, n_folds, sol.n_iter.tolist())
-    return decisions, n_iter, converged
+        theta_all = solve(z1, yt, union, lam_all, c, theta_all, max_iter=max_iter, tol=tol, refresh=1).theta
+        for batch in batches:
+            if tuple(batch) not in masks:
+                train = groups[:, None] != np.asarray([folds[j] for j in batch])[None, :]
+                mask = torch.as_tensor(train, dtype=torch.float64, device=dev)
+                masks[tuple(batch)] = (mask, fold_penalty(z1, mask))
+            mask, lam = masks[tuple(batch)]
+            start = theta_all.expand(len(batch), -1).clone()
+            sol = solve(z1, yt, mask, lam, c, start, max_iter=max_iter, tol=tol, shared_start=True)
+            for i, j in enumerate(batch):
+                rows = torch.as_tensor(np.flatnonzero(groups == folds[j]), device=dev)
+                held_out[j][k] = (z1[rows] @ sol.theta[i]).cpu().numpy()
+            n_iter[k, batch], converged[k, batch] = sol.n_iter, sol.converged
+        log.info("C=%g: %d fold(s), Newton passes %s", c, len(folds), n_iter[k].tolist())
+    return held_out, n_iter, converged
 
 
 def fit_full(

@@ -27,7 +27,10 @@ def run_logged(log_path: str | None, fn: Callable[..., Any], /, **kwargs: Any) -
     else:
         handler = logging.StreamHandler(sys.stderr)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s", handlers=[handler], force=True
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        handlers=[handler],
+        force=True,
     )
     logging.captureWarnings(True)
     log = logging.getLogger("fmeval")

@@ -144,11 +144,10 @@ def cross_validate(
     if folds:
         dev = solver_device(device)
         z = standardise(data.x, device=dev)
-        train_mask = data.image[:, None] != np.asarray(folds)[None, :]
-        decisions, iters, conv = cv_path(z.z1, data.y, train_mask, cs, max_iter=max_iter, tol=tol)
+        held_out, iters, conv = cv_path(z.z1, data.y, data.image, folds, cs, max_iter=max_iter, tol=tol)
         for j, f in enumerate(folds):
             test = data.image == f
-            aps[f] = [average_precision_score(data.y[test], expit(decisions[k][test, j])) for k in range(len(cs))]
+            aps[f] = [average_precision_score(data.y[test], expit(held_out[j][k])) for k in range(len(cs))]
             n_iter[f] = [int(v) for v in iters[:, j]]
             converged[f] = [bool(v) for v in conv[:, j]]
             if not all(converged[f]):

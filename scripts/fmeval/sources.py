@@ -59,7 +59,7 @@ def fetch(
     hint = (
         f" To run offline, download it on a machine with internet access and set `{config_key}` "
         "in your config (config.yaml, or the file given to --configfile) to the local path or "
-        "a file:// URL; every other https:// source in the config needs the same."
+        "a file:// URL; the other downloads need local copies too (README, *Air-gapped*)."
         if config_key
         else ""
     )
@@ -72,11 +72,15 @@ def fetch(
                         shutil.copyfileobj(response, out, _CHUNK)
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise SourceError(f"cannot download {what} from {source} ({reason}).{hint}") from exc
+                raise SourceError(
+                    f"cannot download {what} from {source} ({reason}).{hint}"
+                ) from exc
         else:
             path = local_path(source)
             if not path.is_file():
-                raise SourceError(f"{what} {source!r} does not exist (looked at {path.resolve()}).{hint}")
+                raise SourceError(
+                    f"{what} {source!r} does not exist (looked at {path.resolve()}).{hint}"
+                )
             shutil.copyfile(path, tmp)
         if sha256:
             actual = sha256_file(tmp)

@@ -40,15 +40,17 @@ def decode_metadata(schema: pa.Schema) -> dict:
         if key.startswith(META_PREFIX):
             text = v.decode()
             try:
-                out[key[len(META_PREFIX):]] = json.loads(text)
+                out[key[len(META_PREFIX) :]] = json.loads(text)
             except json.JSONDecodeError:
-                out[key[len(META_PREFIX):]] = text
+                out[key[len(META_PREFIX) :]] = text
     return out
 
 
 def write_table(table: pa.Table, path: str | os.PathLike, *, meta: Mapping) -> None:
     """Write ``table`` with ``meta`` atomically, as a single row group."""
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encode_metadata(meta)})
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), **encode_metadata(meta)}
+    )
     with atomic_path(path, suffix=".parquet") as tmp:
         pq.write_table(table, tmp, row_group_size=max(table.num_rows, 1), compression="zstd")
 
