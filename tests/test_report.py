@@ -262,6 +262,21 @@ def test_snakemake_report_zip(full_run):
     run_snakemake(full_run, load_test_config(), "--report", "report.zip")
     with zipfile.ZipFile(full_run / "report.zip") as z:
         names = z.namelist()
-    assert any(n.endswith("results/report/index.html") for n in names)
-    assert any(n.endswith("results/report/ap.csv") for n in names)
-    assert any(n.endswith(".png") and "figures" in n for n in names)
+    assert "report/report.html" in names
+    for name in ("index.html", "ap.csv", "ct.csv", "cost.png"):  # the zip keeps only base names
+        assert any(n.endswith(f"/{name}") for n in names), name
+
+
+def test_stage_plots_are_not_drawn_twice(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.json").write_text('{"key": "m", "weights": "pretrained", "weights_id": "sha256:00"}')
+    seg = tmp_path / "results/report/segmentation"
+    seg.mkdir(parents=True)
+    ap_table().to_csv(seg / "ap.csv", index=False)
+    build_report(config={}, model_manifests=["m.json"], segmentation_tables=[str(seg / "ap.csv")],
+                 segmentation_figures=[png(seg / "ap_vs_c.png")], ct_tables=[], ct_figures=[],
+                 benchmark_root="benchmarks", benchmark_patterns={}, html_out="index.html", ap_out="ap.csv",
+                 ct_out="ct.csv", figures_dir="figures")  # fmt: skip
+    assert not (tmp_path / "figures/ap_vs_c.png").exists()
+    page = (tmp_path / "index.html").read_text()
+    assert page.count("<img") == 1 and "report/segmentation/ap_vs_c.png" in page

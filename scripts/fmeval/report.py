@@ -55,7 +55,7 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
     body = lines[skip:]
     if not "".join(body).strip():
         return pd.DataFrame()
-    return pd.read_csv(io.StringIO("".join(body)))
+    return pd.read_csv(io.StringIO("".join(body)), float_precision="round_trip")
 
 
 def find_column(table: pd.DataFrame, *names: str) -> str | None:
@@ -475,9 +475,23 @@ def summary_section(*, config: Mapping, manifests: Sequence[Mapping], reasons: S
     return _section("summary", "Run summary", body)
 
 
+def stage_or_own(figure_paths: list[str], name: str, draw) -> str:
+    """The stage's own ``name`` figure (taken out of ``figure_paths``), else the one ``draw()`` makes.
+
+    Stages draw their main plots themselves; the report draws them from the CSV only
+    when a stage left them out, so no curve appears twice.
+    """
+    own = next((p for p in figure_paths if Path(p).name == name), None)
+    if own is not None:
+        figure_paths.remove(own)
+        return figure_html(own, os.path.relpath(own, "results"))
+    return "".join(figure_html(p, Path(name).stem.replace("_", " ")) for p in draw() if p.suffix == ".png")
+
+
 def segmentation_section(
     seg: Mapping[str, pd.DataFrame], figure_paths: Sequence[str], fig_dir: Path, *, random_init: bool, ap_out: str
 ) -> str:
+    figure_paths = list(figure_paths)
     ap = seg.get("ap.csv", pd.DataFrame())
     best = seg.get("ap_best.csv")
     if best is None or best.empty:
@@ -489,8 +503,8 @@ def segmentation_section(
     parts = ["<h3>Best AP by model × resolution</h3>",
              "<p>Mean ± sd of the per-fold AP (leave-one-image-out) at the best C of the grid.</p>",
              table_html(ap_matrix(best), "ap-best")]  # fmt: skip
-    plots = plot_ap_vs_c(ap, fig_dir / "ap_vs_c", random_init=random_init)
-    parts += ["<h3>AP vs C</h3>", *(figure_html(p, "AP vs C") for p in plots if p.suffix == ".png")]
+    parts += ["<h3>AP vs C</h3>",
+              stage_or_own(figure_paths, "ap_vs_c.png", lambda: plot_ap_vs_c(ap, fig_dir / "ap_vs_c", random_init=random_init))]  # fmt: skip
     parts += ["<h3>Held-out test images</h3>", table_html(scores, "test-scores")]
     plots = plot_test_scores(scores, fig_dir / "test_scores", random_init=random_init)
     parts += [figure_html(p, "held-out test AP and IoU") for p in plots if p.suffix == ".png"]
@@ -498,13 +512,14 @@ def segmentation_section(
     for name, table in seg.items():
         if name not in {"ap.csv", "ap_best.csv", "test_scores.csv"}:
             parts += [f"<h3>{html.escape(name)}</h3>", table_html(table, f"seg-{Path(name).stem}")]
-    parts += ["<h3>Segmentations, PCA renders and plots</h3>", gallery(figure_paths)]
+    parts += ["<h3>Segmentations, PCA renders and other plots</h3>", gallery(figure_paths)]
     return _section("segmentation", "Segmentation", "".join(parts))
 
 
 def ct_section(
     ct: Mapping[str, pd.DataFrame], figure_paths: Sequence[str], fig_dir: Path, *, random_init: bool, ct_out: str
 ) -> str:
+    figure_paths = list(figure_paths)
     table = ct.get("ct.csv", pd.DataFrame())
     write_csv(flag_random(table, random_init), ct_out, empty_note="no CT results in this run")
     if not ct and not figure_paths:
@@ -514,12 +529,13 @@ def ct_section(
     for metric in ("PSNR", "SSIM"):
         parts += [f"<h3>{metric}</h3>", table_html(ct_matrix(long, metric) if not long.empty else long,
                                                    f"ct-{metric.lower()}")]  # fmt: skip
-        plots = plot_ct_curves(long, metric, fig_dir / f"ct_{metric.lower()}_vs_views", random_init=random_init)
-        parts += [figure_html(p, f"{metric} vs views") for p in plots if p.suffix == ".png"]
+        stem = f"{metric.lower()}_vs_views"
+        parts.append(stage_or_own(figure_paths, f"{stem}.png",
+                                  lambda: plot_ct_curves(long, metric, fig_dir / f"ct_{stem}", random_init=random_init)))  # fmt: skip
     for name, extra in ct.items():
         if name != "ct.csv":
             parts += [f"<h3>{html.escape(name)}</h3>", table_html(extra, f"ct-{Path(name).stem}")]
-    parts += ["<h3>Example reconstructions and plots</h3>", gallery(figure_paths)]
+    parts += ["<h3>Example reconstructions and other plots</h3>", gallery(figure_paths)]
     return _section("ct", "CT reconstruction", "".join(parts))
 
 
