@@ -118,8 +118,8 @@ def main() -> None:
             print(
                 f"  {method:3s}: pipeline {ours:7.3f} s/phantom (build {build:5.2f} s + solve {solve / n:7.3f} s/phantom) | "
                 f"tutorial {theirs:7.3f} s/phantom (build {t_build:5.2f} s + solve {t_solve / n:7.3f} s/phantom) | "
-                f"ratio {theirs / ours:5.2f}x | per phantom: {counter.calls['A'] / n:.0f} A + "
-                f"{counter.calls['A_adjoint'] / n:.0f} A^T calls, {in_ops / solve:.0%} of the solve in them"
+                f"ratio {theirs / ours:5.2f}x | per phantom: {counter.calls['A'] / n:.1f} A + "
+                f"{counter.calls['A_adjoint'] / n:.1f} A^T calls, {in_ops / solve:.0%} of the solve in them"
             )  # fmt: skip
     print("\nviews method  pipeline_s/phantom  tutorial_s/phantom  speed-up")
     for views, method, ours, theirs in rows:

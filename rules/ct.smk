@@ -12,6 +12,8 @@ rule make_phantoms:
         phantoms="resources/phantoms/ellipses-test-{n_phantoms}.npy",
     log:
         "logs/ct/phantoms/ellipses-test-{n_phantoms}.log",
+    conda:
+        "../envs/fmeval.yaml"
     script:
         "../scripts/make_phantoms.py"
 
@@ -22,9 +24,13 @@ rule fetch_ram_weights:
     log:
         "logs/ct/fetch_ram_weights.log",
     priority: 10
+    conda:
+        "../envs/fmeval.yaml"
     params:
         weights=CT.ram_weights,
-        cache_dir="resources",
+        cache_dir=lambda wildcards, output: os.path.dirname(
+            os.path.dirname(output.manifest)
+        ),
     script:
         "../scripts/fetch_ram_weights.py"
 
@@ -36,7 +42,9 @@ rule measure_operator:
         "logs/ct/operators/{views}.log",
     benchmark:
         "benchmarks/ct/operators/{views}.tsv"
-    threads: 2
+    conda:
+        "../envs/fmeval.yaml"
+    threads: 1
     params:
         seed=CT.seed,
     script:
@@ -53,7 +61,9 @@ rule simulate_sinograms:
         "logs/ct/sinograms/{noise}/{views}.log",
     benchmark:
         "benchmarks/ct/sinograms/{noise}/{views}.tsv"
-    threads: 2
+    conda:
+        "../envs/fmeval.yaml"
+    threads: 1
     params:
         gain=lambda wildcards: CT.noise[wildcards.noise].gain,
         sigma=lambda wildcards: CT.noise[wildcards.noise].sigma,
@@ -73,6 +83,8 @@ rule reconstruct_sinograms:
         "logs/ct/reconstructions/{method}/{noise}/{views}.log",
     benchmark:
         "benchmarks/ct/reconstructions/{method}/{noise}/{views}.tsv"
+    conda:
+        "../envs/fmeval.yaml"
     threads: 2
     resources:
         gpu=get_method_gpus,
@@ -99,6 +111,8 @@ rule score_reconstructions:
         "logs/ct/score_reconstructions.log",
     benchmark:
         "benchmarks/ct/score_reconstructions.tsv"
+    conda:
+        "../envs/fmeval.yaml"
     params:
         seed=CT.seed,
     script:
@@ -147,6 +161,8 @@ rule report_ct:
         dense_svg=f"{CT_REPORT}/examples_dense.svg",
     log:
         "logs/report/ct.log",
+    conda:
+        "../envs/fmeval.yaml"
     params:
         examples=get_ct_examples(),
         methods=list(CT.methods),

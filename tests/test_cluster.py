@@ -18,8 +18,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import REPO, load_test_config, run_snakemake, scheduled_jobs
+from conftest import REPO, run_snakemake, scheduled_jobs
 from fmeval.report import read_csv
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
@@ -49,8 +50,8 @@ def slurm():
 
 
 @pytest.fixture(scope="module")
-def slurm_run(slurm, tmp_path_factory):
-    """The test config run through the slurm profile; returns (workdir, snakemake output)."""
+def slurm_run(slurm, full_run, tmp_path_factory):
+    """The local run's config run through the slurm profile; returns (workdir, snakemake output)."""
     workdir = tmp_path_factory.mktemp("slurm_run")
     env = {"FMEVAL_SLURM_ACCOUNT": ACCOUNT, "FMEVAL_SLURM_PARTITION": PARTITION}
     old = {k: os.environ.get(k) for k in env}
@@ -58,7 +59,7 @@ def slurm_run(slurm, tmp_path_factory):
     try:
         proc = run_snakemake(
             workdir,
-            load_test_config(),
+            yaml.safe_load((full_run / "config.yaml").read_text()),  # exactly the local run's config
             "--profile",
             str(REPO / "profiles" / "slurm"),
             # poll fast: jobs here take seconds, not hours

@@ -124,3 +124,17 @@ def test_random_ram_is_flagged_and_seeded(tmp_path, phantoms, operators):
     sino = simulate_sinograms(phantoms[:1], physics, level=CLEAN, views=10, seed=0, batch_size=1)
     out = reconstruct(sino, physics, make_solver("ram", model=a), batch_size=1)
     assert out.shape == (1, 128, 128) and np.isfinite(out).all()
+
+
+def test_pretrained_weights_offline_are_one_source_error(tmp_path, monkeypatch):
+    import urllib.error
+
+    from fmeval.errors import SourceError
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(SourceError, match="ct.ram.weights"):
+        fetch_ram_weights(weights="pretrained", cache_dir=tmp_path, out=tmp_path / "ram.json")
+    assert not (tmp_path / "ram.json").exists()

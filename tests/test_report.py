@@ -249,17 +249,15 @@ def test_run_produces_the_report(full_run):
 
 @pytest.mark.integration
 def test_nothing_to_do_after_the_run(full_run):
-    from conftest import load_test_config, scheduled_jobs
+    from conftest import scheduled_jobs
 
-    proc = run_snakemake(full_run, load_test_config(), "-n")
+    proc = run_snakemake(full_run, None, "-n", "--configfile", str(full_run / "config.yaml"))
     assert scheduled_jobs(proc) == {}
 
 
 @pytest.mark.integration
 def test_snakemake_report_zip(full_run):
-    from conftest import load_test_config
-
-    run_snakemake(full_run, load_test_config(), "--report", "report.zip")
+    run_snakemake(full_run, None, "--report", "report.zip", "--configfile", str(full_run / "config.yaml"))
     with zipfile.ZipFile(full_run / "report.zip") as z:
         names = z.namelist()
     assert "report/report.html" in names

@@ -14,7 +14,6 @@ random weights.
 """
 
 import logging
-import os
 from collections.abc import Mapping
 
 import matplotlib

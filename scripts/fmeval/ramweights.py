@@ -93,7 +93,14 @@ def load_ram(manifest: Mapping, *, device: str | torch.device = "cpu", seed: int
         # Exactly what RAM(pretrained=True) does with its cached download (strict=False).
         model = dinv.models.RAM(pretrained=False)
         state = torch.load(manifest["weights_file"], map_location="cpu", weights_only=True)
-        model.load_state_dict(state, strict=False)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if len(missing) == len(model.state_dict()):
+            raise DataError(
+                f"the cached RAM checkpoint {manifest['weights_file']} matches none of RAM's parameters; "
+                "delete it and rerun fetch_ram_weights"
+            )
+        if missing or unexpected:
+            log.warning("RAM checkpoint: %d missing and %d unexpected keys", len(missing), len(unexpected))
     else:
         model = load_ram_file(manifest["weights_file"])
     return model.to(device).eval()
