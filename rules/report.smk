@@ -38,6 +38,8 @@ rule build_report:
         ),
     log:
         "logs/report/build_report.log",
+    conda:
+        "../envs/fmeval.yaml"
     params:
         config=config,
         benchmark_root="benchmarks",

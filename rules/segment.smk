@@ -19,10 +19,10 @@ rule segment_test_images:
         scores="results/segment/{dataset}/{model}/{res}/{image}.json",
     log:
         "logs/segment/{dataset}/{model}/{res}/{image}.log",
-    conda:
-        "../envs/fmeval.yaml"
     wildcard_constraints:
         image=_alternatives(get_all_test_images()),
+    conda:
+        "../envs/fmeval.yaml"
     params:
         median_filter=config["segment"]["median_filter"],
         threshold=config["segment"]["threshold"],
@@ -50,10 +50,10 @@ rule render_pca:
         info="results/pca/{dataset}/{model}/{res}/{image}.json",
     log:
         "logs/pca/{dataset}/{model}/{res}/{image}.log",
-    conda:
-        "../envs/fmeval.yaml"
     wildcard_constraints:
         image=_alternatives(get_all_test_images()),
+    conda:
+        "../envs/fmeval.yaml"
     params:
         threshold=config["segment"]["threshold"],
     script:
@@ -75,10 +75,10 @@ rule render_attention:
         "logs/attention/{dataset}/{model}/{res}/{image}.log",
     benchmark:
         "benchmarks/attention/{dataset}/{model}/{res}/{image}.tsv"
-    conda:
-        "../envs/fmeval.yaml"
     wildcard_constraints:
         image=_alternatives(get_all_test_images()),
+    conda:
+        "../envs/fmeval.yaml"
     threads: 2
     resources:
         gpu=1,
