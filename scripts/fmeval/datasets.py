@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from fmeval.atomic import atomic_dir
 from fmeval.errors import DataError
+from fmeval.grid import unique_test_name
 from fmeval.images import IMAGE_SUFFIXES, alpha_of, load_mask, open_image
 from fmeval.sources import fetch
 
@@ -86,16 +87,6 @@ def pair_by_stem(
     return [(stem, images[stem], labels[stem]) for stem in sorted(images)]
 
 
-def test_name(entry: Mapping, used: set[str]) -> str:
-    """A unique name for a test image: its ``name`` or the stem of its source."""
-    base = entry.get("name") or PurePosixPath(str(entry["image"]).split("?")[0]).stem
-    name, i = base, 2
-    while name in used:
-        name, i = f"{base}-{i}", i + 1
-    used.add(name)
-    return name
-
-
 def _suffix(source: str, default: str) -> str:
     suffix = PurePosixPath(str(source).split("?")[0]).suffix
     return suffix if suffix else default
@@ -148,7 +139,7 @@ def download_dataset(
 
         test, used = [], {item["name"] for item in train}
         for i, entry in enumerate(test_images):
-            tname = test_name(entry, used)
+            tname = unique_test_name(entry, used)
             image = fetch(
                 entry["image"],
                 tmp / "test" / f"{tname}{_suffix(entry['image'], '.jpg')}",
