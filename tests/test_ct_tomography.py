@@ -67,6 +67,7 @@ def test_stored_norm_operator_equals_deepinvs_normalised_one(physics, norm, phan
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         reference = dinv.physics.Tomography(img_width=128, angles=VIEWS, normalize=True)
+    physics = build_operator(VIEWS, operator_norm=norm, parallel_computation=True)  # deepinv's default
     x = torch.from_numpy(phantoms[:2]).unsqueeze(1)
     with torch.inference_mode():
         y = reference.A(x)
@@ -76,6 +77,16 @@ def test_stored_norm_operator_equals_deepinvs_normalised_one(physics, norm, phan
         assert torch.equal(physics.fbp(y), reference.fbp(y))
     # unit norm, as RAM expects
     assert physics.compute_sqnorm(x[:1], max_iter=50, tol=1e-4, verbose=False) == pytest.approx(1.0, rel=1e-2)
+
+
+def test_angle_loop_and_single_grid_sample_are_the_same_operator(physics, norm, phantoms):
+    fused = build_operator(VIEWS, operator_norm=norm, parallel_computation=True)
+    x = torch.from_numpy(phantoms[:2]).unsqueeze(1)
+    with torch.inference_mode():
+        y = fused.A(x)
+        torch.testing.assert_close(physics.A(x), y, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(physics.A_adjoint(y), fused.A_adjoint(y), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(physics.fbp(y), fused.fbp(y), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("other", [dict(seed=1), dict(views=21), dict(noise="high"), dict(index=1)])
