@@ -55,7 +55,7 @@ def _tv(*, lam: float, n_iter: int, prox_iter: int, **_: object) -> Solver:
         """deepinv's L2 with its gradient taken as A^T (Ax - y).
 
         deepinv computes A^T A x - A^T y, recomputing A^T y at every step; this is
-        the same value with one A^T fewer per step (A^T is 4x the cost of A here).
+        the same value with one A^T fewer per step (A^T costs about 3x A here).
         """
 
         def grad(self, x: torch.Tensor, y: torch.Tensor, physics, *args, **kwargs) -> torch.Tensor:

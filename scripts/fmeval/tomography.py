@@ -89,7 +89,7 @@ def build_operator(
 
     ``parallel_computation`` is deepinv's switch between one grid_sample over all
     angles (fast on a GPU) and a loop over angles; ``None`` picks the loop on CPU,
-    where it is 2-3x faster at 1000 views (less memory traffic), and the single
+    where it is 1.6-2x faster at 1000 views (less memory traffic), and the single
     grid_sample elsewhere. Both are the same operator up to float rounding.
     """
     import deepinv as dinv
