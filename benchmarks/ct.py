@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from fmeval.ctgrid import NoiseLevel  # noqa: E402
 from fmeval.phantoms import generate_phantoms  # noqa: E402
-from fmeval.reconstruction import make_solver, reconstruct  # noqa: E402
+from fmeval.reconstruction import build_tv, make_solver, reconstruct  # noqa: E402
 from fmeval.tomography import build_operator, measure_operator_norm, noise_model, simulate_sinograms  # noqa: E402
 
 LOW = NoiseLevel("low", 0.001, 0.001)  # the tutorial's noise
@@ -75,16 +75,7 @@ def pipeline(method, views, sino, norm, model, batch_size):
 
 
 def stock_tv(y, physics):
-    import deepinv as dinv
-
-    return dinv.optim.PGD(
-        data_fidelity=dinv.optim.L2(),
-        prior=dinv.optim.TVPrior(n_it_max=TV["prox_iter"]),
-        lambda_reg=TV["lam"],
-        stepsize=1.0,
-        max_iter=TV["n_iter"],
-        custom_init=lambda y, physics: physics.fbp(y),
-    )(y, physics)
+    return build_tv(**TV, stock=True)(y, physics)
 
 
 def tutorial(method, views, sino, model):

@@ -14,7 +14,7 @@ from fmeval.errors import ConfigError
 from fmeval.metrics import score_images
 from fmeval.phantoms import generate_phantoms
 from fmeval.ramweights import fetch_ram_weights, load_ram, load_ram_file
-from fmeval.reconstruction import make_solver, reconstruct
+from fmeval.reconstruction import build_tv, make_solver, reconstruct
 from fmeval.tomography import build_operator, measure_operator_norm, simulate_sinograms
 
 CLEAN = NoiseLevel("clean", 0, 0)
@@ -70,8 +70,6 @@ def test_tv_beats_fbp_at_20_views(phantoms, operators):
 @pytest.mark.parametrize(("views", "level"), [(20, CLEAN), (10, HIGH)])
 def test_tv_matches_stock_deepinv_pgd(phantoms, operators, views, level):
     """Our TV (A^T(Ax - y), no cost evaluation) gives deepinv's stock PGD iterates."""
-    import deepinv as dinv
-
     physics = operators[views]
     sino = simulate_sinograms(phantoms[:2], physics, level=level, views=views, seed=0, batch_size=2)
     y = torch.from_numpy(sino)
@@ -87,14 +85,7 @@ def test_tv_matches_stock_deepinv_pgd(phantoms, operators, views, level):
         return wrapper
 
     with torch.inference_mode():
-        stock = dinv.optim.PGD(
-            data_fidelity=dinv.optim.L2(),
-            prior=dinv.optim.TVPrior(n_it_max=10),
-            lambda_reg=0.01,
-            stepsize=1.0,
-            max_iter=10,
-            custom_init=lambda y, physics: physics.fbp(y),
-        )(y, physics)
+        stock = build_tv(lam=0.01, n_iter=10, prox_iter=10, stock=True)(y, physics)
         with pytest.MonkeyPatch.context() as mp:
             for name in calls:
                 mp.setattr(physics, name, counted(name))

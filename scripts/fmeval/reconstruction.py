@@ -9,7 +9,7 @@ batches of ``batch_size``, under ``torch.inference_mode``.
 - ``tv``: TV-regularised least squares, ``argmin_x 1/2 ||Ax - y||^2 + lam ||Dx||_{1,2}``,
   by deepinv's proximal gradient descent (``dinv.optim.PGD`` with ``L2`` and ``TVPrior``)
   from the FBP, step 1 (= 1/||A||^2 for the normalised operator). One A and one A^T
-  per step instead of deepinv's default two of each (see ``_tv``); the iterates are the
+  per step instead of deepinv's default two of each (see ``build_tv``); the iterates are the
   same (tests/test_ct_reconstruction.py compares them with stock PGD).
 """
 
@@ -48,35 +48,36 @@ def _fbp(**_: object) -> Solver:
     return lambda y, physics: physics.fbp(y)
 
 
-def _tv(*, lam: float, n_iter: int, prox_iter: int, **_: object) -> Solver:
+def build_tv(*, lam: float, n_iter: int, prox_iter: int, stock: bool = False):
+    """deepinv's PGD for ``1/2 ||Ax - y||^2 + lam TV(x)`` from the FBP, step 1.
+
+    fmeval's form takes the data gradient as A^T (Ax - y) and skips the objective, which
+    only backtracking or a cost criterion would use (neither is, here): one A and one A^T
+    per step. ``stock=True`` gives deepinv's own ``L2`` and objective (A^T A x - A^T y, so
+    A^T y again every step, plus one A for the objective), for comparison.
+    """
     import deepinv as dinv
 
     class L2(dinv.optim.L2):
-        """deepinv's L2 with its gradient taken as A^T (Ax - y).
-
-        deepinv computes A^T A x - A^T y, recomputing A^T y at every step; this is
-        the same value with one A^T fewer per step (A^T costs about 3x A here).
-        """
-
         def grad(self, x: torch.Tensor, y: torch.Tensor, physics, *args, **kwargs) -> torch.Tensor:
             return self.norm * physics.A_adjoint(physics.A(x) - y)
 
-    def solve(y: torch.Tensor, physics) -> torch.Tensor:
-        # A fresh prior per batch: TVDenoiser warm-starts from its previous call.
-        pgd = dinv.optim.PGD(
-            data_fidelity=L2(),
-            prior=dinv.optim.TVPrior(n_it_max=prox_iter),
-            lambda_reg=lam,
-            stepsize=1.0,
-            max_iter=n_iter,
-            custom_init=lambda y, physics: physics.fbp(y),
-        )
-        # The objective is only needed for backtracking or a cost criterion, neither used
-        # here (fixed step, fixed iterations); skipping it saves one A per step.
+    pgd = dinv.optim.PGD(
+        data_fidelity=dinv.optim.L2() if stock else L2(),
+        prior=dinv.optim.TVPrior(n_it_max=prox_iter),
+        lambda_reg=lam,
+        stepsize=1.0,
+        max_iter=n_iter,
+        custom_init=lambda y, physics: physics.fbp(y),
+    )
+    if not stock:
         pgd.has_cost = pgd.fixed_point.iterator.has_cost = False
-        return pgd(y, physics)
+    return pgd
 
-    return solve
+
+def _tv(*, lam: float, n_iter: int, prox_iter: int, **_: object) -> Solver:
+    # A fresh PGD per batch: its TVDenoiser warm-starts from its previous call.
+    return lambda y, physics: build_tv(lam=lam, n_iter=n_iter, prox_iter=prox_iter)(y, physics)
 
 
 def _ram(*, model: torch.nn.Module, **_: object) -> Solver:
