@@ -26,11 +26,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/snakemake --lint --configfile config/test.yaml
+	$(BIN)/ruff check scripts tests perf
+	$(BIN)/ruff format --check scripts tests perf
 	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/snakemake --lint --configfile config/test.yaml
+	PYTHONPATH=scripts $(BIN)/lint-imports
 
 format: $(STAMP)
+	$(BIN)/ruff check --fix scripts tests perf
+	$(BIN)/ruff format scripts tests perf
 	$(BIN)/snakefmt Snakefile rules/
 
 clean:
-	rm -rf results logs benchmarks/*/ .snakemake
+	rm -rf results logs benchmarks .snakemake

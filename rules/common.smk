@@ -6,9 +6,10 @@ from pathlib import Path
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every job
 
-from fmeval.ctgrid import check_ct  # noqa: E402
-from fmeval.models import check_models  # noqa: E402
+from fmeval.ct.sweep import check_ct
+from fmeval.features.models import check_models
 
 validate(config, schema="../schemas/config.schema.yaml")
 MODELS = check_models(config["models"], config["resolutions"])
@@ -78,7 +79,8 @@ def get_all_features():
 
 # --- segmentation (probe, test-image segmentation, PCA renders) -------------------
 
-from fmeval.grid import check_cs, check_thresholds, name_test_images  # noqa: E402
+from fmeval.features.names import name_test_images
+from fmeval.seg.checks import check_cs, check_thresholds
 
 PROBE_CS = check_cs(config["probe"]["cs"])
 check_thresholds(

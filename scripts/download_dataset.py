@@ -1,6 +1,6 @@
 """Rule script: fetch, verify, extract and pair one segmentation dataset."""
 
-from fmeval.datasets import download_dataset
+from fmeval.features.datasets import download_dataset
 from fmeval.logs import run_logged
 
 run_logged(

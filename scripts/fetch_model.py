@@ -1,7 +1,7 @@
 """Rule script: seed the local model cache so that compute jobs need no network."""
 
-from fmeval.backbones import fetch_model
-from fmeval.models import ModelSpec
+from fmeval.features.backbones import fetch_model
+from fmeval.features.models import ModelSpec
 from fmeval.logs import run_logged
 
 run_logged(

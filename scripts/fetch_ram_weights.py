@@ -1,7 +1,7 @@
 """Rule script: make the RAM weights available offline and write their manifest."""
 
+from fmeval.ct.ramweights import fetch_ram_weights
 from fmeval.logs import run_logged
-from fmeval.ramweights import fetch_ram_weights
 
 run_logged(
     snakemake.log[0],  # noqa: F821

@@ -1,7 +1,7 @@
 """Rule script: the first n seeded ellipse phantoms of dival's test part, as .npy."""
 
+from fmeval.ct.phantoms import make_phantoms
 from fmeval.logs import run_logged
-from fmeval.phantoms import make_phantoms
 
 run_logged(
     snakemake.log[0],  # noqa: F821

@@ -1,11 +1,12 @@
 """Rule script: the reconstructions of one (method, views, noise) cell."""
 
+from fmeval.ct.reconstruction import run_reconstruction
 from fmeval.logs import run_logged
-from fmeval.reconstruction import run_reconstruction
 
 run_logged(
     snakemake.log[0],  # noqa: F821
     run_reconstruction,
+    threads=snakemake.threads,  # noqa: F821
     method=snakemake.wildcards.method,  # noqa: F821
     sinograms=snakemake.input.sinograms,  # noqa: F821
     operator=snakemake.input.operator,  # noqa: F821
@@ -18,7 +19,6 @@ run_logged(
     seed=snakemake.params.seed,  # noqa: F821
     batch_size=snakemake.params.batch_size,  # noqa: F821
     device=snakemake.params.device,  # noqa: F821
-    threads=snakemake.threads,  # noqa: F821
     images_out=snakemake.output.images,  # noqa: F821
     meta_out=snakemake.output.meta,  # noqa: F821
 )

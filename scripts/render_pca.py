@@ -1,7 +1,7 @@
 """Rule script: foreground and whole-image PCA renders and CLS similarity of one test image."""
 
 from fmeval.logs import run_logged
-from fmeval.pca import run_pca
+from fmeval.seg.pca import run_pca
 
 run_logged(
     snakemake.log[0],  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule script: the CT report section (ct.csv, metric-vs-views plots, example images)."""
 
-from fmeval.ctreport import run_ct_report
+from fmeval.ct.summary import run_ct_report
 from fmeval.logs import run_logged
 
 out = snakemake.output  # noqa: F821
@@ -14,5 +14,7 @@ run_logged(
     noises=snakemake.params.noises,  # noqa: F821
     table_out=out.table,
     plots={m: {"png": out[f"{m}_png"], "svg": out[f"{m}_svg"]} for m in ("psnr", "ssim")},
-    example_plots={s: {"png": out[f"{s}_png"], "svg": out[f"{s}_svg"]} for s in ("sparse", "dense")},
+    example_plots={
+        s: {"png": out[f"{s}_png"], "svg": out[f"{s}_svg"]} for s in ("sparse", "dense")
+    },
 )

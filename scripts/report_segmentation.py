@@ -1,7 +1,7 @@
 """Rule script: the segmentation report section (AP tables, plots, held-out test scores)."""
 
 from fmeval.logs import run_logged
-from fmeval.segreport import run_report
+from fmeval.seg.summary import run_report
 
 run_logged(
     snakemake.log[0],  # noqa: F821

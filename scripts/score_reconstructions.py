@@ -1,7 +1,7 @@
 """Rule script: PSNR and SSIM of every reconstruction, as one Parquet table."""
 
+from fmeval.ct.scores import run_scoring
 from fmeval.logs import run_logged
-from fmeval.scores import run_scoring
 
 run_logged(
     snakemake.log[0],  # noqa: F821

@@ -1,7 +1,7 @@
 """Rule script: score map, mask, triptych and held-out scores of one test image."""
 
 from fmeval.logs import run_logged
-from fmeval.segment import run_segmentation
+from fmeval.seg.segment import run_segmentation
 
 run_logged(
     snakemake.log[0],  # noqa: F821

@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from fmeval.errors import FmevalError
+from fmeval.runtime import set_threads
 
 
-def run_logged(log_path: str | None, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
-    """Call ``fn(**kwargs)`` with logging to ``log_path`` (or stderr when it is None).
+def run_logged(
+    log_path: str | None, fn: Callable[..., Any], /, *, threads: int = 1, **kwargs: Any
+) -> Any:
+    """Call ``fn(**kwargs)`` on ``threads`` CPU threads, logging to ``log_path`` (or stderr).
 
     A :class:`FmevalError` becomes one clear ``ERROR:`` line and exit status 1,
     without a traceback to wade through; other exceptions keep their traceback,
@@ -34,6 +37,7 @@ def run_logged(log_path: str | None, fn: Callable[..., Any], /, **kwargs: Any) -
     )
     logging.captureWarnings(True)
     log = logging.getLogger("fmeval")
+    set_threads(threads)
     try:
         return fn(**kwargs)
     except FmevalError as exc:

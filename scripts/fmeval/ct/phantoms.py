@@ -1,0 +1,54 @@
+"""Seeded ellipse phantoms: the first ``n`` images of dival's ellipses test part.
+
+``EllipsesDataset(fixed_seeds=True)`` draws the test part from one RandomState
+seeded with 1, image after image, so the first ``n`` phantoms never depend on
+``n``: asking for 64 gives the 32 of a 32-phantom run, then 32 more.
+"""
+
+import logging
+import os
+from itertools import islice
+
+import numpy as np
+
+from fmeval.ct.sweep import check_n_phantoms
+from fmeval.errors import DataError
+from fmeval.io.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+IMAGE_SIZE = 128
+
+
+def generate_phantoms(n: int, *, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """The first ``n`` ellipse phantoms of dival's test part, float32 (n, size, size) in [0, 1]."""
+    check_n_phantoms(n)
+    from dival.datasets.ellipses_dataset import EllipsesDataset
+
+    dataset = EllipsesDataset(image_size=image_size, fixed_seeds=True)
+    images = islice(dataset.generator("test"), n)
+    return np.stack([np.asarray(image, dtype=np.float32) for image in images])
+
+
+def make_phantoms(*, n: int, out: str | os.PathLike) -> None:
+    """Write the first ``n`` phantoms to ``out`` (.npy), atomically."""
+    phantoms = generate_phantoms(n)
+    with atomic_path(out, suffix=".npy") as tmp:
+        np.save(tmp, phantoms)
+    log.info("wrote %d phantoms %s to %s", n, phantoms.shape[1:], out)
+
+
+def load_phantoms(path: str | os.PathLike) -> np.ndarray:
+    """The (n, size, size) float32 phantoms written by :func:`make_phantoms`."""
+    try:
+        phantoms = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"cannot read phantoms {path} ({exc}); delete it and rerun make_phantoms"
+        ) from exc
+    if phantoms.ndim != 3 or phantoms.dtype != np.float32:
+        raise DataError(
+            f"phantoms {path} are {phantoms.dtype} {phantoms.shape}, not float32 (n, h, w); rerun "
+            "make_phantoms"
+        )
+    return phantoms

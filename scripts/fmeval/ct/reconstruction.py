@@ -1,0 +1,230 @@
+"""Reconstruction methods (FBP, RAM, TV) and the batched run of one (method, views, noise) cell.
+
+Each method is a factory: given its options it returns ``solve(y, physics)`` for
+one batch. The operator is built once per job and the phantoms go through in
+batches of ``batch_size``, under ``torch.inference_mode``.
+
+- ``fbp``: ``physics.fbp`` (deepinv's ramp-filtered back-projection).
+- ``ram``: deepinv's Reconstruct Anything Model, conditioned on the cell's noise level.
+- ``tv``: TV-regularised least squares, ``argmin_x 1/2 ||Ax - y||^2 + lam ||Dx||_{1,2}``,
+  by deepinv's proximal gradient descent (``dinv.optim.PGD`` with ``L2`` and ``TVPrior``)
+  from the FBP, step 1 (= 1/||A||^2 for the normalised operator). One A and one A^T
+  per step instead of deepinv's default two of each (see ``build_tv``); the iterates are the
+  same (tests/test_ct_reconstruction.py compares them with stock PGD).
+"""
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fmeval.ct.ramweights import load_ram, read_ram_manifest
+from fmeval.ct.sweep import METHODS, check_methods, check_noise
+from fmeval.ct.tomography import build_operator, noise_model, read_operator
+from fmeval.errors import ConfigError, DataError
+from fmeval.io.atomic import atomic_path
+from fmeval.io.checkpoints import RANDOM_INIT
+from fmeval.runtime import pick_device
+
+log = logging.getLogger(__name__)
+
+Solver = Callable[[torch.Tensor, object], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Method:
+    """How one method turns its options into a batch solver."""
+
+    build: Callable[..., Solver]
+    needs_weights: bool = False
+
+
+def _fbp(**_: object) -> Solver:
+    return lambda y, physics: physics.fbp(y)
+
+
+def build_tv(*, lam: float, n_iter: int, prox_iter: int, stock: bool = False):
+    """deepinv's PGD for ``1/2 ||Ax - y||^2 + lam TV(x)`` from the FBP, step 1.
+
+    fmeval's form takes the data gradient as A^T (Ax - y) and skips the objective, which
+    only backtracking or a cost criterion would use (neither is, here): one A and one A^T
+    per step. ``stock=True`` gives deepinv's own ``L2`` and objective (A^T A x - A^T y, so
+    A^T y again every step, plus one A for the objective), for comparison.
+    """
+    import deepinv as dinv
+
+    class L2(dinv.optim.L2):
+        def grad(self, x: torch.Tensor, y: torch.Tensor, physics, *args, **kwargs) -> torch.Tensor:
+            return self.norm * physics.A_adjoint(physics.A(x) - y)
+
+    pgd = dinv.optim.PGD(
+        data_fidelity=dinv.optim.L2() if stock else L2(),
+        prior=dinv.optim.TVPrior(n_it_max=prox_iter),
+        lambda_reg=lam,
+        stepsize=1.0,
+        max_iter=n_iter,
+        custom_init=lambda y, physics: physics.fbp(y),
+    )
+    if not stock:
+        pgd.has_cost = pgd.fixed_point.iterator.has_cost = False
+    return pgd
+
+
+def _tv(*, lam: float, n_iter: int, prox_iter: int, **_: object) -> Solver:
+    # A fresh PGD per batch: its TVDenoiser warm-starts from its previous call.
+    return lambda y, physics: build_tv(lam=lam, n_iter=n_iter, prox_iter=prox_iter)(y, physics)
+
+
+def _ram(*, model: torch.nn.Module, **_: object) -> Solver:
+    return lambda y, physics: model(y, physics)
+
+
+METHOD_REGISTRY: dict[str, Method] = {
+    "fbp": Method(_fbp),
+    "tv": Method(_tv),
+    "ram": Method(_ram, needs_weights=True),
+}
+assert set(METHOD_REGISTRY) == set(METHODS)
+
+
+def make_solver(
+    method: str, *, options: Mapping | None = None, model: torch.nn.Module | None = None
+) -> Solver:
+    """The batch solver of ``method`` with its options (``lam``, ``n_iter``,
+    ``prox_iter`` for tv).
+    """
+    check_methods([method])
+    entry = METHOD_REGISTRY[method]
+    if entry.needs_weights and model is None:
+        raise ConfigError(
+            f"method {method!r} needs a model; load it with fmeval.ramweights.load_ram"
+        )
+    return entry.build(**dict(options or {}), model=model)
+
+
+def reconstruct(
+    sinograms: np.ndarray,
+    physics,
+    solver: Solver,
+    *,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """(n, h, w) float32 reconstructions of (n, 1, detectors, views) sinograms, batch by batch."""
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(sinograms), batch_size):
+            y = torch.from_numpy(np.ascontiguousarray(sinograms[start : start + batch_size])).to(
+                device
+            )
+            out.append(solver(y, physics)[:, 0].float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def run_reconstruction(
+    *,
+    method: str,
+    sinograms: str,
+    operator: str,
+    views: int,
+    noise: str,
+    gain: float,
+    sigma: float,
+    options: Mapping,
+    ram_manifest: str | None,
+    seed: int,
+    batch_size: int,
+    device: str,
+    images_out: str,
+    meta_out: str,
+) -> dict:
+    """Rule ``reconstruct_sinograms``: one cell's reconstructions (.npy) and their
+    metadata (JSON).
+    """
+    import deepinv as dinv
+
+    level = check_noise({noise: {"gain": gain, "sigma": sigma}})[noise]
+    check_methods([method])
+    torch_device = pick_device(device)
+    record = read_operator(operator)
+    try:
+        data = np.load(sinograms)
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"cannot read sinograms {sinograms} ({exc}); rerun simulate_sinograms"
+        ) from exc
+    if data.ndim != 4 or data.shape[-1] != views:
+        raise DataError(
+            f"sinograms {sinograms} have shape {data.shape}, not (n, 1, detectors, {views})"
+        )
+
+    model, weights = None, {"weights": "none", "weights_id": "none", "random_init": False}
+    if METHOD_REGISTRY[method].needs_weights:
+        if not ram_manifest:
+            raise ConfigError(
+                f"method {method!r} needs the RAM weights manifest (rule fetch_ram_weights)"
+            )
+        weights = read_ram_manifest(ram_manifest)
+        model = load_ram(weights, device=torch_device, seed=seed)
+        if weights["random_init"]:
+            log.warning(
+                "RAM has RANDOM weights (ct.ram.weights: random): for tests only, not a real result"
+            )
+
+    start = time.perf_counter()
+    physics = build_operator(
+        views,
+        operator_norm=record["operator_norm"],
+        device=torch_device,
+        noise_model=noise_model(level),
+    )
+    build_s = time.perf_counter() - start
+    solver = make_solver(method, options=options, model=model)
+    start = time.perf_counter()
+    images = reconstruct(data, physics, solver, batch_size=batch_size, device=torch_device)
+    solve_s = time.perf_counter() - start
+    log.info(
+        "%s, %d views, noise %s: %d phantoms in %.2f s (%.3f s each) + %.2f s operator build",
+        method,
+        views,
+        noise,
+        len(images),
+        solve_s,
+        solve_s / len(images),
+        build_s,
+    )
+    meta = {
+        "method": method,
+        "views": views,
+        "noise": noise,
+        "gain": gain,
+        "sigma": sigma,
+        "options": dict(options),
+        "weights": weights["weights_id"] if method == "ram" else "none",
+        "random_init": bool(weights["random_init"]),
+        "n": len(images),
+        "device": str(torch_device),
+        "operator_build_s": build_s,
+        "solve_s": solve_s,
+        "deepinv": dinv.__version__,
+    }
+    if meta["random_init"]:
+        meta["banner"] = f"RAM weights: {RANDOM_INIT} (tests only, not a real result)"
+    with atomic_path(images_out, suffix=".npy") as tmp:
+        np.save(tmp, images)
+    with atomic_path(meta_out, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def read_reconstruction_meta(path: str | os.PathLike) -> dict:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path} ({exc}); rerun reconstruct_sinograms") from exc

@@ -1,0 +1,120 @@
+"""Image and mask loading, and the tutorial's patch-aligned resize.
+
+Images of any PIL mode (greyscale, CMYK, palette, 16-bit) become 8-bit RGB; EXIF
+orientation is applied. Masks come from a label's alpha channel.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from fmeval.errors import DataError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image fully, with its EXIF orientation applied."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return ImageOps.exif_transpose(img)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}. Replace or remove the file.") from exc
+
+
+def oriented_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) after EXIF orientation, read from the header without decoding pixels."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}. Replace or remove the file.") from exc
+    return (height, width) if orientation in {5, 6, 7, 8} else (width, height)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode as 8-bit RGB; 16-bit and float images are scaled, not clipped."""
+    if img.mode in {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}:
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if img.mode == "F":
+            top = max(float(arr.max()), 1e-12) if arr.max() > 1 else 1.0
+        arr = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        img = Image.fromarray(arr, mode="L")
+    if img.mode in {"P", "PA"}:
+        img = img.convert("RGBA")
+    return img.convert("RGB")
+
+
+def load_rgb(path: str | os.PathLike) -> Image.Image:
+    """Read an image as 8-bit RGB with EXIF orientation applied."""
+    return to_rgb(open_image(path))
+
+
+def alpha_of(img: Image.Image, *, name: str) -> Image.Image:
+    """The alpha channel of a label as an 8-bit ``L`` image (255 = foreground)."""
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in {"RGBA", "LA", "PA", "La", "RGBa"}:
+        return img.getchannel("A")
+    raise DataError(
+        f"label {name} has no alpha channel (PIL mode {img.mode}); labels must be RGBA "
+        "(or LA) PNGs whose alpha channel is the foreground mask."
+    )
+
+
+def load_mask(path: str | os.PathLike, *, from_alpha: bool = True) -> Image.Image:
+    """A mask as an ``L`` image: a label's alpha, or a plain greyscale/binary mask file."""
+    img = open_image(path)
+    if from_alpha:
+        return alpha_of(img, name=Path(path).name)
+    if img.mode in {"RGBA", "LA", "PA"}:
+        return img.getchannel("A")
+    return to_rgb(img).convert("L")
+
+
+def patch_grid(
+    width: int, height: int, *, res: int, patch_size: int, name: str = "image"
+) -> tuple[int, int]:
+    """(rows, cols) of patches after resizing to height ``res``, as Tutorial 5 does.
+
+    The width keeps the aspect ratio and is floored to a multiple of the patch size.
+    """
+    rows = res // patch_size
+    cols = int((width * res) / (height * patch_size))
+    if rows < 1 or cols < 1:
+        raise DataError(
+            f"{name} ({width}x{height} px) is smaller than one {patch_size}px patch at "
+            f"resolution {res}: it resizes to {rows}x{cols} patches. Remove it or use a larger "
+            "resolution."
+        )
+    return rows, cols
+
+
+def resize_to_grid(img: Image.Image, grid: tuple[int, int], *, patch_size: int) -> Image.Image:
+    """Bilinear (antialiased) resize to exactly ``grid`` patches, like ``TF.resize`` on PIL."""
+    rows, cols = grid
+    return img.resize((cols * patch_size, rows * patch_size), Image.Resampling.BILINEAR)
+
+
+def to_normalised_tensor(img: Image.Image) -> torch.Tensor:
+    """An RGB PIL image as a (3, H, W) float tensor with ImageNet normalisation."""
+    arr = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1) / 255.0
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (arr - mean) / std
+
+
+def patch_fractions(mask: Image.Image, grid: tuple[int, int], *, patch_size: int) -> np.ndarray:
+    """The foreground fraction of each patch: the resized mask average-pooled to patches."""
+    resized = resize_to_grid(mask, grid, patch_size=patch_size)
+    arr = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)[None, None]
+    return F.avg_pool2d(arr, patch_size).reshape(grid).numpy()

@@ -1,0 +1,1 @@
+"""Files in and out: sources and downloads, archives, atomic writes, tables, checkpoints."""

@@ -1,0 +1,1 @@
+"""Learners shared by the branches (the batched logistic-regression solver)."""

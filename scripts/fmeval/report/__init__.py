@@ -1,0 +1,1 @@
+"""The aggregated HTML report of a run."""

@@ -1,0 +1,146 @@
+"""PCA renders of a test image's patch features, and the patches' similarity to the CLS token.
+
+As Tutorial 5: ``PCA(n_components=3, whiten=True)`` fitted on the foreground patches
+(probe score above the threshold; the raw score, without the segmentation's median
+filter), every patch projected, mapped to colours by ``sigmoid(2 x)``, background black.
+Beside it, the PCA fitted on all patches and the cosine similarity of each patch to CLS.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+from sklearn.decomposition import PCA
+
+from fmeval.features.store import read_cls, read_features
+from fmeval.io.tables import write_json
+from fmeval.plots import save_png, title_lines
+from fmeval.seg.probe import load_probe
+from fmeval.seg.segment import display_image, find_test_item, foreground_mask, image_patches
+
+log = logging.getLogger(__name__)
+
+MIN_FG_PATCHES = 3  # PCA(3) needs at least three samples
+
+
+@dataclass
+class Render:
+    """An (rows, cols, 3) RGB render in [0, 1] and the PCA's explained-variance ratios."""
+
+    rgb: np.ndarray
+    explained: np.ndarray  # (3,)
+    fitted_on: str  # "foreground" or "all patches"
+
+
+def pca_render(
+    x: np.ndarray, grid: tuple[int, int], *, foreground: np.ndarray | None = None
+) -> Render:
+    """PCA(3, whiten) fitted on ``x[foreground]`` (all rows when None), sigmoid(2x) colours.
+
+    With a foreground, the background patches are set to black. Raises ValueError with
+    fewer than 3 foreground patches: callers fall back to the whole image.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    fit_rows = x if foreground is None else x[np.asarray(foreground).reshape(-1)]
+    if len(fit_rows) < MIN_FG_PATCHES:
+        raise ValueError(f"PCA(3) needs at least {MIN_FG_PATCHES} patches, got {len(fit_rows)}")
+    pca = PCA(n_components=3, whiten=True, random_state=0).fit(fit_rows)
+    rgb = expit(2.0 * pca.transform(x)).reshape(*grid, 3)
+    if foreground is not None:
+        rgb = rgb * np.asarray(foreground).reshape(*grid, 1)
+    return Render(
+        rgb, pca.explained_variance_ratio_, "all patches" if foreground is None else "foreground"
+    )
+
+
+def cls_similarity(x: np.ndarray, cls: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Cosine similarity of every patch to the CLS token, (rows, cols) in [-1, 1]."""
+    x = np.asarray(x, dtype=np.float64)
+    cls = np.asarray(cls, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1) * np.linalg.norm(cls)
+    sim = (x @ cls) / np.maximum(norms, np.finfo(np.float64).tiny)
+    return np.clip(sim, -1.0, 1.0).reshape(grid)
+
+
+def foreground_render(
+    x: np.ndarray, grid: tuple[int, int], foreground: np.ndarray
+) -> tuple[Render, str | None]:
+    """The foreground PCA, or the whole-image PCA with a note when too few patches are
+    foreground.
+    """
+    n_fg = int(np.asarray(foreground).sum())
+    if n_fg >= MIN_FG_PATCHES:
+        return pca_render(x, grid, foreground=foreground), None
+    note = (
+        f"only {n_fg} patch(es) above the threshold: "
+        "whole-image PCA shown instead of the foreground PCA"
+    )
+    return pca_render(x, grid), note
+
+
+def _evr(render: Render) -> str:
+    return "EVR " + ", ".join(f"{v:.3f}" for v in render.explained)
+
+
+def draw_renders(
+    image, fg: Render, whole: Render, sim: np.ndarray, *, note: str | None, title: str, out
+) -> None:
+    import matplotlib.pyplot as plt  # fmeval.segment has selected the Agg backend
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
+    axes[0].imshow(image)
+    axes[0].set_title("image")
+    axes[1].imshow(fg.rgb)
+    first = "PCA (no foreground: all patches)" if note else "PCA on foreground patches"
+    axes[1].set_title(f"{first}\n{_evr(fg)}", fontsize="small")
+    axes[2].imshow(whole.rgb)
+    axes[2].set_title(f"PCA on all patches\n{_evr(whole)}", fontsize="small")
+    shown = axes[3].imshow(sim, cmap="RdBu_r", vmin=-1, vmax=1)
+    axes[3].set_title("cosine similarity to CLS", fontsize="small")
+    fig.colorbar(shown, ax=axes[3], fraction=0.046)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title + (f"\nNOTE: {note}" if note else ""), fontsize="medium")
+    save_png(fig, out)
+
+
+def run_pca(
+    *,
+    features: str,
+    cls: str,
+    probe: str,
+    dataset_manifest: str,
+    image: str,
+    threshold: float,
+    png_out: str,
+    json_out: str,
+) -> dict:
+    """Everything ``render_pca`` does for one test image."""
+    feats = read_features(features)
+    tokens = read_cls(cls)
+    clf = load_probe(probe)
+    x, _, grid = image_patches(feats, image)
+    foreground = foreground_mask(clf.predict_proba(x).reshape(grid), threshold=threshold)
+    fg, note = foreground_render(x, grid, foreground)
+    if note:
+        log.warning("%s: %s", image, note)
+    whole = pca_render(x, grid)
+    sim = cls_similarity(x, tokens.cls[tokens.images.index(image)], grid)
+    meta = {k: feats.meta.get(k) for k in ("dataset", "model", "weights", "random_init", "res")}
+    shown = display_image(
+        find_test_item(dataset_manifest, image), grid, int(feats.meta["patch_size"])
+    )
+    draw_renders(shown, fg, whole, sim, note=note, title=title_lines(meta, image), out=png_out)
+    record = {
+        **meta,
+        "image": image,
+        "threshold": threshold,
+        "n_foreground": int(foreground.sum()),
+        "foreground_pca": note is None,
+        "note": note or "",
+        "explained_variance_foreground": fg.explained.tolist(),
+        "explained_variance_all": whole.explained.tolist(),
+    }
+    write_json(record, json_out)
+    return record

@@ -1,0 +1,374 @@
+"""The linear foreground probe: patch selection, leave-one-image-out CV over C, the final fit.
+
+The model is Tutorial 5's: ``StandardScaler`` + ``LogisticRegression(C, max_iter,
+random_state=0)`` on the training patches whose foreground fraction is clearly in or out
+(below ``bg_threshold`` or above ``fg_threshold``), scored per held-out image by
+``average_precision_score``. :func:`cross_validate` solves all folds of the C path at once
+(see :mod:`fmeval.logistic`); :func:`cross_validate_reference` is the tutorial's loop, a
+fresh scikit-learn fit per fold and C, kept for tests and the benchmark.
+"""
+
+import json
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy.special import expit
+from sklearn.metrics import average_precision_score
+
+from fmeval.errors import DataError
+from fmeval.features.store import PatchFeatures, read_features
+from fmeval.io.atomic import atomic_path
+from fmeval.io.tables import json_safe, write_json, write_table
+from fmeval.learn.logistic import cv_path, fit_full, standardise
+from fmeval.runtime import pick_device
+from fmeval.seg.checks import check_cs, check_thresholds
+
+log = logging.getLogger(__name__)
+
+#: Feature-file metadata carried into every probe output (random weights are never silent).
+CARRIED_META = (
+    "dataset",
+    "model",
+    "model_name",
+    "backend",
+    "weights",
+    "random_init",
+    "res",
+    "patch_size",
+)
+
+
+@dataclass
+class ProbeData:
+    """The selected patches: features, binary labels and the image each comes from."""
+
+    x: np.ndarray  # (N, D) float32
+    y: np.ndarray  # (N,) int, 1 = foreground
+    image: np.ndarray  # (N,) int, index into ``images``
+    images: list[str]
+    meta: dict = field(default_factory=dict)
+
+
+def select_patches(
+    features: PatchFeatures, *, fg_threshold: float, bg_threshold: float, split: str = "train"
+) -> ProbeData:
+    """The ``split`` patches that are clearly foreground (> fg_threshold) or background (<
+    bg_threshold).
+    """
+    check_thresholds(fg_threshold=fg_threshold, bg_threshold=bg_threshold)
+    names = [n for n in features.images if features.splits[n] == split]
+    in_split = np.isin(features.image_index, [features.images.index(n) for n in names])
+    fg = features.fg_fraction
+    unmasked = sorted(
+        {features.images[i] for i in np.unique(features.image_index[in_split & np.isnan(fg)])}
+    )
+    if unmasked:
+        raise DataError(
+            f"{split} images without a mask in the feature file: {unmasked[:5]}; every {split} "
+            "image needs one"
+        )
+    keep = in_split & ((fg < bg_threshold) | (fg > fg_threshold))
+    rows = np.flatnonzero(keep)
+    if not len(rows):
+        raise DataError(
+            f"no {split} patch has a foreground fraction below {bg_threshold} or above "
+            f"{fg_threshold}; "
+            "check the labels or widen probe.bg_threshold / probe.fg_threshold"
+        )
+    used = np.unique(features.image_index[rows])
+    remap = np.full(len(features.images), -1)
+    remap[used] = np.arange(len(used))
+    return ProbeData(
+        x=features.features[rows],
+        y=(fg[rows] > fg_threshold).astype(np.int64),
+        image=remap[features.image_index[rows]],
+        images=[features.images[i] for i in used],
+        meta={k: features.meta[k] for k in CARRIED_META if k in features.meta},
+    )
+
+
+def _fold_counts(data: ProbeData, f: int) -> dict:
+    test = data.image == f
+    return {
+        "n_train": int((~test).sum()),
+        "n_train_fg": int(data.y[~test].sum()),
+        "n_test": int(test.sum()),
+        "n_test_fg": int(data.y[test].sum()),
+    }
+
+
+def _skip_reason(data: ProbeData, f: int) -> str | None:
+    counts = _fold_counts(data, f)
+    if counts["n_test_fg"] in (0, counts["n_test"]):
+        which = "foreground" if counts["n_test_fg"] else "background"
+        return f"held-out image has only {which} patches ({counts['n_test']}); AP is undefined"
+    if counts["n_train_fg"] in (0, counts["n_train"]):
+        return "training patches of this fold have one class"
+    return None
+
+
+def _check_classes(data: ProbeData) -> None:
+    n_fg = int(data.y.sum())
+    if n_fg in (0, len(data.y)):
+        which = "foreground" if n_fg else "background"
+        raise DataError(
+            f"all {len(data.y)} selected training patches are {which}; the probe needs both "
+            "classes. "
+            "Check the labels' alpha channels."
+        )
+
+
+def _fold_rows(
+    data: ProbeData, cs: Sequence[float], aps: dict, extra: dict | None = None
+) -> pd.DataFrame:
+    rows = []
+    for f, name in enumerate(data.images):
+        reason = _skip_reason(data, f)
+        if reason:
+            log.warning("fold %s skipped: %s", name, reason)
+        for k, c in enumerate(cs):
+            row = {"image": name, "C": float(c), **_fold_counts(data, f)}
+            row["ap"] = math.nan if reason else float(aps[f][k])
+            row["skipped"] = reason is not None
+            row["reason"] = reason or ""
+            if extra:
+                row.update({key: value[f][k] for key, value in extra.items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cross_validate(
+    data: ProbeData, cs: Sequence[float], *, max_iter: int, device: str = "cpu", tol: float = 1e-8
+) -> pd.DataFrame:
+    """Leave-one-image-out CV over ``cs``: one row per (held-out image, C), AP and patch counts.
+
+    A fold whose held-out image has one class is skipped (AP NaN, ``skipped``, ``reason``).
+    """
+    cs = check_cs(cs)
+    _check_classes(data)
+    folds = [f for f in range(len(data.images)) if _skip_reason(data, f) is None]
+    aps: dict[int, list[float]] = {}
+    n_iter: dict[int, list[int]] = {f: [0] * len(cs) for f in range(len(data.images))}
+    converged: dict[int, list[bool]] = {f: [True] * len(cs) for f in range(len(data.images))}
+    if folds:
+        dev = pick_device(device)
+        z = standardise(data.x, device=dev)
+        held_out, iters, conv = cv_path(
+            z.z1, data.y, data.image, folds, cs, max_iter=max_iter, tol=tol
+        )
+        for j, f in enumerate(folds):
+            test = data.image == f
+            aps[f] = [
+                average_precision_score(data.y[test], expit(held_out[j][k])) for k in range(len(cs))
+            ]
+            n_iter[f] = [int(v) for v in iters[:, j]]
+            converged[f] = [bool(v) for v in conv[:, j]]
+            if not all(converged[f]):
+                log.warning("fold %s did not converge within max_iter=%d", data.images[f], max_iter)
+    return _fold_rows(data, cs, aps, {"n_iter": n_iter, "converged": converged})
+
+
+def cross_validate_reference(
+    data: ProbeData, cs: Sequence[float], *, max_iter: int, **options
+) -> pd.DataFrame:
+    """The tutorial's loop: a fresh ``StandardScaler`` + ``LogisticRegression`` per fold and C.
+
+    ``options`` go to ``LogisticRegression`` (e.g. ``tol=1e-10`` for a tightly converged reference).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    cs = check_cs(cs)
+    _check_classes(data)
+    aps = {}
+    for f in range(len(data.images)):
+        if _skip_reason(data, f):
+            continue
+        test = data.image == f
+        aps[f] = []
+        for c in cs:
+            clf = make_pipeline(
+                StandardScaler(),
+                LogisticRegression(C=c, max_iter=max_iter, random_state=0, **options),
+            )
+            clf.fit(data.x[~test], data.y[~test])
+            aps[f].append(
+                average_precision_score(data.y[test], clf.predict_proba(data.x[test])[:, 1])
+            )
+    return _fold_rows(data, cs, aps)
+
+
+def summarise(table: pd.DataFrame, cs: Sequence[float]) -> dict:
+    """Mean and sample sd of the fold APs per C, the folds skipped, and the best C.
+
+    The best C has the highest mean AP; a tie goes to the smaller C (the stronger penalty).
+    """
+    per_c = []
+    for c in cs:
+        ap = table.loc[(table["C"] == c) & ~table["skipped"], "ap"].to_numpy(dtype=float)
+        per_c.append(
+            {
+                "C": float(c),
+                "mean_ap": float(ap.mean()) if len(ap) else None,
+                "sd_ap": float(ap.std(ddof=1)) if len(ap) > 1 else (0.0 if len(ap) else None),
+                "n_folds": int(len(ap)),
+            }
+        )
+    scored = [p for p in per_c if p["mean_ap"] is not None]
+    if not scored:
+        raise DataError(
+            "every CV fold was skipped (each held-out image has one class), so no C can be chosen; "
+            "see the `reason` column of cv.parquet"
+        )
+    best = max(scored, key=lambda p: (p["mean_ap"], -p["C"]))
+    skipped = table.loc[table["skipped"]].drop_duplicates("image")
+    return {
+        "per_c": per_c,
+        "best_c": best["C"],
+        "best_mean_ap": best["mean_ap"],
+        "skipped_folds": [{"image": r.image, "reason": r.reason} for r in skipped.itertuples()],
+    }
+
+
+def run_cross_validation(
+    *,
+    features: str,
+    cs: Sequence[float],
+    fg_threshold: float,
+    bg_threshold: float,
+    max_iter: int,
+    device: str,
+    table_out: str,
+    summary_out: str,
+) -> dict:
+    """Everything ``cross_validate_probe`` does: select, cross-validate, write the table and
+    summary.
+    """
+    cs = check_cs(cs)
+    data = select_patches(
+        read_features(features), fg_threshold=fg_threshold, bg_threshold=bg_threshold
+    )
+    if data.meta.get("random_init"):
+        log.warning("features come from RANDOM-INIT weights: the APs are for testing only")
+    table = cross_validate(data, cs, max_iter=max_iter, device=device)
+    summary = summarise(table, cs)
+    meta = {
+        **data.meta,
+        "cs": cs,
+        "fg_threshold": fg_threshold,
+        "bg_threshold": bg_threshold,
+        "max_iter": max_iter,
+    }
+    write_table(pa.Table.from_pandas(table, preserve_index=False), table_out, meta=meta)
+    write_json({**meta, **summary}, summary_out)
+    log.info(
+        "best C %g (mean AP %.4f) over %d fold(s)",
+        summary["best_c"],
+        summary["best_mean_ap"],
+        len(data.images),
+    )
+    return summary
+
+
+# --- the final probe ---------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    """A fitted probe as plain arrays: ``p(fg) = sigmoid(coef . (x - mean) / scale +
+    intercept)``.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    c: float
+    meta: dict = field(default_factory=dict)
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        z = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        return z @ self.coef + self.intercept
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Foreground probability of each row of ``x``."""
+        return expit(self.decision(x))
+
+
+def fit_probe(data: ProbeData, c: float, *, max_iter: int, device: str = "cpu") -> Probe:
+    """The final probe on all selected patches at one C (same model as the CV)."""
+    (c,) = check_cs([c])
+    _check_classes(data)
+    z = standardise(data.x, device=pick_device(device))
+    coef, intercept, converged = fit_full(z.z1, data.y, c, max_iter=max_iter)
+    if not converged:
+        log.warning("the final probe did not converge within max_iter=%d", max_iter)
+    return Probe(
+        z.mean,
+        z.scale,
+        coef,
+        intercept,
+        c,
+        {**data.meta, "n_patches": len(data.y), "n_fg": int(data.y.sum())},
+    )
+
+
+def save_probe(probe: Probe, path: str | os.PathLike) -> None:
+    """Plain arrays in an ``.npz`` (no pickle), with the metadata as a JSON string."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                mean=probe.mean,
+                scale=probe.scale,
+                coef=probe.coef,
+                intercept=np.float64(probe.intercept),
+                c=np.float64(probe.c),
+                meta=np.str_(json.dumps(json_safe(probe.meta))),
+            )
+
+
+def load_probe(path: str | os.PathLike) -> Probe:
+    with np.load(Path(path), allow_pickle=False) as z:
+        return Probe(
+            mean=z["mean"],
+            scale=z["scale"],
+            coef=z["coef"],
+            intercept=float(z["intercept"]),
+            c=float(z["c"]),
+            meta=json.loads(str(z["meta"])),
+        )
+
+
+def run_fit(
+    *,
+    features: str,
+    summary: str,
+    fg_threshold: float,
+    bg_threshold: float,
+    max_iter: int,
+    device: str,
+    probe_out: str,
+) -> Probe:
+    """Everything ``fit_probe`` does: the final classifier at the CV's best C."""
+    best_c = json.loads(Path(summary).read_text())["best_c"]
+    data = select_patches(
+        read_features(features), fg_threshold=fg_threshold, bg_threshold=bg_threshold
+    )
+    probe = fit_probe(data, best_c, max_iter=max_iter, device=device)
+    save_probe(probe, probe_out)
+    log.info(
+        "fitted the probe at C=%g on %d patches (%d foreground)",
+        best_c,
+        len(data.y),
+        int(data.y.sum()),
+    )
+    return probe

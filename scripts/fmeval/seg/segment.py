@@ -1,0 +1,167 @@
+"""Test-image segmentation with the fitted probe: score map, mask, triptych, held-out scores.
+
+Held-out scores are at **patch resolution**, where the probe works: a patch is truly
+foreground when its mask fraction (``fg_fraction``, the mask average-pooled to the
+patch) is above 0.5. ``ap`` is ``average_precision_score`` of those labels against the
+(filtered) score map; ``iou`` is |predicted & true| / |predicted | true| of the patch masks.
+Either is NaN (null in JSON/CSV) when undefined: no mask, or one class only.
+"""
+
+import logging
+import math
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.signal import medfilt2d
+from sklearn.metrics import average_precision_score
+
+from fmeval.errors import DataError
+from fmeval.features.datasets import Item, read_manifest
+from fmeval.features.images import load_rgb, resize_to_grid
+from fmeval.features.store import PatchFeatures, read_features
+from fmeval.io.tables import write_json
+from fmeval.plots import save_png, title_lines
+from fmeval.seg.probe import Probe, load_probe
+
+log = logging.getLogger(__name__)
+
+TRUE_FG = 0.5  # a patch is truly foreground when over half of it is masked
+
+
+def find_test_item(manifest: str | os.PathLike, image: str) -> Item:
+    """The test item called ``image`` in a dataset manifest."""
+    items = {i.name: i for i in read_manifest(manifest) if i.split == "test"}
+    if image not in items:
+        raise DataError(
+            f"test image {image!r} is not in {manifest} (it has {sorted(items)}); a test image "
+            "named like a "
+            "training image is renamed: give it a distinct `name` in datasets.<name>.test_images"
+        )
+    return items[image]
+
+
+def image_patches(
+    features: PatchFeatures, image: str
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The (rows*cols, D) features in raster order, the fg fractions and the grid of one image."""
+    if image not in features.images:
+        raise DataError(f"image {image!r} is not in the feature file; rerun extract_features")
+    idx = features.rows_of(image)
+    rows, cols = features.grid_of(image)
+    order = np.lexsort((features.col[idx], features.row[idx]))
+    idx = idx[order]
+    if len(idx) != rows * cols:
+        raise DataError(
+            f"image {image!r} has {len(idx)} patches in the feature file, not {rows}x{cols}"
+        )
+    return features.features[idx], features.fg_fraction[idx].reshape(rows, cols), (rows, cols)
+
+
+def score_map(
+    probe: Probe, x: np.ndarray, grid: tuple[int, int], *, median_filter: bool
+) -> np.ndarray:
+    """Foreground probability per patch, optionally 3x3 median-filtered (zero-padded, as the
+    tutorial).
+    """
+    scores = probe.predict_proba(x).reshape(grid)
+    return medfilt2d(scores, kernel_size=3) if median_filter else scores
+
+
+def foreground_mask(scores: np.ndarray, *, threshold: float) -> np.ndarray:
+    """Patches whose score is above ``threshold``."""
+    return np.asarray(scores) > threshold
+
+
+def held_out_scores(scores: np.ndarray, mask: np.ndarray, fg_fraction: np.ndarray) -> dict:
+    """Patch-level AP and IoU against the true mask (see the module docstring)."""
+    if np.isnan(fg_fraction).any():
+        return {"ap": math.nan, "iou": math.nan, "n_true_fg": None}
+    truth = fg_fraction > TRUE_FG
+    ap = (
+        average_precision_score(truth.ravel(), scores.ravel())
+        if 0 < truth.sum() < truth.size
+        else math.nan
+    )
+    union = (mask | truth).sum()
+    iou = float((mask & truth).sum() / union) if union else math.nan
+    return {"ap": float(ap), "iou": iou, "n_true_fg": int(truth.sum())}
+
+
+def display_image(item: Item, grid: tuple[int, int], patch_size: int) -> np.ndarray:
+    """The test image resized as the backbone saw it, (H, W, 3) uint8."""
+    return np.asarray(resize_to_grid(load_rgb(item.image), grid, patch_size=patch_size))
+
+
+def draw_triptych(
+    image: np.ndarray, scores: np.ndarray, mask: np.ndarray, *, title: str, out: str | os.PathLike
+) -> None:
+    """Image, score map and binary mask side by side, as a PNG written atomically."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+    axes[0].imshow(image)
+    axes[0].set_title("image")
+    shown = axes[1].imshow(scores, vmin=0, vmax=1, cmap="viridis")
+    axes[1].set_title("foreground score")
+    fig.colorbar(shown, ax=axes[1], fraction=0.046)
+    axes[2].imshow(mask, vmin=0, vmax=1, cmap="gray")
+    axes[2].set_title("mask (score > threshold)")
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title, fontsize="medium")
+    save_png(fig, out)
+
+
+def run_segmentation(
+    *,
+    features: str,
+    probe: str,
+    dataset_manifest: str,
+    image: str,
+    median_filter: bool,
+    threshold: float,
+    png_out: str,
+    scores_out: str,
+) -> dict:
+    """Everything ``segment_test_images`` does for one test image."""
+    feats = read_features(features)
+    clf = load_probe(probe)
+    x, fg_fraction, grid = image_patches(feats, image)
+    scores = score_map(clf, x, grid, median_filter=median_filter)
+    mask = foreground_mask(scores, threshold=threshold)
+    result = held_out_scores(scores, mask, fg_fraction)
+    meta = {k: feats.meta.get(k) for k in ("dataset", "model", "weights", "random_init", "res")}
+    record = {
+        **meta,
+        "image": image,
+        "C": clf.c,
+        "median_filter": median_filter,
+        "threshold": threshold,
+        "has_mask": not bool(np.isnan(fg_fraction).any()),
+        "n_patches": int(mask.size),
+        "n_pred_fg": int(mask.sum()),
+        **result,
+    }
+    shown = display_image(
+        find_test_item(dataset_manifest, image), grid, int(feats.meta["patch_size"])
+    )
+    metrics = (
+        f"patch-level AP {record['ap']:.3f}, IoU {record['iou']:.3f}"
+        if record["has_mask"]
+        else "no mask: no held-out score"
+    )
+    title = title_lines(
+        meta,
+        image,
+        [f"probe C={clf.c:g}, median filter {'on' if median_filter else 'off'}; {metrics}"],
+    )
+    draw_triptych(shown, scores, mask, title=title, out=png_out)
+    write_json(record, scores_out)
+    log.info(
+        "%s: %d of %d patches foreground; AP %s, IoU %s",
+        image,
+        mask.sum(),
+        mask.size,
+        record["ap"],
+        record["iou"],
+    )
+    return record

@@ -1,0 +1,159 @@
+"""The segmentation section of the report: AP tables, AP plots and held-out test scores.
+
+Every table has ``weights`` and ``random_init`` columns, and every plot title carries
+the random-weights banner when any result used random weights.
+"""
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pyarrow.parquet as pq
+
+from fmeval.io.tables import read_meta
+from fmeval.plots import save_figure, title, write_csv
+
+KEYS = ["dataset", "model", "res"]
+
+
+def read_cv(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """All fold rows of the given cv.parquet files, with their dataset, model, res and weights."""
+    frames = []
+    for path in paths:
+        meta = read_meta(path)
+        frame = pq.read_table(path).to_pandas()
+        for key in (*KEYS, "weights", "random_init"):
+            frame[key] = meta.get(key)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(
+            columns=[*KEYS, "image", "C", "ap", "skipped", "weights", "random_init"]
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out["res"] = out["res"].astype(int)
+    out["random_init"] = out["random_init"].astype(bool)
+    return out
+
+
+def ap_table(cv: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample sd of the fold AP per (dataset, model, res, C), with the number of folds."""
+    scored = cv[~cv["skipped"].astype(bool)]
+    group = scored.groupby([*KEYS, "C"], sort=True)["ap"]
+    table = pd.DataFrame(
+        {"mean_ap": group.mean(), "sd_ap": group.std(ddof=1), "n_folds": group.count()}
+    )
+    skipped = (
+        cv[cv["skipped"].astype(bool)].groupby([*KEYS, "C"])["image"].count().rename("n_skipped")
+    )
+    ident = cv.groupby([*KEYS, "C"])[["weights", "random_init"]].first()
+    table = ident.join(table).join(skipped)
+    table["n_folds"] = table["n_folds"].fillna(0).astype(int)
+    table["n_skipped"] = table["n_skipped"].fillna(0).astype(int)
+    cols = ["mean_ap", "sd_ap", "n_folds", "n_skipped", "weights", "random_init"]
+    return table.reset_index()[[*KEYS, "C", *cols]]
+
+
+def best_table(ap: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, model, res): the best C (highest mean AP; ties to the smaller C)."""
+    ranked = ap.dropna(subset=["mean_ap"]).sort_values(
+        [*KEYS, "mean_ap", "C"], ascending=[True, True, True, False, True]
+    )
+    return ranked.groupby(KEYS, sort=True).head(1).reset_index(drop=True)
+
+
+def read_test_scores(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Held-out test AP and IoU per (dataset, model, res, image), from segment_test_images' JSON."""
+    rows = [json.loads(Path(p).read_text()) for p in paths]
+    cols = [
+        *KEYS,
+        "image",
+        "C",
+        "has_mask",
+        "ap",
+        "iou",
+        "n_patches",
+        "n_pred_fg",
+        "n_true_fg",
+        "median_filter",
+        "threshold",
+        "weights",
+        "random_init",
+    ]
+    table = pd.DataFrame(rows, columns=cols)
+    return table.sort_values([*KEYS, "image"]).reset_index(drop=True)
+
+
+def plot_ap_vs_c(ap: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> None:
+    """Mean AP (± sd) against C, one line per (dataset, model, res)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for (dataset, model, res), part in ap.groupby(KEYS, sort=True):
+        part = part.sort_values("C")
+        ax.errorbar(
+            part["C"],
+            part["mean_ap"],
+            yerr=part["sd_ap"].fillna(0),
+            marker="o",
+            capsize=3,
+            label=f"{dataset} {model} {res}px",
+        )
+    ax.set(xscale="log", xlabel="C (inverse L2 strength)", ylabel="mean AP over held-out images")
+    ax.settitle(title("Probe AP vs C (leave-one-image-out)", random_init), fontsize="medium")
+    if len(ap):
+        ax.legend(fontsize="small")
+    save_figure(fig, png, svg)
+
+
+def plot_best_vs_res(best: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> None:
+    """Best-C mean AP (± sd) against resolution, one line per (dataset, model)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for (dataset, model), part in best.groupby(["dataset", "model"], sort=True):
+        part = part.sort_values("res")
+        ax.errorbar(
+            part["res"],
+            part["mean_ap"],
+            yerr=part["sd_ap"].fillna(0),
+            marker="o",
+            capsize=3,
+            label=f"{dataset} {model}",
+        )
+        for r in part.itertuples():
+            ax.annotate(
+                f"C={r.C:g}",
+                (r.res, r.mean_ap),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize="x-small",
+            )
+    ax.set(xlabel="resolution (image height, px)", ylabel="mean AP at the best C")
+    ax.settitle(title("Best probe AP vs resolution", random_init), fontsize="medium")
+    if len(best):
+        ax.legend(fontsize="small")
+    save_figure(fig, png, svg)
+
+
+def run_report(
+    *,
+    cv: Sequence[str],
+    scores: Sequence[str],
+    ap_out: str,
+    best_out: str,
+    test_out: str,
+    ap_vs_c_png: str,
+    ap_vs_c_svg: str,
+    best_vs_res_png: str,
+    best_vs_res_svg: str,
+) -> None:
+    """Everything ``report_segmentation`` does."""
+    folds = read_cv(cv)
+    ap = ap_table(folds)
+    best = best_table(ap)
+    test = read_test_scores(scores)
+    random_init = bool(folds["random_init"].any()) or bool(test["random_init"].astype(bool).any())
+    write_csv(ap, ap_out)
+    write_csv(best, best_out)
+    write_csv(test, test_out)
+    plot_ap_vs_c(ap, png=ap_vs_c_png, svg=ap_vs_c_svg, random_init=random_init)
+    plot_best_vs_res(best, png=best_vs_res_png, svg=best_vs_res_svg, random_init=random_init)

@@ -1,0 +1,212 @@
+"""The test config on a real (single-node) Slurm cluster through `--profile profiles/slurm`.
+
+``../shared/tools/slurm-localhost.sh up`` starts slurmctld, slurmd, slurmdbd and MariaDB
+on this host with a fake GPU as GRES; the fixture stops them again. The test shows:
+
+1. every compute job went through sbatch, and the GPU rules asked for ``--gpus=1``
+   (sacct's SubmitLine of each job of this run);
+2. the download rules ran on the submitting host (no Slurm job; `localrule` in the log);
+3. the metric tables are identical to those of a local run of the same config.
+"""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, run_snakemake, scheduled_jobs
+
+from fmeval.report.page import read_csv
+
+pytestmark = [pytest.mark.cluster, pytest.mark.integration]
+
+SLURM_SCRIPT = REPO.parent / "shared" / "tools" / "slurm-localhost.sh"
+GPU_RULES = {"extract_features", "render_attention"}  # and reconstruct_sinograms for ram and tv
+GPU_METHODS = {"ram", "tv"}
+LOCAL_RULES = {"download_dataset", "fetch_model", "fetch_ram_weights"}
+ACCOUNT, PARTITION = "ci", "debug"
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A running localhost Slurm (started here, stopped at the end)."""
+    if not SLURM_SCRIPT.is_file():
+        pytest.skip(f"{SLURM_SCRIPT} is absent: no way to start a test Slurm cluster here")
+    if os.geteuid() != 0:
+        pytest.skip("slurm-localhost.sh needs root to install and start Slurm")
+    env = {
+        **os.environ,
+        "SLURM_ACCOUNT": ACCOUNT,
+        "SLURM_PARTITION": PARTITION,
+        "SLURM_FAKE_GPUS": "1",
+    }
+    up = subprocess.run(
+        ["bash", str(SLURM_SCRIPT), "up"], capture_output=True, text=True, env=env, timeout=900
+    )
+    try:
+        if up.returncode != 0:
+            pytest.fail(f"slurm-localhost.sh up failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}")
+        yield
+    finally:
+        subprocess.run(
+            ["bash", str(SLURM_SCRIPT), "down"], capture_output=True, text=True, timeout=300
+        )
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm, full_run, tmp_path_factory):
+    """The local run's config run through the slurm profile; returns (workdir, snakemake output)."""
+    workdir = tmp_path_factory.mktemp("slurm_run")
+    env = {"FMEVAL_SLURM_ACCOUNT": ACCOUNT, "FMEVAL_SLURM_PARTITION": PARTITION}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        proc = run_snakemake(
+            workdir,
+            yaml.safe_load(
+                (full_run / "config.yaml").read_text()
+            ),  # exactly the local run's config
+            "--profile",
+            str(REPO / "profiles" / "slurm"),
+            # poll fast: jobs here take seconds, not hours
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--seconds-between-status-checks",
+            "2",
+            "--slurm-keep-successful-logs",
+            "--latency-wait",
+            "5",
+        )
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return workdir, proc.stdout + proc.stderr
+
+
+def submitted_jobs(workdir: Path) -> list[dict]:
+    """This run's Slurm jobs from sacct: rule (from the plugin's --comment) and the sbatch line."""
+    out = subprocess.run(
+        [
+            "sacct",
+            "-a",
+            "-X",
+            "-n",
+            "-P",
+            "-S",
+            "now-2hours",
+            "-o",
+            "JobID,Account,Partition,State,SubmitLine",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    jobs = []
+    for line in out.splitlines():
+        job_id, account, partition, state, submit = line.split("|", 4)
+        if f"-D {workdir}" not in submit:
+            continue
+        m = re.search(r"--comment '?rule_(\w+?)(?:_wildcards_(\S*?))?'? ", submit)
+        assert m, f"no rule name in the submit line of job {job_id}: {submit[:300]}"
+        jobs.append(
+            {
+                "id": job_id,
+                "rule": m.group(1),
+                "wildcards": m.group(2) or "",
+                "account": account,
+                "partition": partition,
+                "state": state,
+                "submit": submit,
+            }
+        )
+    return jobs
+
+
+def wants_gpu(job: dict) -> bool:
+    if job["rule"] == "reconstruct_sinograms":
+        return job["wildcards"].split("_")[0] in GPU_METHODS
+    return job["rule"] in GPU_RULES
+
+
+def test_gpu_rules_submitted_with_one_gpu(slurm_run):
+    workdir, _ = slurm_run
+    jobs = submitted_jobs(workdir)
+    rules = {j["rule"] for j in jobs}
+    assert "extract_features" in rules, f"no extract_features job in sacct: {rules}"
+    methods = {j["wildcards"].split("_")[0] for j in jobs if j["rule"] == "reconstruct_sinograms"}
+    assert methods in (set(), {"fbp", "ram", "tv"}), methods  # the test config's CT methods
+    for job in jobs:
+        assert job["state"] == "COMPLETED", job
+        assert (job["account"], job["partition"]) == (ACCOUNT, PARTITION), job
+        gpus = re.findall(r"--gpus=(\S+)", job["submit"])
+        assert gpus == (["1"] if wants_gpu(job) else []), (job["rule"], job["wildcards"], gpus)
+    for j in jobs:  # shown with -s: the evidence
+        print(j["id"], j["rule"], j["wildcards"], *re.findall(r"--gpus=\S+", j["submit"]))
+
+
+def test_downloads_ran_on_submitting_host(slurm_run):
+    workdir, log = slurm_run
+    rules = {j["rule"] for j in submitted_jobs(workdir)}
+    assert not rules & LOCAL_RULES, f"download rules were submitted to Slurm: {rules & LOCAL_RULES}"
+    ran = scheduled_jobs(SimpleNamespace(stdout=log, stderr=""))
+    assert {"download_dataset", "fetch_model"} <= ran.keys(), ran
+    for rule in LOCAL_RULES & ran.keys():
+        assert re.search(rf"^localrule {rule}:", log, re.M), f"{rule} did not run locally"
+    submitted = set(re.findall(r"submitted with SLURM jobid \d+ \(log: \S*/rule_(\w+?)/", log))
+    assert "extract_features" in submitted and not submitted & LOCAL_RULES, submitted
+    assert list((workdir / "resources" / "models").glob("*.json"))
+
+
+def _tables(root: Path) -> dict[str, Path]:
+    report = root / "results" / "report"
+    return {str(p.relative_to(root)): p for p in sorted(report.rglob("*.csv"))}
+
+
+def _comparable(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop timing columns: wall times differ between any two runs."""
+    timing = [c for c in table.columns if re.search(r"(^|_)(time|seconds|wall|s)$", c.lower())]
+    return table.drop(columns=timing)
+
+
+def test_metric_tables_identical_to_local_run(slurm_run, full_run):
+    workdir, _ = slurm_run
+    local, cluster = _tables(full_run), _tables(workdir)
+    assert local.keys() == cluster.keys()
+    assert "results/report/ap.csv" in local and "results/report/ct.csv" in local
+    for name in local:
+        a, b = (_comparable(read_csv(t[name])) for t in (local, cluster))
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+
+
+def test_features_identical_to_local_run(slurm_run, full_run):
+    import pyarrow.parquet as pq
+
+    workdir, _ = slurm_run
+    files = sorted((full_run / "results" / "features").rglob("*.parquet"))
+    assert files
+    for path in files:
+        rel = path.relative_to(full_run)
+        a, b = pq.read_table(path), pq.read_table(workdir / rel)
+        assert a.column_names == b.column_names, rel
+        for col in a.column_names:
+            x, y = a.column(col).combine_chunks(), b.column(col).combine_chunks()
+            if col in ("feature", "cls"):
+                np.testing.assert_array_equal(
+                    x.values.to_numpy(), y.values.to_numpy(), err_msg=str(rel)
+                )
+            else:
+                assert x.equals(y), (rel, col)
+
+
+def test_slurm_logs_kept(slurm_run):
+    workdir, _ = slurm_run
+    logs = list((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert any("rule_extract_features" in str(p) for p in logs)
