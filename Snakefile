@@ -22,4 +22,9 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        get_final_outputs(),
+        expand_cells(rules.extract_features.output.patches),
+        expand_cells(rules.extract_features.output.cls),
+        expand_cells(rules.fit_probe.output.probe),
+        rules.report_segmentation.output,
+        rules.report_ct.output,
+        rules.build_report.output,

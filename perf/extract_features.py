@@ -77,7 +77,7 @@ def build_model(tmp: Path, backend: str):
     spec = ModelSpec.from_config(
         "vits14", {**MODELS[backend], "patch_size": 14, "weights": "random"}
     )
-    fetch_model(spec, cache_dir=tmp, out=tmp / "vits14.json")
+    fetch_model(spec, cache_dir=tmp, manifest=tmp / "vits14.json")
     spec, record = load_manifest(tmp / "vits14.json")
     return spec, create_backbone(spec, record)
 

@@ -12,6 +12,8 @@ rule make_phantoms:
         phantoms="resources/phantoms/ellipses-test-{n_phantoms}.npy",
     log:
         "logs/ct/phantoms/ellipses-test-{n_phantoms}.log",
+    benchmark:
+        "benchmarks/ct/phantoms/ellipses-test-{n_phantoms}.tsv"
     conda:
         "../envs/fmeval.yaml"
     script:
@@ -20,12 +22,16 @@ rule make_phantoms:
 
 rule fetch_ram_weights:
     output:
-        manifest=RAM_MANIFEST,
+        manifest="resources/ct/ram-weights.json",
     log:
         "logs/ct/fetch_ram_weights.log",
+    benchmark:
+        "benchmarks/ct/fetch_ram_weights.tsv"
     priority: 10
     conda:
         "../envs/fmeval.yaml"
+    resources:
+        network=1,
     params:
         weights=CT.ram_weights,
         cache_dir=lambda wildcards, output: os.path.dirname(
@@ -54,7 +60,7 @@ rule measure_operator:
 rule simulate_sinograms:
     input:
         phantoms=get_phantoms(),
-        operator="results/ct/operators/{views}.json",
+        operator=rules.measure_operator.output.operator,
     output:
         sinograms="results/ct/sinograms/{noise}/{views}.npy",
     log:
@@ -65,8 +71,7 @@ rule simulate_sinograms:
         "../envs/fmeval.yaml"
     threads: 1
     params:
-        gain=lambda wildcards: CT.noise[wildcards.noise].gain,
-        sigma=lambda wildcards: CT.noise[wildcards.noise].sigma,
+        noise=get_noise,
         seed=CT.seed,
         batch_size=config["batch_size"],
     script:
@@ -75,7 +80,9 @@ rule simulate_sinograms:
 
 rule reconstruct_sinograms:
     input:
-        unpack(get_reconstruction_inputs),
+        sinograms=rules.simulate_sinograms.output.sinograms,
+        operator=rules.measure_operator.output.operator,
+        ram=get_ram_weights,
     output:
         images="results/ct/reconstructions/{method}/{noise}/{views}.npy",
         meta="results/ct/reconstructions/{method}/{noise}/{views}.json",
@@ -90,8 +97,7 @@ rule reconstruct_sinograms:
         gpu=get_method_gpus,
         mem_mb=8000,
     params:
-        gain=lambda wildcards: CT.noise[wildcards.noise].gain,
-        sigma=lambda wildcards: CT.noise[wildcards.noise].sigma,
+        noise=get_noise,
         options=get_method_options,
         seed=CT.seed,
         batch_size=config["batch_size"],
@@ -103,8 +109,8 @@ rule reconstruct_sinograms:
 rule score_reconstructions:
     input:
         phantoms=get_phantoms(),
-        images=[cell["images"] for cell in get_all_reconstructions()],
-        metas=[cell["meta"] for cell in get_all_reconstructions()],
+        images=expand_reconstructions(rules.reconstruct_sinograms.output.images),
+        metas=expand_reconstructions(rules.reconstruct_sinograms.output.meta),
     output:
         metrics="results/ct/metrics.parquet",
     log:
@@ -121,46 +127,48 @@ rule score_reconstructions:
 
 rule report_ct:
     input:
-        metrics="results/ct/metrics.parquet",
+        metrics=rules.score_reconstructions.output.metrics,
         phantoms=get_phantoms(),
         examples=get_ct_example_images(),
     output:
         table=report(
-            f"{CT_REPORT}/ct.csv",
+            "results/report/ct/ct.csv",
             category="CT reconstruction",
             subcategory="Tables",
             caption="../report/ct_table.rst",
         ),
         psnr_png=report(
-            f"{CT_REPORT}/psnr_vs_views.png",
+            "results/report/ct/psnr_vs_views.png",
             category="CT reconstruction",
             subcategory="Plots",
             caption="../report/ct_psnr_vs_views.rst",
         ),
-        psnr_svg=f"{CT_REPORT}/psnr_vs_views.svg",
+        psnr_svg="results/report/ct/psnr_vs_views.svg",
         ssim_png=report(
-            f"{CT_REPORT}/ssim_vs_views.png",
+            "results/report/ct/ssim_vs_views.png",
             category="CT reconstruction",
             subcategory="Plots",
             caption="../report/ct_ssim_vs_views.rst",
         ),
-        ssim_svg=f"{CT_REPORT}/ssim_vs_views.svg",
+        ssim_svg="results/report/ct/ssim_vs_views.svg",
         sparse_png=report(
-            f"{CT_REPORT}/examples_sparse.png",
+            "results/report/ct/examples_sparse.png",
             category="CT reconstruction",
             subcategory="Example images",
             caption="../report/ct_examples.rst",
         ),
-        sparse_svg=f"{CT_REPORT}/examples_sparse.svg",
+        sparse_svg="results/report/ct/examples_sparse.svg",
         dense_png=report(
-            f"{CT_REPORT}/examples_dense.png",
+            "results/report/ct/examples_dense.png",
             category="CT reconstruction",
             subcategory="Example images",
             caption="../report/ct_examples.rst",
         ),
-        dense_svg=f"{CT_REPORT}/examples_dense.svg",
+        dense_svg="results/report/ct/examples_dense.svg",
     log:
         "logs/report/ct.log",
+    benchmark:
+        "benchmarks/report/ct.tsv"
     conda:
         "../envs/fmeval.yaml"
     params:

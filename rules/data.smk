@@ -1,5 +1,6 @@
-# Fetching: both rules run on the submitting host (they need the network);
-# compute jobs then read only resources/.
+# Fetching: both rules run on the submitting host (they need the network) and hold the
+# `network` resource (the profiles allow one at a time), so that offline the first
+# unreachable source stops the run with a single error; compute jobs read only resources/.
 
 
 localrules:
@@ -12,12 +13,17 @@ rule download_dataset:
         manifest="resources/datasets/{dataset}/manifest.json",
     log:
         "logs/datasets/{dataset}.log",
+    benchmark:
+        "benchmarks/datasets/{dataset}.tsv"
     priority: 11
     conda:
         "../envs/fmeval.yaml"
-    threads: get_fetch_threads()
+    resources:
+        network=1,
     params:
-        sources=get_dataset_params,
+        images=get_dataset_source("images"),
+        labels=get_dataset_source("labels"),
+        test_images=get_dataset_source("test_images"),
         out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
     script:
         "../scripts/download_dataset.py"
@@ -28,12 +34,15 @@ rule fetch_model:
         manifest="resources/models/{model}.json",
     log:
         "logs/models/{model}.log",
+    benchmark:
+        "benchmarks/models/{model}.tsv"
     priority: 10
     conda:
         "../envs/fmeval.yaml"
-    threads: get_fetch_threads()
+    resources:
+        network=1,
     params:
-        spec=get_model_entry,
+        entry=get_model_entry,
         cache_dir=lambda wildcards, output: os.path.dirname(
             os.path.dirname(output.manifest)
         ),

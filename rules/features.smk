@@ -1,7 +1,10 @@
+# Patch and CLS features of every (dataset, model, resolution), cached as Parquet.
+
+
 rule extract_features:
     input:
-        dataset="resources/datasets/{dataset}/manifest.json",
-        model="resources/models/{model}.json",
+        dataset_manifest=rules.download_dataset.output.manifest,
+        model_manifest=rules.fetch_model.output.manifest,
     output:
         patches="results/features/{dataset}/{model}/{res}.parquet",
         cls="results/features/{dataset}/{model}/{res}.cls.parquet",

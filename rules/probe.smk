@@ -4,9 +4,7 @@
 
 rule cross_validate_probe:
     input:
-        patches=lambda wildcards: get_features(
-            wildcards.dataset, wildcards.model, wildcards.res
-        )["patches"],
+        features=rules.extract_features.output.patches,
     output:
         table="results/probe/{dataset}/{model}/{res}/cv.parquet",
         summary="results/probe/{dataset}/{model}/{res}/summary.json",
@@ -20,7 +18,7 @@ rule cross_validate_probe:
     resources:
         mem_mb=4000,
     params:
-        cs=PROBE_CS,
+        cs=[float(c) for c in config["probe"]["cs"]],
         fg_threshold=config["probe"]["fg_threshold"],
         bg_threshold=config["probe"]["bg_threshold"],
         max_iter=config["probe"]["max_iter"],
@@ -31,10 +29,8 @@ rule cross_validate_probe:
 
 rule fit_probe:
     input:
-        patches=lambda wildcards: get_features(
-            wildcards.dataset, wildcards.model, wildcards.res
-        )["patches"],
-        summary="results/probe/{dataset}/{model}/{res}/summary.json",
+        features=rules.extract_features.output.patches,
+        summary=rules.cross_validate_probe.output.summary,
     output:
         probe="results/probe/{dataset}/{model}/{res}/probe.npz",
     log:

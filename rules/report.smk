@@ -1,6 +1,5 @@
 # The aggregated report: one self-contained HTML page beside ap.csv, ct.csv and
-# the report's plots. Each stage's section comes from rules/common.smk's
-# get_<stage>_report(); a stage that is not there yet gives an empty section.
+# the report's plots, built from the stages' own report rules.
 
 
 report: "../report/workflow.rst"
@@ -8,12 +7,31 @@ report: "../report/workflow.rst"
 
 rule build_report:
     input:
-        models=expand("resources/models/{model}.json", model=MODELS),
-        features=get_all_features(),
-        segmentation_tables=lambda wc: get_stage_report("segmentation")["tables"],
-        segmentation_figures=lambda wc: get_stage_report("segmentation")["figures"],
-        ct_tables=lambda wc: get_stage_report("ct")["tables"],
-        ct_figures=lambda wc: get_stage_report("ct")["figures"],
+        model_manifests=expand(rules.fetch_model.output.manifest, model=list(MODELS)),
+        feature_files=expand_cells(rules.extract_features.output.patches),
+        segmentation_tables=[
+            rules.report_segmentation.output.ap,
+            rules.report_segmentation.output.best,
+            rules.report_segmentation.output.test,
+        ],
+        segmentation_figures=[
+            rules.report_segmentation.output.ap_vs_c_png,
+            rules.report_segmentation.output.best_vs_res_png,
+            *expand_test_images(rules.segment_test_images.output.png),
+            *expand_test_images(rules.render_pca.output.png),
+            *(
+                expand_test_images(rules.render_attention.output.png)
+                if config["pca"]["attention_maps"]
+                else []
+            ),
+        ],
+        ct_tables=[rules.report_ct.output.table],
+        ct_figures=[
+            rules.report_ct.output.psnr_png,
+            rules.report_ct.output.ssim_png,
+            rules.report_ct.output.sparse_png,
+            rules.report_ct.output.dense_png,
+        ],
     output:
         html=report(
             "results/report/index.html",
@@ -38,6 +56,8 @@ rule build_report:
         ),
     log:
         "logs/report/build_report.log",
+    benchmark:
+        "benchmarks/report/build_report.tsv"
     conda:
         "../envs/fmeval.yaml"
     params:

@@ -4,11 +4,9 @@
 
 rule segment_test_images:
     input:
-        patches=lambda wildcards: get_features(
-            wildcards.dataset, wildcards.model, wildcards.res
-        )["patches"],
-        probe="results/probe/{dataset}/{model}/{res}/probe.npz",
-        dataset="resources/datasets/{dataset}/manifest.json",
+        features=rules.extract_features.output.patches,
+        probe=rules.fit_probe.output.probe,
+        dataset_manifest=rules.download_dataset.output.manifest,
     output:
         png=report(
             "results/segment/{dataset}/{model}/{res}/{image}.png",
@@ -19,8 +17,8 @@ rule segment_test_images:
         scores="results/segment/{dataset}/{model}/{res}/{image}.json",
     log:
         "logs/segment/{dataset}/{model}/{res}/{image}.log",
-    wildcard_constraints:
-        image=_alternatives(get_all_test_images()),
+    benchmark:
+        "benchmarks/segment/{dataset}/{model}/{res}/{image}.tsv"
     conda:
         "../envs/fmeval.yaml"
     params:
@@ -32,14 +30,10 @@ rule segment_test_images:
 
 rule render_pca:
     input:
-        patches=lambda wildcards: get_features(
-            wildcards.dataset, wildcards.model, wildcards.res
-        )["patches"],
-        cls=lambda wildcards: get_features(
-            wildcards.dataset, wildcards.model, wildcards.res
-        )["cls"],
-        probe="results/probe/{dataset}/{model}/{res}/probe.npz",
-        dataset="resources/datasets/{dataset}/manifest.json",
+        features=rules.extract_features.output.patches,
+        cls=rules.extract_features.output.cls,
+        probe=rules.fit_probe.output.probe,
+        dataset_manifest=rules.download_dataset.output.manifest,
     output:
         png=report(
             "results/pca/{dataset}/{model}/{res}/{image}.png",
@@ -50,8 +44,8 @@ rule render_pca:
         info="results/pca/{dataset}/{model}/{res}/{image}.json",
     log:
         "logs/pca/{dataset}/{model}/{res}/{image}.log",
-    wildcard_constraints:
-        image=_alternatives(get_all_test_images()),
+    benchmark:
+        "benchmarks/pca/{dataset}/{model}/{res}/{image}.tsv"
     conda:
         "../envs/fmeval.yaml"
     params:
@@ -62,8 +56,8 @@ rule render_pca:
 
 rule render_attention:
     input:
-        model="resources/models/{model}.json",
-        dataset="resources/datasets/{dataset}/manifest.json",
+        model_manifest=rules.fetch_model.output.manifest,
+        dataset_manifest=rules.download_dataset.output.manifest,
     output:
         png=report(
             "results/attention/{dataset}/{model}/{res}/{image}.png",
@@ -75,8 +69,6 @@ rule render_attention:
         "logs/attention/{dataset}/{model}/{res}/{image}.log",
     benchmark:
         "benchmarks/attention/{dataset}/{model}/{res}/{image}.tsv"
-    wildcard_constraints:
-        image=_alternatives(get_all_test_images()),
     conda:
         "../envs/fmeval.yaml"
     threads: 2
@@ -91,43 +83,45 @@ rule render_attention:
 
 rule report_segmentation:
     input:
-        cv=get_all_cv_tables(),
-        scores=get_segment_scores(),
+        cv=expand_cells(rules.cross_validate_probe.output.table),
+        scores=expand_test_images(rules.segment_test_images.output.scores),
     output:
         ap=report(
-            f"{SEGMENTATION_REPORT}/ap.csv",
+            "results/report/segmentation/ap.csv",
             category="Segmentation",
             subcategory="Tables",
             caption="../report/segmentation_ap.rst",
         ),
         best=report(
-            f"{SEGMENTATION_REPORT}/ap_best.csv",
+            "results/report/segmentation/ap_best.csv",
             category="Segmentation",
             subcategory="Tables",
             caption="../report/segmentation_ap_best.rst",
         ),
         test=report(
-            f"{SEGMENTATION_REPORT}/test_scores.csv",
+            "results/report/segmentation/test_scores.csv",
             category="Segmentation",
             subcategory="Tables",
             caption="../report/segmentation_test_scores.rst",
         ),
         ap_vs_c_png=report(
-            f"{SEGMENTATION_REPORT}/ap_vs_c.png",
+            "results/report/segmentation/ap_vs_c.png",
             category="Segmentation",
             subcategory="Plots",
             caption="../report/segmentation_ap_vs_c.rst",
         ),
-        ap_vs_c_svg=f"{SEGMENTATION_REPORT}/ap_vs_c.svg",
+        ap_vs_c_svg="results/report/segmentation/ap_vs_c.svg",
         best_vs_res_png=report(
-            f"{SEGMENTATION_REPORT}/best_ap_vs_res.png",
+            "results/report/segmentation/best_ap_vs_res.png",
             category="Segmentation",
             subcategory="Plots",
             caption="../report/segmentation_best_ap_vs_res.rst",
         ),
-        best_vs_res_svg=f"{SEGMENTATION_REPORT}/best_ap_vs_res.svg",
+        best_vs_res_svg="results/report/segmentation/best_ap_vs_res.svg",
     log:
         "logs/report/segmentation.log",
+    benchmark:
+        "benchmarks/report/segmentation.tsv"
     conda:
         "../envs/fmeval.yaml"
     script:

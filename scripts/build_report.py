@@ -4,20 +4,19 @@ from fmeval.logs import run_logged
 from fmeval.report.page import build_report
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     build_report,
-    config=snakemake.params.config,  # noqa: F821
-    model_manifests=list(snakemake.input.models),  # noqa: F821
-    # noqa: F821
-    feature_files=[p for p in snakemake.input.features if not p.endswith(".cls.parquet")],
-    segmentation_tables=list(snakemake.input.segmentation_tables),  # noqa: F821
-    segmentation_figures=list(snakemake.input.segmentation_figures),  # noqa: F821
-    ct_tables=list(snakemake.input.ct_tables),  # noqa: F821
-    ct_figures=list(snakemake.input.ct_figures),  # noqa: F821
-    benchmark_root=snakemake.params.benchmark_root,  # noqa: F821
-    benchmark_patterns=snakemake.params.benchmark_patterns,  # noqa: F821
-    html_out=snakemake.output.html,  # noqa: F821
-    ap_out=snakemake.output.ap,  # noqa: F821
-    ct_out=snakemake.output.ct,  # noqa: F821
-    figures_dir=snakemake.output.figures,  # noqa: F821
+    config=snakemake.params.config,
+    model_manifests=list(snakemake.input.model_manifests),
+    feature_files=list(snakemake.input.feature_files),
+    segmentation_tables=list(snakemake.input.segmentation_tables),
+    segmentation_figures=list(snakemake.input.segmentation_figures),
+    ct_tables=list(snakemake.input.ct_tables),
+    ct_figures=list(snakemake.input.ct_figures),
+    benchmark_root=snakemake.params.benchmark_root,
+    benchmark_patterns=snakemake.params.benchmark_patterns,
+    html_out=snakemake.output.html,
+    ap_out=snakemake.output.ap,
+    ct_out=snakemake.output.ct,
+    figures_dir=snakemake.output.figures,
 )

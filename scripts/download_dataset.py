@@ -1,12 +1,14 @@
-"""Rule script: fetch, verify, extract and pair one segmentation dataset."""
+"""Rule script: fetch one dataset's images, labels and test images; write its manifest."""
 
 from fmeval.features.datasets import download_dataset
 from fmeval.logs import run_logged
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     download_dataset,
-    name=snakemake.wildcards.dataset,  # noqa: F821
-    out_dir=snakemake.params.out_dir,  # noqa: F821
-    **snakemake.params.sources,  # noqa: F821
+    name=snakemake.wildcards.dataset,
+    out_dir=snakemake.params.out_dir,
+    images=snakemake.params.images,
+    labels=snakemake.params.labels,
+    test_images=snakemake.params.test_images,
 )

@@ -1,12 +1,12 @@
-"""Rule script: make the RAM weights available offline and write their manifest."""
+"""Rule script: make the RAM weights available offline; write their manifest."""
 
 from fmeval.ct.ramweights import fetch_ram_weights
 from fmeval.logs import run_logged
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     fetch_ram_weights,
-    weights=snakemake.params.weights,  # noqa: F821
-    cache_dir=snakemake.params.cache_dir,  # noqa: F821
-    out=snakemake.output.manifest,  # noqa: F821
+    weights=snakemake.params.weights,
+    cache_dir=snakemake.params.cache_dir,
+    manifest=snakemake.output.manifest,
 )

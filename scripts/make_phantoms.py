@@ -1,11 +1,11 @@
-"""Rule script: the first n seeded ellipse phantoms of dival's test part, as .npy."""
+"""Rule script: the seeded ellipse phantoms."""
 
 from fmeval.ct.phantoms import make_phantoms
 from fmeval.logs import run_logged
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     make_phantoms,
-    n=int(snakemake.wildcards.n_phantoms),  # noqa: F821
-    out=snakemake.output.phantoms,  # noqa: F821
+    n=int(snakemake.wildcards.n_phantoms),
+    phantoms=snakemake.output.phantoms,
 )

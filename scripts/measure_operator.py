@@ -4,10 +4,10 @@ from fmeval.ct.tomography import write_operator
 from fmeval.logs import run_logged
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     write_operator,
-    threads=snakemake.threads,  # noqa: F821
-    views=int(snakemake.wildcards.views),  # noqa: F821
-    seed=snakemake.params.seed,  # noqa: F821
-    out=snakemake.output.operator,  # noqa: F821
+    threads=snakemake.threads,
+    views=int(snakemake.wildcards.views),
+    seed=snakemake.params.seed,
+    operator=snakemake.output.operator,
 )

@@ -1,14 +1,14 @@
-"""Rule script: PSNR and SSIM of every reconstruction, as one Parquet table."""
+"""Rule script: PSNR and SSIM of every reconstruction against its phantom."""
 
 from fmeval.ct.scores import run_scoring
 from fmeval.logs import run_logged
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     run_scoring,
-    phantoms=snakemake.input.phantoms,  # noqa: F821
-    images=list(snakemake.input.images),  # noqa: F821
-    metas=list(snakemake.input.metas),  # noqa: F821
-    seed=snakemake.params.seed,  # noqa: F821
-    out=snakemake.output.metrics,  # noqa: F821
+    phantoms=snakemake.input.phantoms,
+    images=snakemake.input.images,
+    metas=snakemake.input.metas,
+    seed=snakemake.params.seed,
+    metrics=snakemake.output.metrics,
 )

@@ -1,17 +1,17 @@
-"""Rule script: score map, mask, triptych and held-out scores of one test image."""
+"""Rule script: segment one test image with the fitted probe."""
 
 from fmeval.logs import run_logged
 from fmeval.seg.segment import run_segmentation
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     run_segmentation,
-    features=snakemake.input.patches,  # noqa: F821
-    probe=snakemake.input.probe,  # noqa: F821
-    dataset_manifest=snakemake.input.dataset,  # noqa: F821
-    image=snakemake.wildcards.image,  # noqa: F821
-    median_filter=snakemake.params.median_filter,  # noqa: F821
-    threshold=snakemake.params.threshold,  # noqa: F821
-    png_out=snakemake.output.png,  # noqa: F821
-    scores_out=snakemake.output.scores,  # noqa: F821
+    features=snakemake.input.features,
+    probe=snakemake.input.probe,
+    dataset_manifest=snakemake.input.dataset_manifest,
+    image=snakemake.wildcards.image,
+    median_filter=snakemake.params.median_filter,
+    threshold=snakemake.params.threshold,
+    png=snakemake.output.png,
+    scores=snakemake.output.scores,
 )

@@ -20,6 +20,21 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 sys.path.insert(0, str(REPO / "scripts"))
 
+# Tests that share the one whole run of the test config (the full_run fixture).
+FULL_RUN_FILES = {"test_report.py", "test_browser.py", "test_cluster.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests under tests/workflow/ start snakemake: mark them ``integration``. For pytest-xdist
+    (``--dist loadgroup``), keep each file on one worker, so its module fixtures run once, and
+    the files that share ``full_run`` together."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if "workflow" in path.parts:
+            item.add_marker(pytest.mark.integration)
+        group = "full_run" if path.name in FULL_RUN_FILES else str(path.relative_to(REPO))
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 def absolutise(config: dict, base: Path = REPO) -> dict:
     """The test config with every relative source path made absolute against ``base``."""

@@ -6,7 +6,6 @@
 - the default config: a dry run touches no network, and the real run fails fast offline
   with one message;
 - the real DAVIS frames in ../shared (when present);
-- ``snakemake --lint`` and ``snakefmt --check``.
 """
 
 import os
@@ -27,7 +26,6 @@ from conftest import (
     SHARED_DATA,
     SNAKEMAKE,
     load_test_config,
-    run_snakemake,
     scheduled_jobs,
     write_config,
 )
@@ -440,19 +438,3 @@ def test_davis_features(davis_run):
         assert (
             meta["random_init"] is True and meta["weights"] == "random-init" and meta["res"] == res
         )
-
-
-# --- lint and format -------------------------------------------------------------------------
-
-
-def test_snakemake_lint_is_clean(tmp_path):
-    proc = run_snakemake(tmp_path, load_test_config(), "--lint", check=False)
-    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-
-
-def test_snakefmt_is_clean():
-    snakefmt = Path(SNAKEMAKE).with_name("snakefmt")
-    proc = subprocess.run(
-        [str(snakefmt), "--check", "Snakefile", "rules/"], cwd=REPO, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -65,7 +65,7 @@ def mean_ci(
     return mean, sd, mean - half, mean + half
 
 
-def summarise(scores: pd.DataFrame, *, by: Sequence[str]) -> pd.DataFrame:
+def summarise_cells(scores: pd.DataFrame, *, by: Sequence[str]) -> pd.DataFrame:
     """Per group of ``by``: ``n`` and, per metric, ``{metric}_mean``, ``_sd``, ``_ci_low``,
     ``_ci_high``.
     """

@@ -11,7 +11,6 @@ from itertools import islice
 
 import numpy as np
 
-from fmeval.ct.sweep import check_n_phantoms
 from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path
 
@@ -22,7 +21,6 @@ IMAGE_SIZE = 128
 
 def generate_phantoms(n: int, *, image_size: int = IMAGE_SIZE) -> np.ndarray:
     """The first ``n`` ellipse phantoms of dival's test part, float32 (n, size, size) in [0, 1]."""
-    check_n_phantoms(n)
     from dival.datasets.ellipses_dataset import EllipsesDataset
 
     dataset = EllipsesDataset(image_size=image_size, fixed_seeds=True)
@@ -30,12 +28,12 @@ def generate_phantoms(n: int, *, image_size: int = IMAGE_SIZE) -> np.ndarray:
     return np.stack([np.asarray(image, dtype=np.float32) for image in images])
 
 
-def make_phantoms(*, n: int, out: str | os.PathLike) -> None:
-    """Write the first ``n`` phantoms to ``out`` (.npy), atomically."""
-    phantoms = generate_phantoms(n)
-    with atomic_path(out, suffix=".npy") as tmp:
-        np.save(tmp, phantoms)
-    log.info("wrote %d phantoms %s to %s", n, phantoms.shape[1:], out)
+def make_phantoms(*, n: int, phantoms: str | os.PathLike) -> None:
+    """Write the first ``n`` phantoms to ``phantoms`` (.npy), atomically."""
+    stack = generate_phantoms(n)
+    with atomic_path(phantoms, suffix=".npy") as tmp:
+        np.save(tmp, stack)
+    log.info("wrote %d phantoms %s to %s", n, stack.shape[1:], phantoms)
 
 
 def load_phantoms(path: str | os.PathLike) -> np.ndarray:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 
-from fmeval.ct.sweep import check_ram_weights
 from fmeval.errors import ConfigError, DataError, SourceError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT
@@ -47,10 +46,9 @@ def load_ram_file(
 
 
 def fetch_ram_weights(
-    *, weights: str, cache_dir: str | os.PathLike, out: str | os.PathLike
+    *, weights: str, cache_dir: str | os.PathLike, manifest: str | os.PathLike
 ) -> dict:
     """Make ``weights`` available offline and write a manifest naming the file and its identity."""
-    check_ram_weights(weights)
     if weights == "random":
         record = {
             "weights": weights,
@@ -83,7 +81,7 @@ def fetch_ram_weights(
             "weights_id": f"sha256:{sha256_file(path)}",
             "random_init": False,
         }
-    with atomic_path(out, suffix=".json") as tmp:
+    with atomic_path(manifest, suffix=".json") as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     log.info("RAM weights: %s", record["weights_id"])
     return record

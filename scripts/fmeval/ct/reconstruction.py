@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from fmeval.ct.ramweights import load_ram, read_ram_manifest
-from fmeval.ct.sweep import METHODS, check_methods, check_noise
+from fmeval.ct.sweep import METHODS, NoiseLevel
 from fmeval.ct.tomography import build_operator, noise_model, read_operator
 from fmeval.errors import ConfigError, DataError
 from fmeval.io.atomic import atomic_path
@@ -98,7 +98,6 @@ def make_solver(
     """The batch solver of ``method`` with its options (``lam``, ``n_iter``,
     ``prox_iter`` for tv).
     """
-    check_methods([method])
     entry = METHOD_REGISTRY[method]
     if entry.needs_weights and model is None:
         raise ConfigError(
@@ -126,100 +125,108 @@ def reconstruct(
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
+def load_sinograms(path: str | os.PathLike, *, views: int) -> np.ndarray:
+    """(n, 1, detectors, views) sinograms of a cell; anything else is a DataError."""
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read sinograms {path} ({exc}); rerun simulate_sinograms") from exc
+    if data.ndim != 4 or data.shape[-1] != views:
+        raise DataError(f"sinograms {path} have shape {data.shape}, not (n, 1, detectors, {views})")
+    return data
+
+
+NO_WEIGHTS = {"weights": "none", "weights_id": "none", "random_init": False}
+
+
+def load_model(
+    method: str, *, ram: str | None, device: torch.device, seed: int
+) -> tuple[torch.nn.Module | None, dict]:
+    """The network a method needs (RAM) and its weights record; (None, NO_WEIGHTS) for the rest."""
+    if not METHOD_REGISTRY[method].needs_weights:
+        return None, NO_WEIGHTS
+    if not ram:
+        raise ConfigError(
+            f"method {method!r} needs the RAM weights manifest (rule fetch_ram_weights)"
+        )
+    weights = read_ram_manifest(ram)
+    if weights["random_init"]:
+        log.warning(
+            "RAM has RANDOM weights (ct.ram.weights: random): for tests only, not a real result"
+        )
+    return load_ram(weights, device=device, seed=seed), weights
+
+
+def write_reconstruction(images_array: np.ndarray, meta: dict, *, images: str, meta_path: str):
+    """The reconstructions (.npy) and their metadata (JSON), each atomically."""
+    if meta["random_init"]:
+        meta["banner"] = f"RAM weights: {RANDOM_INIT} (tests only, not a real result)"
+    with atomic_path(images, suffix=".npy") as tmp:
+        np.save(tmp, images_array)
+    with atomic_path(meta_path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
+
+
 def run_reconstruction(
     *,
     method: str,
     sinograms: str,
     operator: str,
+    ram: str | None,
     views: int,
-    noise: str,
-    gain: float,
-    sigma: float,
+    noise: NoiseLevel,
     options: Mapping,
-    ram_manifest: str | None,
     seed: int,
     batch_size: int,
     device: str,
-    images_out: str,
-    meta_out: str,
+    images: str,
+    meta: str,
 ) -> dict:
-    """Rule ``reconstruct_sinograms``: one cell's reconstructions (.npy) and their
-    metadata (JSON).
-    """
+    """Rule ``reconstruct_sinograms``: one (method, views, noise) cell's reconstructions."""
     import deepinv as dinv
 
-    level = check_noise({noise: {"gain": gain, "sigma": sigma}})[noise]
-    check_methods([method])
     torch_device = pick_device(device)
-    record = read_operator(operator)
-    try:
-        data = np.load(sinograms)
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"cannot read sinograms {sinograms} ({exc}); rerun simulate_sinograms"
-        ) from exc
-    if data.ndim != 4 or data.shape[-1] != views:
-        raise DataError(
-            f"sinograms {sinograms} have shape {data.shape}, not (n, 1, detectors, {views})"
-        )
-
-    model, weights = None, {"weights": "none", "weights_id": "none", "random_init": False}
-    if METHOD_REGISTRY[method].needs_weights:
-        if not ram_manifest:
-            raise ConfigError(
-                f"method {method!r} needs the RAM weights manifest (rule fetch_ram_weights)"
-            )
-        weights = read_ram_manifest(ram_manifest)
-        model = load_ram(weights, device=torch_device, seed=seed)
-        if weights["random_init"]:
-            log.warning(
-                "RAM has RANDOM weights (ct.ram.weights: random): for tests only, not a real result"
-            )
-
+    data = load_sinograms(sinograms, views=views)
+    model, weights = load_model(method, ram=ram, device=torch_device, seed=seed)
     start = time.perf_counter()
     physics = build_operator(
         views,
-        operator_norm=record["operator_norm"],
+        operator_norm=read_operator(operator)["operator_norm"],
         device=torch_device,
-        noise_model=noise_model(level),
+        noise_model=noise_model(noise),
     )
     build_s = time.perf_counter() - start
     solver = make_solver(method, options=options, model=model)
     start = time.perf_counter()
-    images = reconstruct(data, physics, solver, batch_size=batch_size, device=torch_device)
+    out = reconstruct(data, physics, solver, batch_size=batch_size, device=torch_device)
     solve_s = time.perf_counter() - start
     log.info(
         "%s, %d views, noise %s: %d phantoms in %.2f s (%.3f s each) + %.2f s operator build",
         method,
         views,
-        noise,
-        len(images),
+        noise.name,
+        len(out),
         solve_s,
-        solve_s / len(images),
+        solve_s / len(out),
         build_s,
     )
-    meta = {
+    record = {
         "method": method,
         "views": views,
-        "noise": noise,
-        "gain": gain,
-        "sigma": sigma,
+        "noise": noise.name,
+        "gain": noise.gain,
+        "sigma": noise.sigma,
         "options": dict(options),
         "weights": weights["weights_id"] if method == "ram" else "none",
         "random_init": bool(weights["random_init"]),
-        "n": len(images),
+        "n": len(out),
         "device": str(torch_device),
         "operator_build_s": build_s,
         "solve_s": solve_s,
         "deepinv": dinv.__version__,
     }
-    if meta["random_init"]:
-        meta["banner"] = f"RAM weights: {RANDOM_INIT} (tests only, not a real result)"
-    with atomic_path(images_out, suffix=".npy") as tmp:
-        np.save(tmp, images)
-    with atomic_path(meta_out, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=1))
-    return meta
+    write_reconstruction(out, record, images=images, meta_path=meta)
+    return record
 
 
 def read_reconstruction_meta(path: str | os.PathLike) -> dict:

@@ -51,9 +51,11 @@ def score_cell(gt: np.ndarray, images_path: str | os.PathLike, meta: Mapping) ->
 
 
 def run_scoring(
-    *, phantoms: str, images: Sequence[str], metas: Sequence[str], out: str, seed: int
+    *, phantoms: str, images: Sequence[str], metas: Sequence[str], metrics: str, seed: int
 ) -> pd.DataFrame:
-    """Rule ``score_reconstructions``: score every cell against the phantoms and write ``out``."""
+    """Rule ``score_reconstructions``: score every cell against the phantoms and write
+    ``metrics``.
+    """
     gt = load_phantoms(phantoms)
     frames = [
         score_cell(gt, path, read_reconstruction_meta(meta))
@@ -78,7 +80,7 @@ def run_scoring(
         "n_phantoms": len(gt),
         "seed": seed,
     }
-    write_table(pa.Table.from_pandas(table, preserve_index=False), out, meta=meta)
+    write_table(pa.Table.from_pandas(table, preserve_index=False), metrics, meta=meta)
     log.info("scored %d cells, %d rows", len(frames), len(table))
     return table
 

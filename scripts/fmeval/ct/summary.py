@@ -21,7 +21,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from fmeval.ct.metrics import METRICS, summarise
+from fmeval.ct.metrics import METRICS, summarise_cells
 from fmeval.ct.phantoms import load_phantoms
 from fmeval.ct.scores import read_scores
 from fmeval.plots import RANDOM_BANNER, save_figure, title, write_csv
@@ -37,7 +37,7 @@ def ct_table(
 ) -> pd.DataFrame:
     """The per-cell summary written as ct.csv: noise levels and methods in the given (config) order,
     then views from dense to sparse."""
-    table = summarise(scores, by=[*CELL, "gain", "sigma"])
+    table = summarise_cells(scores, by=[*CELL, "gain", "sigma"])
     ident = scores.groupby(CELL, sort=False).agg(
         weights=("weights", "first"), random_init=("random_init", "any")
     )

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from fmeval.ct.phantoms import IMAGE_SIZE, load_phantoms
-from fmeval.ct.sweep import NoiseLevel, check_noise, check_views
+from fmeval.ct.sweep import NoiseLevel
 from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path
 
@@ -39,7 +39,6 @@ def measure_operator_norm(views: int, *, seed: int, img_width: int = IMAGE_SIZE)
     """
     import deepinv as dinv
 
-    check_views([views])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         physics = dinv.physics.Tomography(
@@ -48,7 +47,7 @@ def measure_operator_norm(views: int, *, seed: int, img_width: int = IMAGE_SIZE)
     return float(physics.operator_norm)
 
 
-def write_operator(*, views: int, seed: int, out: str | os.PathLike) -> dict:
+def write_operator(*, views: int, seed: int, operator: str | os.PathLike) -> dict:
     """Measure the operator norm of ``views`` and write it with its settings as JSON."""
     import deepinv as dinv
 
@@ -61,7 +60,7 @@ def write_operator(*, views: int, seed: int, out: str | os.PathLike) -> dict:
         "deepinv": dinv.__version__,
         "seconds": time.perf_counter() - start,
     }
-    with atomic_path(out, suffix=".json") as tmp:
+    with atomic_path(operator, suffix=".json") as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     log.info("views %d: ||A|| = %.6g (%.1f s)", views, record["operator_norm"], record["seconds"])
     return record
@@ -97,7 +96,6 @@ def build_operator(
     """
     import deepinv as dinv
 
-    check_views([views])
     if parallel_computation is None:
         parallel_computation = torch.device(device).type != "cpu"
     physics = dinv.physics.Tomography(
@@ -175,15 +173,12 @@ def run_simulation(
     phantoms: str,
     operator: str,
     views: int,
-    noise: str,
-    gain: float,
-    sigma: float,
+    noise: NoiseLevel,
     seed: int,
     batch_size: int,
-    out: str,
+    sinograms: str,
 ) -> None:
-    """Rule ``simulate_sinograms``: one (views, noise) cell's sinograms to ``out`` (.npy)."""
-    level = check_noise({noise: {"gain": gain, "sigma": sigma}})[noise]
+    """Rule ``simulate_sinograms``: one (views, noise) cell's sinograms (.npy)."""
     record = read_operator(operator)
     if record["views"] != views:
         raise DataError(
@@ -195,14 +190,14 @@ def run_simulation(
     physics = build_operator(views, operator_norm=record["operator_norm"])
     log.info("built the %d-view operator in %.2f s", views, time.perf_counter() - start)
     start = time.perf_counter()
-    sinograms = simulate_sinograms(
-        images, physics, level=level, views=views, seed=seed, batch_size=batch_size
+    data = simulate_sinograms(
+        images, physics, level=noise, views=views, seed=seed, batch_size=batch_size
     )
     log.info(
         "simulated %d sinograms %s in %.2f s",
-        len(sinograms),
-        sinograms.shape[1:],
+        len(data),
+        data.shape[1:],
         time.perf_counter() - start,
     )
-    with atomic_path(out, suffix=".npy") as tmp:
-        np.save(tmp, sinograms)
+    with atomic_path(sinograms, suffix=".npy") as tmp:
+        np.save(tmp, data)

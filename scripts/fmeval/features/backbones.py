@@ -285,8 +285,10 @@ register_backend("timm", Backend(_timm_fetch, _timm_build, _timm_forward, _timm_
 PATH_KEYS = ("repo_dir", "weights_file")
 
 
-def fetch_model(spec: ModelSpec, *, cache_dir: str | os.PathLike, out: str | os.PathLike) -> dict:
-    """Seed the local cache with what ``spec`` needs and write its JSON manifest to ``out``.
+def fetch_model(
+    spec: ModelSpec, *, cache_dir: str | os.PathLike, manifest: str | os.PathLike
+) -> dict:
+    """Seed the local cache with what ``spec`` needs and write its JSON manifest to ``manifest``.
 
     Paths inside ``cache_dir`` are stored relative to the manifest's folder, so that a
     fetched ``resources/`` can be copied to an offline machine or another folder.
@@ -294,12 +296,12 @@ def fetch_model(spec: ModelSpec, *, cache_dir: str | os.PathLike, out: str | os.
     backend = backend_of(spec)
     backend.check(spec)
     record = {**asdict(spec), **backend.fetch(spec, Path(cache_dir))}
-    cache, home = Path(cache_dir).resolve(), Path(out).resolve().parent
+    cache, home = Path(cache_dir).resolve(), Path(manifest).resolve().parent
     stored = dict(record)
     for key in PATH_KEYS:
         if record[key] and Path(record[key]).resolve().is_relative_to(cache):
             stored[key] = os.path.relpath(Path(record[key]).resolve(), home)
-    with atomic_path(out) as tmp:
+    with atomic_path(manifest) as tmp:
         tmp.write_text(json.dumps(stored, indent=1))
     return record
 

@@ -22,7 +22,7 @@ from fmeval.features.images import (
     resize_to_grid,
     to_normalised_tensor,
 )
-from fmeval.features.models import ModelSpec, check_resolution
+from fmeval.features.models import ModelSpec
 from fmeval.features.store import feature_column
 from fmeval.io.tables import write_table
 from fmeval.runtime import pick_device
@@ -103,7 +103,6 @@ def extract_features(
     device: torch.device,
 ) -> tuple[pa.Table, pa.Table, dict]:
     """The patch table, the CLS table and the grid shapes for ``items``."""
-    check_resolution(spec, res)
     model = model.to(device)
     prepared = prepare(items, res=res, patch_size=spec.patch_size)
     out_patch: dict[str, np.ndarray] = {}
@@ -180,11 +179,11 @@ def provenance(
 
 
 def write_features(
-    patch_table: pa.Table, cls_table: pa.Table, meta: dict, *, patches_out: str, cls_out: str
+    patch_table: pa.Table, cls_table: pa.Table, meta: dict, *, patches: str, cls: str
 ) -> None:
     """Write both tables atomically (CLS first, so the patch file marks completion)."""
-    write_table(cls_table, cls_out, meta=meta)
-    write_table(patch_table, patches_out, meta=meta)
+    write_table(cls_table, cls, meta=meta)
+    write_table(patch_table, patches, meta=meta)
 
 
 def run_extraction(
@@ -195,8 +194,8 @@ def run_extraction(
     res: int,
     batch_size: int,
     device: str,
-    patches_out: str,
-    cls_out: str,
+    patches: str,
+    cls: str,
 ) -> None:
     """Everything ``extract_features`` does: build the backbone offline, embed, write."""
     from fmeval.features.backbones import create_backbone, load_manifest
@@ -218,5 +217,5 @@ def run_extraction(
         grids=grids,
         dim=patch_table.schema.field("feature").type.list_size,
     )
-    write_features(patch_table, cls_table, meta, patches_out=patches_out, cls_out=cls_out)
-    log.info("wrote %d patches of %d images to %s", patch_table.num_rows, len(grids), patches_out)
+    write_features(patch_table, cls_table, meta, patches=patches, cls=cls)
+    log.info("wrote %d patches of %d images to %s", patch_table.num_rows, len(grids), patches)

@@ -76,24 +76,11 @@ def check_spec(spec: ModelSpec) -> None:
         )
 
 
-def check_resolution(spec: ModelSpec, res: int) -> None:
-    """A resolution must be a whole number of the model's patches."""
-    if res % spec.patch_size:
-        lower = res // spec.patch_size * spec.patch_size or spec.patch_size
-        raise ConfigError(
-            f"resolution {res} is not a multiple of the patch size {spec.patch_size} of model "
-            f"{spec.key!r}; use a multiple of {spec.patch_size}, e.g. {lower} or "
-            f"{lower + spec.patch_size}"
-        )
-
-
-def check_models(models: Mapping, resolutions: list[int]) -> dict[str, ModelSpec]:
-    """Check every model entry and every (model, resolution) pair of the config."""
+def check_models(models: Mapping) -> dict[str, ModelSpec]:
+    """Every model entry of the config as a spec its backend can build (else a ConfigError)."""
     specs = {key: ModelSpec.from_config(key, entry) for key, entry in models.items()}
     for spec in specs.values():
         check_spec(spec)
-        for res in resolutions:
-            check_resolution(spec, res)
     return specs
 
 

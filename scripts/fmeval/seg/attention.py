@@ -107,7 +107,7 @@ def run_attention(
     image: str,
     res: int,
     device: str,
-    png_out: str,
+    png: str,
 ) -> np.ndarray:
     """Everything ``render_attention`` does for one test image."""
     spec, manifest = load_manifest(model_manifest)
@@ -126,5 +126,5 @@ def run_attention(
         "weights": manifest.get("weights_id"),
     }
     title = title_lines(meta, image, ["last-layer CLS attention per head"])
-    draw_attention(np.asarray(shown), maps, title=title, out=png_out)
+    draw_attention(np.asarray(shown), maps, title=title, out=png)
     return maps

@@ -113,8 +113,8 @@ def run_pca(
     dataset_manifest: str,
     image: str,
     threshold: float,
-    png_out: str,
-    json_out: str,
+    png: str,
+    info: str,
 ) -> dict:
     """Everything ``render_pca`` does for one test image."""
     feats = read_features(features)
@@ -131,7 +131,7 @@ def run_pca(
     shown = display_image(
         find_test_item(dataset_manifest, image), grid, int(feats.meta["patch_size"])
     )
-    draw_renders(shown, fg, whole, sim, note=note, title=title_lines(meta, image), out=png_out)
+    draw_renders(shown, fg, whole, sim, note=note, title=title_lines(meta, image), out=png)
     record = {
         **meta,
         "image": image,
@@ -142,5 +142,5 @@ def run_pca(
         "explained_variance_foreground": fg.explained.tolist(),
         "explained_variance_all": whole.explained.tolist(),
     }
-    write_json(record, json_out)
+    write_json(record, info)
     return record

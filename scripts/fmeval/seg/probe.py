@@ -28,7 +28,6 @@ from fmeval.io.atomic import atomic_path
 from fmeval.io.tables import json_safe, write_json, write_table
 from fmeval.learn.logistic import cv_path, fit_full, standardise
 from fmeval.runtime import pick_device
-from fmeval.seg.checks import check_cs, check_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,6 @@ def select_patches(
     """The ``split`` patches that are clearly foreground (> fg_threshold) or background (<
     bg_threshold).
     """
-    check_thresholds(fg_threshold=fg_threshold, bg_threshold=bg_threshold)
     names = [n for n in features.images if features.splits[n] == split]
     in_split = np.isin(features.image_index, [features.images.index(n) for n in names])
     fg = features.fg_fraction
@@ -151,7 +149,6 @@ def cross_validate(
 
     A fold whose held-out image has one class is skipped (AP NaN, ``skipped``, ``reason``).
     """
-    cs = check_cs(cs)
     _check_classes(data)
     folds = [f for f in range(len(data.images)) if _skip_reason(data, f) is None]
     aps: dict[int, list[float]] = {}
@@ -186,7 +183,6 @@ def cross_validate_reference(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    cs = check_cs(cs)
     _check_classes(data)
     aps = {}
     for f in range(len(data.images)):
@@ -206,7 +202,7 @@ def cross_validate_reference(
     return _fold_rows(data, cs, aps)
 
 
-def summarise(table: pd.DataFrame, cs: Sequence[float]) -> dict:
+def summarise_cv(table: pd.DataFrame, cs: Sequence[float]) -> dict:
     """Mean and sample sd of the fold APs per C, the folds skipped, and the best C.
 
     The best C has the highest mean AP; a tie goes to the smaller C (the stronger penalty).
@@ -246,20 +242,19 @@ def run_cross_validation(
     bg_threshold: float,
     max_iter: int,
     device: str,
-    table_out: str,
-    summary_out: str,
+    table: str,
+    summary: str,
 ) -> dict:
     """Everything ``cross_validate_probe`` does: select, cross-validate, write the table and
     summary.
     """
-    cs = check_cs(cs)
     data = select_patches(
         read_features(features), fg_threshold=fg_threshold, bg_threshold=bg_threshold
     )
     if data.meta.get("random_init"):
         log.warning("features come from RANDOM-INIT weights: the APs are for testing only")
-    table = cross_validate(data, cs, max_iter=max_iter, device=device)
-    summary = summarise(table, cs)
+    folds = cross_validate(data, cs, max_iter=max_iter, device=device)
+    result = summarise_cv(folds, cs)
     meta = {
         **data.meta,
         "cs": cs,
@@ -267,15 +262,15 @@ def run_cross_validation(
         "bg_threshold": bg_threshold,
         "max_iter": max_iter,
     }
-    write_table(pa.Table.from_pandas(table, preserve_index=False), table_out, meta=meta)
-    write_json({**meta, **summary}, summary_out)
+    write_table(pa.Table.from_pandas(folds, preserve_index=False), table, meta=meta)
+    write_json({**meta, **result}, summary)
     log.info(
         "best C %g (mean AP %.4f) over %d fold(s)",
-        summary["best_c"],
-        summary["best_mean_ap"],
+        result["best_c"],
+        result["best_mean_ap"],
         len(data.images),
     )
-    return summary
+    return result
 
 
 # --- the final probe ---------------------------------------------------------------------
@@ -305,7 +300,6 @@ class Probe:
 
 def fit_probe(data: ProbeData, c: float, *, max_iter: int, device: str = "cpu") -> Probe:
     """The final probe on all selected patches at one C (same model as the CV)."""
-    (c,) = check_cs([c])
     _check_classes(data)
     z = standardise(data.x, device=pick_device(device))
     coef, intercept, converged = fit_full(z.z1, data.y, c, max_iter=max_iter)
@@ -356,19 +350,19 @@ def run_fit(
     bg_threshold: float,
     max_iter: int,
     device: str,
-    probe_out: str,
+    probe: str,
 ) -> Probe:
     """Everything ``fit_probe`` does: the final classifier at the CV's best C."""
     best_c = json.loads(Path(summary).read_text())["best_c"]
     data = select_patches(
         read_features(features), fg_threshold=fg_threshold, bg_threshold=bg_threshold
     )
-    probe = fit_probe(data, best_c, max_iter=max_iter, device=device)
-    save_probe(probe, probe_out)
+    fitted = fit_probe(data, best_c, max_iter=max_iter, device=device)
+    save_probe(fitted, probe)
     log.info(
         "fitted the probe at C=%g on %d patches (%d foreground)",
         best_c,
         len(data.y),
         int(data.y.sum()),
     )
-    return probe
+    return fitted

@@ -119,16 +119,16 @@ def run_segmentation(
     image: str,
     median_filter: bool,
     threshold: float,
-    png_out: str,
-    scores_out: str,
+    png: str,
+    scores: str,
 ) -> dict:
     """Everything ``segment_test_images`` does for one test image."""
     feats = read_features(features)
     clf = load_probe(probe)
     x, fg_fraction, grid = image_patches(feats, image)
-    scores = score_map(clf, x, grid, median_filter=median_filter)
-    mask = foreground_mask(scores, threshold=threshold)
-    result = held_out_scores(scores, mask, fg_fraction)
+    score_grid = score_map(clf, x, grid, median_filter=median_filter)
+    mask = foreground_mask(score_grid, threshold=threshold)
+    result = held_out_scores(score_grid, mask, fg_fraction)
     meta = {k: feats.meta.get(k) for k in ("dataset", "model", "weights", "random_init", "res")}
     record = {
         **meta,
@@ -154,8 +154,8 @@ def run_segmentation(
         image,
         [f"probe C={clf.c:g}, median filter {'on' if median_filter else 'off'}; {metrics}"],
     )
-    draw_triptych(shown, scores, mask, title=title, out=png_out)
-    write_json(record, scores_out)
+    draw_triptych(shown, score_grid, mask, title=title, out=png)
+    write_json(record, scores)
     log.info(
         "%s: %d of %d patches foreground; AP %s, IoU %s",
         image,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from fmeval.ct.metrics import mean_ci, psnr, score_images, ssim, summarise
+from fmeval.ct.metrics import mean_ci, psnr, score_images, ssim, summarise_cells
 from fmeval.errors import DataError
 
 
@@ -100,7 +100,7 @@ def test_summarise_groups_cells():
             "ssim": [0.1, 0.2, 0.3, 0.5, 0.5, 0.5],
         }
     )
-    table = summarise(scores, by=["method", "views"]).set_index("method")
+    table = summarise_cells(scores, by=["method", "views"]).set_index("method")
     assert table.loc["fbp", "n"] == 3
     assert table.loc["fbp", "psnr_mean"] == pytest.approx(2.0)
     assert table.loc["fbp", "ssim_sd"] == pytest.approx(0.1)

@@ -1,6 +1,6 @@
 """Reconstruction quality (FBP, TV), RAM weights, and the method registry, on seeded phantoms.
 
-The 1000-view operator norm (a ~100-step power iteration) is measured once for the module.
+The operator norms (deepinv's seeded power iteration) come from tests/fixtures/operator_norms.json.
 """
 
 import json
@@ -8,13 +8,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 
 from fmeval.ct.metrics import score_images
 from fmeval.ct.phantoms import generate_phantoms
 from fmeval.ct.ramweights import fetch_ram_weights, load_ram, load_ram_file
 from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct
 from fmeval.ct.sweep import NoiseLevel
-from fmeval.ct.tomography import build_operator, measure_operator_norm, simulate_sinograms
+from fmeval.ct.tomography import build_operator, simulate_sinograms
 from fmeval.errors import ConfigError
 
 CLEAN = NoiseLevel("clean", 0, 0)
@@ -29,8 +30,12 @@ def phantoms() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def operators() -> dict:
+    """The operators at 1000, 100, 20 and 10 views, with deepinv's seeded norms from
+    tests/fixtures/operator_norms.json (perf/operator_norms.py writes it; test_tomography checks
+    it against a fresh measurement)."""
+    norms = json.loads((REPO / "tests/fixtures/operator_norms.json").read_text())["norms"]
     return {
-        views: build_operator(views, operator_norm=measure_operator_norm(views, seed=0))
+        views: build_operator(views, operator_norm=norms[str(views)])
         for views in (1000, 100, 20, 10)
     }
 
@@ -127,7 +132,7 @@ def test_ram_weights_load_from_a_local_file(tmp_path):
     model = random_ram()
     torch.save(model.state_dict(), tmp_path / "ram.pt")
     record = fetch_ram_weights(
-        weights=str(tmp_path / "ram.pt"), cache_dir=tmp_path, out=tmp_path / "ram.json"
+        weights=str(tmp_path / "ram.pt"), cache_dir=tmp_path, manifest=tmp_path / "ram.json"
     )
     assert record["random_init"] is False and record["weights_id"].startswith("sha256:")
     assert json.loads((tmp_path / "ram.json").read_text()) == record
@@ -144,7 +149,7 @@ def test_ram_weights_of_another_architecture_are_a_config_error(tmp_path):
         load_ram_file(tmp_path / "linear.pt")
     with pytest.raises(ConfigError, match="do not load"):
         fetch_ram_weights(
-            weights=str(tmp_path / "linear.pt"), cache_dir=tmp_path, out=tmp_path / "ram.json"
+            weights=str(tmp_path / "linear.pt"), cache_dir=tmp_path, manifest=tmp_path / "ram.json"
         )
     assert not (tmp_path / "ram.json").exists()
 
@@ -152,12 +157,12 @@ def test_ram_weights_of_another_architecture_are_a_config_error(tmp_path):
 def test_missing_ram_weights_are_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         fetch_ram_weights(
-            weights=str(tmp_path / "absent.pt"), cache_dir=tmp_path, out=tmp_path / "ram.json"
+            weights=str(tmp_path / "absent.pt"), cache_dir=tmp_path, manifest=tmp_path / "ram.json"
         )
 
 
 def test_random_ram_is_flagged_and_seeded(tmp_path, phantoms, operators):
-    record = fetch_ram_weights(weights="random", cache_dir=tmp_path, out=tmp_path / "ram.json")
+    record = fetch_ram_weights(weights="random", cache_dir=tmp_path, manifest=tmp_path / "ram.json")
     assert record["random_init"] is True and record["weights_id"] == "random-init"
     a, b = load_ram(record, seed=0), load_ram(record, seed=0)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
@@ -177,5 +182,5 @@ def test_pretrained_weights_offline_are_one_source_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(SourceError, match="ct.ram.weights"):
-        fetch_ram_weights(weights="pretrained", cache_dir=tmp_path, out=tmp_path / "ram.json")
+        fetch_ram_weights(weights="pretrained", cache_dir=tmp_path, manifest=tmp_path / "ram.json")
     assert not (tmp_path / "ram.json").exists()

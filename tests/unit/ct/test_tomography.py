@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 
 from fmeval.ct.phantoms import generate_phantoms, load_phantoms, make_phantoms
 from fmeval.ct.sweep import NoiseLevel
@@ -31,6 +32,15 @@ def norm() -> float:
     return measure_operator_norm(VIEWS, seed=0)
 
 
+def test_cached_norms_are_deepinvs():
+    """tests/fixtures/operator_norms.json holds deepinv's seeded norms (checked where cheap)."""
+    record = json.loads((REPO / "tests/fixtures/operator_norms.json").read_text())
+    for views in (10, 20):
+        assert record["norms"][str(views)] == pytest.approx(
+            measure_operator_norm(views, seed=0), rel=1e-6
+        )
+
+
 @pytest.fixture(scope="module")
 def physics(norm):
     return build_operator(VIEWS, operator_norm=norm)
@@ -47,7 +57,7 @@ def test_more_phantoms_keep_the_earlier_ones(phantoms):
 
 
 def test_make_phantoms_writes_npy(tmp_path, phantoms):
-    make_phantoms(n=6, out=tmp_path / "p.npy")
+    make_phantoms(n=6, phantoms=tmp_path / "p.npy")
     assert np.array_equal(load_phantoms(tmp_path / "p.npy"), phantoms)
     assert [p.name for p in tmp_path.iterdir()] == ["p.npy"]
 
@@ -129,21 +139,19 @@ def test_noise_is_seeded_and_independent_of_batching(physics, phantoms, level):
 
 def test_more_phantoms_leave_the_first_sinograms_identical(tmp_path):
     """n_phantoms 3 -> 6 through the rule's code path: the first 3 sinograms are byte-identical."""
-    write_operator(views=VIEWS, seed=0, out=tmp_path / "op.json")
+    write_operator(views=VIEWS, seed=0, operator=tmp_path / "op.json")
     assert json.loads((tmp_path / "op.json").read_text())["views"] == VIEWS
     outs = {}
     for n in (3, 6):
-        make_phantoms(n=n, out=tmp_path / f"p{n}.npy")
+        make_phantoms(n=n, phantoms=tmp_path / f"p{n}.npy")
         run_simulation(
             phantoms=str(tmp_path / f"p{n}.npy"),
             operator=str(tmp_path / "op.json"),
             views=VIEWS,
-            noise="low",
-            gain=0.001,
-            sigma=0.001,
+            noise=NoiseLevel("low", 0.001, 0.001),
             seed=0,
             batch_size=4,
-            out=str(tmp_path / f"s{n}.npy"),
+            sinograms=str(tmp_path / f"s{n}.npy"),
         )
         outs[n] = np.load(tmp_path / f"s{n}.npy")
     assert outs[6].shape == (6, 1, outs[3].shape[2], VIEWS)

@@ -11,7 +11,7 @@ from conftest import HUB_FIXTURE
 
 from fmeval.errors import ConfigError, SourceError
 from fmeval.features.backbones import create_backbone, fetch_model, load_manifest, run_backbone
-from fmeval.features.models import ModelSpec, check_models, check_resolution, check_spec, spec_of
+from fmeval.features.models import ModelSpec, check_spec, spec_of
 from fmeval.io.sources import sha256_file
 
 SPECS = {
@@ -28,7 +28,7 @@ SPECS = {
 def build(tmp_path, backend: str, weights: str = "random", key: str = "vits"):
     spec = ModelSpec.from_config(key, {**SPECS[backend], "weights": weights})
     out = tmp_path / "resources" / "models" / f"{key}.json"
-    fetch_model(spec, cache_dir=tmp_path / "resources", out=out)
+    fetch_model(spec, cache_dir=tmp_path / "resources", manifest=out)
     spec, record = load_manifest(out)
     return spec, record, create_backbone(spec, record)
 
@@ -148,7 +148,7 @@ def test_unknown_timm_name(tmp_path):
         "m", {"backend": "timm", "name": "vit_nonexistent_patch14", "patch_size": 14}
     )
     with pytest.raises(ConfigError, match="unknown timm model 'vit_nonexistent_patch14'"):
-        fetch_model(spec, cache_dir=tmp_path, out=tmp_path / "m.json")
+        fetch_model(spec, cache_dir=tmp_path, manifest=tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
 
 
@@ -166,25 +166,6 @@ def test_patch_size_must_match_the_hub_model():
         ConfigError, match="dinov2_vits14 has patch size 14.*`models.m.patch_size` is 16"
     ):
         check_spec(spec)
-
-
-@pytest.mark.parametrize(("res", "patch"), [(225, 14), (100, 14), (450, 16), (13, 14)])
-def test_resolution_not_a_multiple_names_both(res, patch):
-    spec = ModelSpec(key="m", backend="timm", name="x", patch_size=patch)
-    with pytest.raises(
-        ConfigError,
-        match=rf"resolution {res} is not a multiple of the patch size {patch} of model 'm'",
-    ):
-        check_resolution(spec, res)
-    with pytest.raises(ConfigError, match=rf"resolution {res}"):
-        check_models(
-            {"m": {"backend": "timm", "name": "x", "patch_size": patch}}, [patch * 16, res]
-        )
-
-
-@pytest.mark.parametrize(("res", "patch"), [(224, 14), (448, 14), (448, 16), (14, 14)])
-def test_resolution_multiple_is_accepted(res, patch):
-    check_resolution(ModelSpec(key="m", backend="timm", name="x", patch_size=patch), res)
 
 
 # --- offline fetches --------------------------------------------------------------------
@@ -219,7 +200,7 @@ def test_offline_torchhub_github_fetch_is_one_clear_error(tmp_path, no_network):
     out = tmp_path / "resources" / "models" / "dinov2_vits14.json"
     start = time.monotonic()
     with pytest.raises(SourceError) as err:
-        fetch_model(spec, cache_dir=tmp_path / "resources", out=out)
+        fetch_model(spec, cache_dir=tmp_path / "resources", manifest=out)
     assert time.monotonic() - start < 15  # fails fast
     message = str(err.value)
     assert "https://github.com/facebookresearch/dinov2" in message
@@ -235,7 +216,7 @@ def test_offline_timm_pretrained_fetch_is_one_clear_error(tmp_path, no_network):
     spec = ModelSpec.from_config("vits", {**SPECS["timm"], "weights": "pretrained"})
     start = time.monotonic()
     with pytest.raises(SourceError) as err:
-        fetch_model(spec, cache_dir=tmp_path / "resources", out=tmp_path / "vits.json")
+        fetch_model(spec, cache_dir=tmp_path / "resources", manifest=tmp_path / "vits.json")
     assert time.monotonic() - start < 15  # no half-minute of retries
     message = str(err.value)
     assert "https://huggingface.co/timm/vit_small_patch14_dinov2.lvd142m" in message
@@ -244,7 +225,7 @@ def test_offline_timm_pretrained_fetch_is_one_clear_error(tmp_path, no_network):
 
 def test_manifest_round_trip(tmp_path):
     spec = ModelSpec.from_config("vits", {**SPECS["torchhub"], "weights": "random"})
-    record = fetch_model(spec, cache_dir=tmp_path / "resources", out=tmp_path / "vits.json")
+    record = fetch_model(spec, cache_dir=tmp_path / "resources", manifest=tmp_path / "vits.json")
     saved = json.loads((tmp_path / "vits.json").read_text())
     assert (
         saved == record
@@ -261,7 +242,7 @@ def test_fetched_resources_can_move(tmp_path, backend, built):
     ckpt.parent.mkdir(parents=True)
     torch.save(built[2].state_dict(), ckpt)
     spec = ModelSpec.from_config("vits", {**SPECS[backend], "weights": str(ckpt)})
-    fetch_model(spec, cache_dir=cache, out=cache / "models" / "vits.json")
+    fetch_model(spec, cache_dir=cache, manifest=cache / "models" / "vits.json")
     saved = json.loads((cache / "models" / "vits.json").read_text())
     assert saved["weights_file"] == "../torch/hub/checkpoints/dinov2_vits14_pretrain.pth"
     if backend == "torchhub":

@@ -31,7 +31,7 @@ def model(tmp_path_factory):
             "name": "dinov2_vits14",
         },
     )
-    fetch_model(spec, cache_dir=tmp, out=tmp / "vits.json")
+    fetch_model(spec, cache_dir=tmp, manifest=tmp / "vits.json")
     spec, record = load_manifest(tmp / "vits.json")
     return spec, create_backbone(spec, record)
 
@@ -129,8 +129,8 @@ def test_fg_fraction_null_only_without_a_mask(model, items, tmp_path):
         patch_table,
         cls_table,
         meta,
-        patches_out=tmp_path / "f.parquet",
-        cls_out=tmp_path / "f.cls.parquet",
+        patches=tmp_path / "f.parquet",
+        cls=tmp_path / "f.cls.parquet",
     )
     pf = read_features(tmp_path / "f.parquet")
     for item in items:

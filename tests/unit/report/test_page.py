@@ -1,14 +1,12 @@
 """The aggregated report: its pure functions on small tables, and the page of a real run."""
 
 import re
-import zipfile
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_snakemake
 
 from fmeval.errors import DataError
 from fmeval.report.costs import match_rule, pattern_regex, read_benchmarks, summarise_costs
@@ -299,41 +297,6 @@ def test_empty_stages_give_notes(tmp_path, monkeypatch):
     page = (tmp_path / "index.html").read_text()
     assert "No segmentation results in this run." in page and "No CT results in this run." in page
     assert read_csv(tmp_path / "ap.csv").columns.tolist() == ["note"]
-
-
-# ----------------------------------------------------------------------------- the run
-
-
-@pytest.mark.integration
-def test_run_produces_the_report(full_run):
-    report = full_run / "results/report"
-    assert (report / "index.html").stat().st_size > 10_000
-    for name in ("ap.csv", "ct.csv"):
-        assert (report / name).is_file()
-    figures = list((report / "figures").glob("*.png"))
-    assert figures and all(p.with_suffix(".svg").is_file() for p in figures)
-    page = (report / "index.html").read_text()
-    assert "random-banner" in page  # the test config uses random weights
-
-
-@pytest.mark.integration
-def test_nothing_to_do_after_the_run(full_run):
-    from conftest import scheduled_jobs
-
-    proc = run_snakemake(full_run, None, "-n", "--configfile", str(full_run / "config.yaml"))
-    assert scheduled_jobs(proc) == {}
-
-
-@pytest.mark.integration
-def test_snakemake_report_zip(full_run):
-    run_snakemake(
-        full_run, None, "--report", "report.zip", "--configfile", str(full_run / "config.yaml")
-    )
-    with zipfile.ZipFile(full_run / "report.zip") as z:
-        names = z.namelist()
-    assert "report/report.html" in names
-    for name in ("index.html", "ap.csv", "ct.csv", "cost.png"):  # the zip keeps only base names
-        assert any(n.endswith(f"/{name}") for n in names), name
 
 
 def test_stage_plots_are_not_drawn_twice(tmp_path, monkeypatch):

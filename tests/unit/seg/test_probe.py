@@ -13,11 +13,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fmeval.errors import ConfigError, DataError
+from fmeval.errors import DataError
 from fmeval.features.names import name_test_images
 from fmeval.features.store import read_features
 from fmeval.io.tables import write_table
-from fmeval.seg.checks import check_cs, check_thresholds
 from fmeval.seg.probe import (
     ProbeData,
     cross_validate,
@@ -26,7 +25,7 @@ from fmeval.seg.probe import (
     load_probe,
     save_probe,
     select_patches,
-    summarise,
+    summarise_cv,
 )
 
 
@@ -111,7 +110,7 @@ def test_one_class_fold_is_skipped_and_recorded(caplog):
     assert "only background" in skipped["reason"].iloc[0]
     assert "img2" in caplog.text
     assert table.loc[~table["skipped"], "ap"].between(0, 1).all()
-    summary = summarise(table, cs)
+    summary = summarise_cv(table, cs)
     assert summary["skipped_folds"] == [{"image": "img2", "reason": skipped["reason"].iloc[0]}]
     assert all(p["n_folds"] == 4 for p in summary["per_c"])
     # the reference loop skips the same fold and agrees on the others
@@ -127,7 +126,7 @@ def test_every_fold_one_class_is_a_clear_error():
     table = cross_validate(data, [1.0], max_iter=100)
     assert table["skipped"].all()
     with pytest.raises(DataError, match="every CV fold was skipped"):
-        summarise(table, [1.0])
+        summarise_cv(table, [1.0])
 
 
 def test_single_class_training_set_is_a_clear_error():
@@ -135,21 +134,6 @@ def test_single_class_training_set_is_a_clear_error():
     data.y[:] = 0
     with pytest.raises(DataError, match="both classes"):
         cross_validate(data, [1.0], max_iter=100)
-
-
-@pytest.mark.parametrize("cs", [[], None, [0.0], [-1.0, 1.0], [float("nan")], ["big"], [0.1, 0.1]])
-def test_bad_c_grid(cs):
-    with pytest.raises(ConfigError, match="probe.cs"):
-        check_cs(cs)
-    if cs is not None:
-        with pytest.raises(ConfigError, match="probe.cs"):
-            cross_validate(synthetic(0), cs, max_iter=100)
-
-
-@pytest.mark.parametrize(("fg", "bg"), [(0.5, 0.5), (0.2, 0.8), (1.5, 0.1), (0.9, -0.1)])
-def test_bad_thresholds(fg, bg):
-    with pytest.raises(ConfigError, match="bg_threshold"):
-        check_thresholds(fg_threshold=fg, bg_threshold=bg)
 
 
 def test_summary_best_c_and_ties():
@@ -162,7 +146,7 @@ def test_summary_best_c_and_ties():
             "reason": [""] * 6,
         }
     )
-    s = summarise(table, [0.01, 0.1, 1.0])
+    s = summarise_cv(table, [0.01, 0.1, 1.0])
     assert s["best_c"] == 0.1  # tie between 0.1 and 1.0 goes to the smaller C
     assert s["per_c"][0]["mean_ap"] == pytest.approx(0.6)
     assert s["per_c"][0]["sd_ap"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
