@@ -60,8 +60,9 @@ if _LOG:
     def getaddrinfo(host, *args, **kwargs):
         if host not in (None, "localhost", "127.0.0.1", "::1"):
             _note(f"getaddrinfo {host!r}")
-            raise socket.gaierror(-3, "Temporary failure in name resolution (blocked by the fmeval
-            test)")
+            raise socket.gaierror(
+                -3, "Temporary failure in name resolution (blocked by the fmeval test)"
+            )
         return _gai(host, *args, **kwargs)
 
     socket.socket.connect = connect
