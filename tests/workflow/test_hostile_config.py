@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
-
 import synthetic
+import torch
 from conftest import HUB_FIXTURE, load_test_config, run_snakemake, scheduled_jobs
-from fmeval.features.store import read_meta
+
+from fmeval.io.tables import read_meta
 
 pytestmark = pytest.mark.integration
 
@@ -20,9 +20,14 @@ def _config(tmp_path: Path, **models) -> dict:
     config["datasets"] = {"syn": synthetic.make_dataset(tmp_path / "src")}
     config["resolutions"] = [28]
     config["models"] = models or {
-        "m": {"backend": "torchhub", "name": "dinov2_vits14", "repo": str(HUB_FIXTURE),
-              "patch_size": 14, "weights": "random"}
-    }  # fmt: skip
+        "m": {
+            "backend": "torchhub",
+            "name": "dinov2_vits14",
+            "repo": str(HUB_FIXTURE),
+            "patch_size": 14,
+            "weights": "random",
+        }
+    }
     return config
 
 
@@ -57,8 +62,16 @@ def _hub_checkpoint(path: Path, seed: int) -> Path:
 
 def test_checkpoint_replaced_in_place_reruns_its_features(tmp_path):
     weights = _hub_checkpoint(tmp_path / "w.pth", seed=1)
-    config = _config(tmp_path, m={"backend": "torchhub", "name": "dinov2_vits14", "repo": str(HUB_FIXTURE),
-                                  "patch_size": 14, "weights": str(weights)})  # fmt: skip
+    config = _config(
+        tmp_path,
+        m={
+            "backend": "torchhub",
+            "name": "dinov2_vits14",
+            "repo": str(HUB_FIXTURE),
+            "patch_size": 14,
+            "weights": str(weights),
+        },
+    )
     work = tmp_path / "run"
     target = "results/features/syn/m/28.parquet"
     run_snakemake(work, config, target)
@@ -72,7 +85,10 @@ def test_checkpoint_replaced_in_place_reruns_its_features(tmp_path):
     run_snakemake(work, config, target)
     second = read_meta(work / target)
     assert second["weights"] != first["weights"]
-    assert second["weights"] == "sha256:" + __import__("hashlib").sha256(weights.read_bytes()).hexdigest()
+    assert (
+        second["weights"]
+        == "sha256:" + __import__("hashlib").sha256(weights.read_bytes()).hexdigest()
+    )
 
 
 def test_ram_checkpoint_replaced_in_place_refetches(tmp_path):

@@ -37,7 +37,14 @@ class _Handler(BaseHTTPRequestHandler):
         parts = self.path.strip("/").split("/", 1)
         kind, name = (parts + [""])[:2]
         body = server.bodies.get(name)
-        if body is None or kind not in {"ok", "short", "chunked-cut", "chunked", "trickle", "stall"}:
+        if body is None or kind not in {
+            "ok",
+            "short",
+            "chunked-cut",
+            "chunked",
+            "trickle",
+            "stall",
+        }:
             self.send_error(404, "Not Found")
             return
         try:
@@ -95,11 +102,14 @@ class LocalServer(ThreadingHTTPServer):
 
     def url(self, path: str) -> str:
         host, port = self.server_address[:2]
-        return f"{self.scheme}://{'localhost' if self.scheme == 'https' else host}:{port}/{path.lstrip('/')}"
+        host = "localhost" if self.scheme == "https" else host  # the certificate's name
+        return f"{self.scheme}://{host}:{port}/{path.lstrip('/')}"
 
 
 def _start(server: LocalServer):
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     return thread
 
@@ -129,13 +139,54 @@ def tls_files(tmp_path_factory) -> dict[str, Path]:
     if not shutil.which("openssl"):
         pytest.skip("the openssl command line tool is absent")
     d = tmp_path_factory.mktemp("tls")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-             "-days", "2", "-subj", "/CN=fmeval test CA", cwd=d)  # fmt: skip
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-             "-subj", "/CN=localhost", cwd=d)  # fmt: skip
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=fmeval test CA",
+        cwd=d,
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+        cwd=d,
+    )
     (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)  # fmt: skip
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        cwd=d,
+    )
     return {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
 
 

@@ -43,12 +43,21 @@ def _refused(archive: Path, dest: Path, **kwargs) -> str:
 def test_regular_archive_extracts_images_and_labels_only(tmp_path):
     archive = _tar(
         tmp_path / "a.tar.gz",
-        [("images/a.jpg", JPEG), ("labels/a.png", b"png"), ("README.txt", b"hi"),
-         ("images/run.sh", b"#!/bin/sh"), ("images/._a.jpg", b"mac")],
-    )  # fmt: skip
+        [
+            ("images/a.jpg", JPEG),
+            ("labels/a.png", b"png"),
+            ("README.txt", b"hi"),
+            ("images/run.sh", b"#!/bin/sh"),
+            ("images/._a.jpg", b"mac"),
+        ],
+    )
     found = extract_tarball(archive, tmp_path / "out", what="d images tarball")
     assert found == [tmp_path / "out" / "images" / "a.jpg", tmp_path / "out" / "labels" / "a.png"]
-    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    files = sorted(
+        p.relative_to(tmp_path / "out").as_posix()
+        for p in (tmp_path / "out").rglob("*")
+        if p.is_file()
+    )
     assert files == ["images/a.jpg", "labels/a.png"]
 
 

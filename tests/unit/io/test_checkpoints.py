@@ -3,7 +3,6 @@
 with strict key checking; a malicious pickle never runs, whatever its origin."""
 
 import hashlib
-import pickle
 import re
 from pathlib import Path
 
@@ -30,10 +29,7 @@ class _Evil:
 def evil_checkpoint(path: Path, marker: Path, *, legacy: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"state_dict": {"weight": _Evil(marker)}}
-    if legacy:
-        path.write_bytes(pickle.dumps(payload))
-    else:
-        torch.save(payload, path)
+    torch.save(payload, path, _use_new_zipfile_serialization=not legacy)
     return path
 
 
@@ -93,7 +89,9 @@ def test_keys_are_checked_strictly(tmp_path, change):
         state["0.weight"] = torch.zeros(5, 5)
     torch.save(state, tmp_path / "w.pth")
     with pytest.raises(ConfigError) as info:
-        load_weights(_net(), tmp_path / "w.pth", what="model 'm' weights", config_key="models.m.weights")
+        load_weights(
+            _net(), tmp_path / "w.pth", what="model 'm' weights", config_key="models.m.weights"
+        )
     message = str(info.value)
     assert {"extra": "head.weight", "missing": "2.bias", "shape": "0.weight"}[change] in message
     assert "models.m.weights" in message
@@ -108,7 +106,7 @@ def test_ram_cache_is_never_unpickled_unsafely(tmp_path, marker):
     cache = tmp_path / "resources"
     evil_checkpoint(cache / "torch" / "hub" / "checkpoints" / RAM_FILE, marker)
     with pytest.raises(FmevalError) as info:
-        fetch_ram_weights(weights="pretrained", cache_dir=cache, out=cache / "ct" / "ram.json")
+        fetch_ram_weights(weights="pretrained", cache_dir=cache, manifest=cache / "ct" / "ram.json")
     assert not marker.exists()
     assert RAM_FILE in str(info.value) and "ct.ram.weights" in str(info.value)
     assert not (cache / "ct" / "ram.json").exists()
@@ -121,7 +119,9 @@ def test_ram_local_weights_are_never_unpickled_unsafely(tmp_path, marker, kind):
     path = evil_checkpoint(tmp_path / "ram.pth", marker)
     weights = str(path) if kind == "path" else path.as_uri()
     with pytest.raises(FmevalError):
-        fetch_ram_weights(weights=weights, cache_dir=tmp_path / "resources", out=tmp_path / "r.json")
+        fetch_ram_weights(
+            weights=weights, cache_dir=tmp_path / "resources", manifest=tmp_path / "r.json"
+        )
     assert not marker.exists()
 
 
@@ -135,13 +135,17 @@ def ram_state(tmp_path_factory) -> Path:
     return path
 
 
-def test_ram_pretrained_is_downloaded_by_fmeval_and_loaded_safely(tmp_path, ram_state, http_server, monkeypatch):
+def test_ram_pretrained_is_downloaded_by_fmeval_and_loaded_safely(
+    tmp_path, ram_state, http_server, monkeypatch
+):
     import fmeval.ct.ramweights as rw
 
     http_server.serve("ram.pth.tar", ram_state.read_bytes())
     monkeypatch.setattr(rw, "RAM_URL", http_server.url("ok/ram.pth.tar"))
     cache = tmp_path / "resources"
-    record = rw.fetch_ram_weights(weights="pretrained", cache_dir=cache, out=cache / "ct" / "ram.json")
+    record = rw.fetch_ram_weights(
+        weights="pretrained", cache_dir=cache, manifest=cache / "ct" / "ram.json"
+    )
     cached = cache / "torch" / "hub" / "checkpoints" / rw.RAM_FILE
     assert cached.read_bytes() == ram_state.read_bytes()
     assert record["weights_id"] == "sha256:" + hashlib.sha256(ram_state.read_bytes()).hexdigest()
@@ -158,9 +162,17 @@ def _spec(backend: str, weights: str, **kw):
     from fmeval.features.models import ModelSpec
 
     if backend == "timm":
-        return ModelSpec(key="m", backend="timm", name="vit_small_patch14_dinov2", patch_size=14, weights=weights)
-    return ModelSpec(key="m", backend="torchhub", name="dinov2_vits14", patch_size=14, weights=weights,
-                     repo=kw.get("repo", str(HUB)))  # fmt: skip
+        return ModelSpec(
+            key="m", backend="timm", name="vit_small_patch14_dinov2", patch_size=14, weights=weights
+        )
+    return ModelSpec(
+        key="m",
+        backend="torchhub",
+        name="dinov2_vits14",
+        patch_size=14,
+        weights=weights,
+        repo=kw.get("repo", str(HUB)),
+    )
 
 
 @pytest.mark.parametrize("backend", ["torchhub", "timm"])
@@ -171,7 +183,9 @@ def test_backbone_weights_paths_are_never_unpickled_unsafely(tmp_path, marker, b
     path = evil_checkpoint(tmp_path / "evil.pth", marker)
     spec = _spec(backend, str(path) if kind == "path" else path.as_uri())
     with pytest.raises(ConfigError) as info:
-        fetch_model(spec, cache_dir=tmp_path / "resources", out=tmp_path / "resources" / "models" / "m.json")
+        fetch_model(
+            spec, cache_dir=tmp_path / "resources", manifest=tmp_path / "resources" / "models" / "m.json"
+        )
     assert "models.m.weights" in str(info.value)
     assert not marker.exists()
     manifest = {"repo_dir": str(HUB), "weights_file": str(path), "weights_id": "sha256:x"}
@@ -189,15 +203,19 @@ def hub_state(tmp_path_factory) -> Path:
     return path
 
 
-def test_hub_pretrained_is_downloaded_by_fmeval_not_by_hub_code(tmp_path, hub_state, http_server, monkeypatch):
+def test_hub_pretrained_is_downloaded_by_fmeval_not_by_hub_code(
+    tmp_path, hub_state, http_server, monkeypatch
+):
     """The fixture hub raises on pretrained=True: the hub code only builds the network."""
     import fmeval.features.backbones as bb
 
     http_server.serve(hub_state.name, hub_state.read_bytes())
-    monkeypatch.setattr(bb, "hub_checkpoint_url", lambda spec: http_server.url(f"ok/{hub_state.name}"))
+    monkeypatch.setattr(
+        bb, "hub_checkpoint_url", lambda spec: http_server.url(f"ok/{hub_state.name}")
+    )
     cache = tmp_path / "resources"
     spec = _spec("torchhub", "pretrained")
-    record = bb.fetch_model(spec, cache_dir=cache, out=cache / "models" / "m.json")
+    record = bb.fetch_model(spec, cache_dir=cache, manifest=cache / "models" / "m.json")
     assert Path(record["weights_file"]).read_bytes() == hub_state.read_bytes()
     spec2, manifest = bb.load_manifest(cache / "models" / "m.json")
     model = bb.create_backbone(spec2, manifest)
@@ -214,7 +232,9 @@ def test_hub_cached_checkpoint_is_never_unpickled_unsafely(tmp_path, marker, mon
     monkeypatch.setattr(bb, "hub_checkpoint_url", lambda spec: url)
     evil_checkpoint(cache / "torch" / "hub" / "checkpoints" / "dinov2_vits14_pretrain.pth", marker)
     with pytest.raises(FmevalError):
-        bb.fetch_model(_spec("torchhub", "pretrained"), cache_dir=cache, out=cache / "models" / "m.json")
+        bb.fetch_model(
+            _spec("torchhub", "pretrained"), cache_dir=cache, manifest=cache / "models" / "m.json"
+        )
     assert not marker.exists()
 
 

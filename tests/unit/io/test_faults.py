@@ -59,7 +59,9 @@ def test_environment_faults_are_one_line_naming_the_output(tmp_path, code, cause
 
 def test_disk_full_without_errno_is_recognised(tmp_path):
     # pyarrow's way: an OSError with the errno only in its text
-    line = _logged_error(tmp_path, OSError("Error writing bytes to file. Detail: [errno 28] No space left on device"))
+    line = _logged_error(
+        tmp_path, OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")
+    )
     assert "disk full" in line
 
 
@@ -85,7 +87,9 @@ def bomb_png(path: Path, side: int = 50_000) -> Path:
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
     row = b"\x00" + bytes((side + 7) // 8)
     idat = zlib.compress(row * 4)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -107,11 +111,27 @@ def test_images_below_the_minimum_size_are_refused_by_name(tmp_path, size):
     path = tmp_path / "tiny.png"
     Image.new("RGB", size).save(path)
     with pytest.raises(DataError) as info:
-        open_image(path)
+        open_image(path, min_side=MIN_IMAGE_SIDE)
     message = str(info.value)
-    assert str(path) in message and f"{size[0]}x{size[1]}" in message and str(MIN_IMAGE_SIDE) in message
+    assert (
+        str(path) in message
+        and f"{size[0]}x{size[1]}" in message
+        and str(MIN_IMAGE_SIDE) in message
+    )
     Image.new("RGB", (MIN_IMAGE_SIDE, MIN_IMAGE_SIDE)).save(path)
-    open_image(path)
+    open_image(path, min_side=MIN_IMAGE_SIDE)
+
+
+def test_tiny_image_in_a_dataset_is_refused_by_name(tmp_path):
+    import synthetic
+
+    from fmeval.features.datasets import download_dataset
+
+    entry = synthetic.make_dataset(tmp_path / "src", train=(("alpha", 64, 48), ("tiny", 1, 1)))
+    out = tmp_path / "resources" / "datasets" / "syn"
+    with pytest.raises(DataError, match=r"images/tiny\.jpg is 1x1 px, below the minimum"):
+        download_dataset(name="syn", out_dir=out, **entry)
+    assert list(out.parent.iterdir()) == []
 
 
 def test_text_file_named_png_is_refused_by_name(tmp_path):
@@ -167,8 +187,15 @@ def test_copied_checkout_with_resources_works(tmp_path, monkeypatch):
     old, new = tmp_path / "old", tmp_path / "new"
     shutil.copytree(HUB, old / "hub")
     monkeypatch.chdir(old)
-    spec = ModelSpec(key="m", backend="torchhub", name="dinov2_vits14", patch_size=14, weights="random", repo="hub")
-    fetch_model(spec, cache_dir="resources", out="resources/models/m.json")
+    spec = ModelSpec(
+        key="m",
+        backend="torchhub",
+        name="dinov2_vits14",
+        patch_size=14,
+        weights="random",
+        repo="hub",
+    )
+    fetch_model(spec, cache_dir="resources", manifest="resources/models/m.json")
     shutil.copytree(old, new)
     shutil.rmtree(old)
     monkeypatch.chdir(new)
@@ -196,3 +223,37 @@ def test_killed_download_leftovers_are_cleaned_on_the_next_run(tmp_path):
     download_dataset(name="syn", out_dir=root / "syn", **entry)
     assert sorted(p.name for p in root.iterdir()) == ["other", "syn"]
     assert not list((root / "syn").rglob("*.tar"))  # the downloads are not kept either
+
+
+def test_readme_says_a_killed_snakemake_needs_unlock():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### Incremental reruns", 1)[1].split("\n## ", 1)[0]
+    assert "kill -9" in section and "snakemake --unlock" in section
+
+
+@pytest.mark.parametrize("hostile", ["bomb", "text"])
+def test_hostile_image_in_a_tarball_is_refused_by_name(tmp_path, hostile):
+    import synthetic
+
+    from fmeval.features.datasets import download_dataset
+
+    entry = synthetic.make_dataset(tmp_path / "src")
+    bad = bomb_png(tmp_path / "b.png").read_bytes() if hostile == "bomb" else b"not an image"
+    files = {
+        "images/alpha.jpg": synthetic.encode(synthetic.photo(64, 48, seed=0), "JPEG"),
+        "images/zulu.png": bad,
+    }
+    images = synthetic.write_tarball(tmp_path / "src" / "hostile.tar.gz", files)
+    entry["images"] = {"source": str(images)}
+    entry["labels"] = {"source": str(tmp_path / "src" / "labels.tar.gz")}
+    label = synthetic.encode(synthetic.rgba_label(synthetic.disc_mask(64, 48, seed=0)), "PNG")
+    synthetic.write_tarball(
+        tmp_path / "src" / "labels.tar.gz", {"labels/alpha.png": label, "labels/zulu.png": label}
+    )
+    out = tmp_path / "resources" / "datasets" / "syn"
+    with pytest.raises(DataError) as info:
+        download_dataset(name="syn", out_dir=out, **entry)
+    assert "images/zulu.png" in str(info.value)
+    if hostile == "bomb":
+        assert "decompression bomb" in str(info.value)
+    assert list(out.parent.iterdir()) == []
