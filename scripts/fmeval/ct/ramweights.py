@@ -36,7 +36,7 @@ def load_ram_file(
     import deepinv as dinv
 
     model = dinv.models.RAM(pretrained=False)
-    load_weights(model, path, what="RAM weights", config_key=CONFIG_KEY)
+    load_weights(model, path, what="RAM weights", config_key=CONFIG_KEY, arch="deepinv's RAM")
     return model.to(device)
 
 

@@ -80,7 +80,11 @@ def _weights_hint(spec: ModelSpec) -> str:
 
 def _what(spec: ModelSpec) -> dict:
     """How checkpoint errors name a model's weights and the key to change."""
-    return {"what": f"model {spec.key!r} weights", "config_key": f"models.{spec.key}.weights"}
+    return {
+        "what": f"model {spec.key!r}: weights",
+        "config_key": f"models.{spec.key}.weights",
+        "arch": spec.name,
+    }
 
 
 def _unreachable(spec: ModelSpec, what: str, exc: Exception) -> SourceError:

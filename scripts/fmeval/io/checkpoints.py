@@ -77,10 +77,12 @@ def load_weights(
     what: str,
     config_key: str,
     convert: Callable[[dict, torch.nn.Module], dict] | None = None,
+    arch: str | None = None,
 ) -> torch.nn.Module:
     """Load the checkpoint at ``path`` into ``model`` (built without weights), strictly.
 
-    ``convert`` maps the checkpoint's names onto the model's (timm's checkpoint filters).
+    ``convert`` maps the checkpoint's names onto the model's (timm's checkpoint filters);
+    ``arch`` names the architecture in errors (default: the model's class).
     """
     state = read_state_dict(path, what=what, config_key=config_key)
     if convert is not None:
@@ -98,7 +100,7 @@ def load_weights(
                 )
                 parts.append(f"{len(keys)} {label} ({shown})")
         raise ConfigError(
-            f"{what} {path} does not fit {type(model).__name__}: {'; '.join(parts)}. "
+            f"{what} {path} do not load into {arch or type(model).__name__}: {'; '.join(parts)}. "
             f"Point `{config_key}` at a checkpoint for this architecture."
         )
     model.load_state_dict(state, strict=True)

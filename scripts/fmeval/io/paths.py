@@ -47,7 +47,7 @@ def resolve_paths(record: Mapping, keys: Iterable[str], *, manifest: str | os.Pa
     """
     folder = Path(manifest).resolve().parent
     base = (folder / record[BASE_KEY]).resolve() if BASE_KEY in record else folder
-    resolved = dict(record)
+    resolved = {k: v for k, v in record.items() if k != BASE_KEY}
     for key in keys:
         value = record.get(key)
         if value and not Path(value).is_absolute():
