@@ -246,5 +246,7 @@ def test_default_hub_repo_is_pinned_to_a_commit():
     models = schema["properties"]["models"]
     assert models["additionalProperties"]["properties"]["repo"]["default"] == DEFAULT_HUB_REPO
     assert {entry["repo"] for entry in models["default"].values()} == {DEFAULT_HUB_REPO}
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert {entry["repo"] for entry in config["models"].values()} == {DEFAULT_HUB_REPO}
     readme = (REPO / "README.md").read_text()
     assert DEFAULT_HUB_REPO in readme and "runs that repo's code" in readme
