@@ -51,6 +51,11 @@ def test_dry_run_refuses_unusable_sources(tmp_path, source, words):
         assert word in text, text[-3000:]
 
 
+def _run(work: Path, config: dict, target: str, *args: str):
+    # --cores before the target: --configfile (from run_snakemake) would take it as a file
+    return run_snakemake(work, config, "--cores", "2", *args, target)
+
+
 def _hub_checkpoint(path: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     model = torch.hub.load(str(HUB_FIXTURE), "dinov2_vits14", source="local", pretrained=False)
@@ -74,15 +79,15 @@ def test_checkpoint_replaced_in_place_reruns_its_features(tmp_path):
     )
     work = tmp_path / "run"
     target = "results/features/syn/m/28.parquet"
-    run_snakemake(work, config, target)
+    _run(work, config, target)
     first = read_meta(work / target)
-    assert scheduled_jobs(run_snakemake(work, config, target, "-n")) == {}
+    assert scheduled_jobs(_run(work, config, target, "-n")) == {}
 
     _hub_checkpoint(weights, seed=2)  # the same path, new weights
-    jobs = scheduled_jobs(run_snakemake(work, config, target, "-n"))
+    jobs = scheduled_jobs(_run(work, config, target, "-n"))
     assert jobs.get("fetch_model") == 1 and jobs.get("extract_features") == 1, jobs
 
-    run_snakemake(work, config, target)
+    _run(work, config, target)
     second = read_meta(work / target)
     assert second["weights"] != first["weights"]
     assert (
@@ -100,10 +105,10 @@ def test_ram_checkpoint_replaced_in_place_refetches(tmp_path):
     config["ct"]["ram"]["weights"] = str(path)
     work = tmp_path / "run"
     target = "resources/ct/ram-weights.json"
-    run_snakemake(work, config, target)
-    assert scheduled_jobs(run_snakemake(work, config, target, "-n")) == {}
+    _run(work, config, target)
+    assert scheduled_jobs(_run(work, config, target, "-n")) == {}
     torch.manual_seed(3)
     torch.save(dinv.models.RAM(pretrained=False).state_dict(), path)
     future = time.time() + 5
     os.utime(path, (future, future))
-    assert scheduled_jobs(run_snakemake(work, config, target, "-n")) == {"fetch_ram_weights": 1}
+    assert scheduled_jobs(_run(work, config, target, "-n")) == {"fetch_ram_weights": 1}
