@@ -3,6 +3,8 @@
 The operator norms (deepinv's seeded power iteration) come from tests/fixtures/operator_norms.json.
 """
 
+import json
+
 import numpy as np
 import pytest
 import torch
