@@ -184,7 +184,9 @@ def test_backbone_weights_paths_are_never_unpickled_unsafely(tmp_path, marker, b
     spec = _spec(backend, str(path) if kind == "path" else path.as_uri())
     with pytest.raises(ConfigError) as info:
         fetch_model(
-            spec, cache_dir=tmp_path / "resources", manifest=tmp_path / "resources" / "models" / "m.json"
+            spec,
+            cache_dir=tmp_path / "resources",
+            manifest=tmp_path / "resources" / "models" / "m.json",
         )
     assert "models.m.weights" in str(info.value)
     assert not marker.exists()
