@@ -36,8 +36,8 @@ def _declared_size(path: str | os.PathLike) -> str:
 def _bomb(path: str | os.PathLike, exc: Exception) -> DataError:
     return DataError(
         f"image {path} declares {_declared_size(path)} pixels, above PIL's limit of "
-        f"{Image.MAX_IMAGE_PIXELS} (a decompression bomb, or a corrupt header); it was not "
-        "decoded. Replace or remove the file."
+        f"{2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels (a decompression bomb, or a corrupt "
+        "header); it was not decoded. Replace or remove the file."
     )
 
 

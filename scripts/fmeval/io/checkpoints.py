@@ -51,10 +51,14 @@ def read_state_dict(
         AttributeError,
         TypeError,
     ) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, pickle.UnpicklingError):
+            reason = "it holds Python objects besides tensors, which weights_only loading refuses"
+        else:
+            text = str(exc).strip()
+            reason = f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else 'unreadable'}"
         raise ConfigError(
             f"{what} {path} is not a checkpoint of plain tensors; it was not loaded, as loading it "
-            f"could run code or it is corrupt ({type(exc).__name__}: {reason[:200]}). {fix}."
+            f"could run code or it is corrupt ({reason}). {fix}."
         ) from exc
     while isinstance(state, Mapping):
         inner = [k for k in _WRAPPERS if isinstance(state.get(k), Mapping)]
