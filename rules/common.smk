@@ -12,11 +12,13 @@ from fmeval.config import check_config
 from fmeval.ct.sweep import ct_grid
 from fmeval.features.models import check_models
 from fmeval.features.names import name_test_images
+from fmeval.io.sources import check_config_sources, local_path
 
 # Each value is checked once: the schema checks every field (and fills in defaults),
 # check_config the rules that tie fields together. Everything below trusts the config.
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
+check_config_sources(config)  # schemes, http only with a sha256, local files exist
 MODELS = check_models(config["models"])
 DATASETS = list(config["datasets"])
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
@@ -58,6 +60,18 @@ def get_dataset_source(key):
 def get_model_entry(wildcards):
     """The registry entry of one model, as passed to fetch_model."""
     return config["models"][wildcards.model]
+
+
+def get_local_weights(weights):
+    """{"weights": path} for a local checkpoint, so that replacing it reruns its fetch
+    rule (and so everything computed from it); {} for `pretrained` and `random`."""
+    if weights in ("pretrained", "random"):
+        return {}
+    return {"weights": str(local_path(weights))}
+
+
+def get_model_weights(wildcards):
+    return get_local_weights(config["models"][wildcards.model].get("weights", "pretrained"))
 
 
 def expand_cells(pattern, **extra):

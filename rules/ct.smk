@@ -21,6 +21,8 @@ rule make_phantoms:
 
 
 rule fetch_ram_weights:
+    input:
+        unpack(lambda wildcards: get_local_weights(CT.ram_weights)),
     output:
         manifest="resources/ct/ram-weights.json",
     log:

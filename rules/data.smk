@@ -30,6 +30,8 @@ rule download_dataset:
 
 
 rule fetch_model:
+    input:
+        unpack(get_model_weights),
     output:
         manifest="resources/models/{model}.json",
     log:

@@ -11,4 +11,5 @@ run_logged(
     images=snakemake.params.images,
     labels=snakemake.params.labels,
     test_images=snakemake.params.test_images,
+    **snakemake.config["downloads"],  # execution settings: changing them reruns nothing
 )

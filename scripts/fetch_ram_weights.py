@@ -9,4 +9,5 @@ run_logged(
     weights=snakemake.params.weights,
     cache_dir=snakemake.params.cache_dir,
     manifest=snakemake.output.manifest,
+    deadline_s=snakemake.config["downloads"]["deadline_s"],  # execution setting: no rerun
 )

@@ -5,7 +5,9 @@ error is written once, to the log, and the user sees it once. Without a log path
 the messages go to stderr instead.
 """
 
+import errno
 import logging
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +45,52 @@ def run_logged(
     except FmevalError as exc:
         log.error("%s", exc)
         sys.exit(1)
+    except OSError as exc:
+        message = environment_fault(exc)
+        if message is None:
+            log.exception("unexpected error (a bug, please report it with this log)")
+            raise
+        log.error("%s", message)
+        sys.exit(1)
     except Exception:
         log.exception("unexpected error (a bug, please report it with this log)")
         raise
+
+
+_FREE = "free space there (or work in a folder on a larger disk) and rerun"
+_WRITABLE = (
+    "make the folder writable (e.g. `chmod -R u+w results`) or run in a writable "
+    "working directory, and rerun"
+)
+FAULTS = {
+    errno.ENOSPC: ("disk full", _FREE),
+    errno.EDQUOT: ("disk quota exceeded", _FREE),
+    errno.EROFS: ("read-only file system", _WRITABLE),
+    errno.EACCES: ("permission denied", _WRITABLE),
+    errno.EPERM: ("operation not permitted", _WRITABLE),
+}
+# fmeval.io.atomic's temporaries: .tmp-<output name>.<8 random characters>[suffix]
+_TEMPORARY = re.compile(r"\.tmp-(?P<name>.+)\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?")
+
+
+def output_of(path: str) -> str:
+    """The output an atomic temporary stands for (``path`` itself if it is not one)."""
+    parts = Path(path).parts
+    for i, part in enumerate(parts):
+        found = _TEMPORARY.fullmatch(part)
+        if found:
+            return str(Path(*parts[:i], found["name"]))
+    return str(path)
+
+
+def environment_fault(exc: OSError) -> str | None:
+    """One line naming the file, the cause and the fix of a disk or permission fault;
+    None when ``exc`` is not one (then it is a bug and keeps its traceback)."""
+    code = exc.errno
+    if code not in FAULTS and "No space left on device" in str(exc):
+        code = errno.ENOSPC  # pyarrow and others keep the errno only in the text
+    if code not in FAULTS:
+        return None
+    cause, fix = FAULTS[code]
+    where = f"cannot write {output_of(exc.filename)}" if exc.filename else "a write failed"
+    return f"{where}: {cause} ({errno.errorcode[code]}); {fix}."

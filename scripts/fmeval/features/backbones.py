@@ -10,19 +10,22 @@ import contextlib
 import json
 import os
 import socket
+import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import torch
 
 from fmeval.errors import ConfigError, SourceError
-from fmeval.features.models import DEFAULT_HUB_REPO, ModelSpec, check_spec
+from fmeval.features.models import DEFAULT_HUB_REPO, DINOV2_HUB_NAMES, ModelSpec, check_spec
 from fmeval.io.atomic import atomic_path
-from fmeval.io.checkpoints import RANDOM_INIT
-from fmeval.io.sources import TIMEOUT_S, local_path, sha256_file
+from fmeval.io.checkpoints import RANDOM_INIT, load_weights
+from fmeval.io.paths import resolve_paths, store_paths
+from fmeval.io.sources import DEADLINE_S, TIMEOUT_S, fetch, local_path, sha256_file
 from fmeval.runtime import cache_env
 
 
@@ -30,7 +33,7 @@ from fmeval.runtime import cache_env
 class Backend:
     """How one family of models is fetched, built and run."""
 
-    fetch: Callable[[ModelSpec, Path], dict]
+    fetch: Callable[..., dict]  # (spec, cache_dir, *, deadline_s) -> record
     build: Callable[[ModelSpec, Mapping], torch.nn.Module]
     forward: Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
     check: Callable[[ModelSpec], None] = lambda spec: None
@@ -60,13 +63,28 @@ def weights_record(spec: ModelSpec, weights_file: Path | None) -> dict:
     }
 
 
-def _weights_hint(spec: ModelSpec) -> str:
-    """Where the official checkpoint of ``spec`` lives, for the offline hint."""
-    if spec.name.startswith("dinov2_"):
+def hub_checkpoint_url(spec: ModelSpec) -> str | None:
+    """Where the official checkpoint of a torchhub model is published (None: not known)."""
+    if spec.name in DINOV2_HUB_NAMES:
         arch = spec.name.removesuffix("_reg")
         stem = spec.name.replace("_reg", "_reg4")
-        return f" (e.g. https://dl.fbaipublicfiles.com/dinov2/{arch}/{stem}_pretrain.pth)"
-    return ""
+        return f"https://dl.fbaipublicfiles.com/dinov2/{arch}/{stem}_pretrain.pth"
+    return None
+
+
+def _weights_hint(spec: ModelSpec) -> str:
+    """Where the official checkpoint of ``spec`` lives, for the offline hint."""
+    url = hub_checkpoint_url(spec)
+    return f" (e.g. {url})" if url else ""
+
+
+def _what(spec: ModelSpec) -> dict:
+    """How checkpoint errors name a model's weights and the key to change."""
+    return {
+        "what": f"model {spec.key!r}: weights",
+        "config_key": f"models.{spec.key}.weights",
+        "arch": spec.name,
+    }
 
 
 def _unreachable(spec: ModelSpec, what: str, exc: Exception) -> SourceError:
@@ -119,81 +137,65 @@ def network_timeout(seconds: float = TIMEOUT_S) -> Iterator[None]:
 # --- torch.hub (official facebookresearch/dinov2 and dinov3 code) -----------------------
 
 
-def _hub_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
+def _hub_code(spec: ModelSpec, cache_dir: Path) -> Path:
+    """The folder of the hub code: a local one, or ``owner/repo[:ref]`` fetched by torch.hub
+    (which runs that repo's hubconf.py: only name repos you trust)."""
     repo = spec.repo or DEFAULT_HUB_REPO
     if local_path(repo).is_dir():
-        repo_dir = local_path(repo).resolve()
-        weights_file = None
-        if spec.weights == "pretrained":
-            with cache_env(cache_dir), network_timeout():
-                try:
-                    torch.hub.load(str(repo_dir), spec.name, source="local", pretrained=True)
-                except Exception as exc:  # noqa: BLE001 - any failure here is a fetch failure
-                    raise _unreachable(spec, "pretrained weights", exc) from exc
-                weights_file = _newest_checkpoint(spec, cache_dir)
-    else:
-        with cache_env(cache_dir), network_timeout():
-            hub_dir = Path(torch.hub.get_dir())
-            try:
-                torch.hub.load(
-                    repo,
-                    spec.name,
-                    pretrained=spec.weights == "pretrained",
-                    trust_repo=True,
-                    skip_validation=True,
-                )
-            except Exception as exc:  # noqa: BLE001
-                url = f"https://github.com/{repo.split(':')[0]}"
-                raise _unreachable(spec, f"the hub code from {url}", exc) from exc
-            owner, name = repo.split(":")[0].split("/")
-            candidates = sorted(hub_dir.glob(f"{owner}_{name}_*"), key=os.path.getmtime)
-            repo_dir = candidates[-1].resolve()
-            weights_file = (
-                _newest_checkpoint(spec, cache_dir) if spec.weights == "pretrained" else None
-            )
-    if spec.weights not in {"pretrained", "random"}:
-        weights_file = local_path(spec.weights)
-    return {"repo_dir": str(repo_dir), **weights_record(spec, weights_file)}
+        return local_path(repo).resolve()
+    with cache_env(cache_dir), network_timeout():
+        hub_dir = Path(torch.hub.get_dir())
+        try:  # pretrained=False: hub code never downloads or unpickles a checkpoint
+            torch.hub.load(repo, spec.name, pretrained=False, trust_repo=True, skip_validation=True)
+        except Exception as exc:  # noqa: BLE001
+            url = f"https://github.com/{repo.split(':')[0]}"
+            raise _unreachable(spec, f"the hub code from {url}", exc) from exc
+    owner, name = repo.split(":")[0].split("/")
+    ref = repo.split(":", 1)[1].replace("/", "_") if ":" in repo else None
+    if ref and (hub_dir / f"{owner}_{name}_{ref}").is_dir():
+        return (hub_dir / f"{owner}_{name}_{ref}").resolve()
+    candidates = sorted(hub_dir.glob(f"{owner}_{name}_*"), key=os.path.getmtime)
+    return candidates[-1].resolve()
 
 
-def _newest_checkpoint(spec: ModelSpec, cache_dir: Path) -> Path:
-    """The checkpoint torch.hub just downloaded for ``spec`` (``dinov2_vits14_reg4_*`` is
-    not taken for ``dinov2_vits14``)."""
-    ckpt_dir = Path(cache_dir) / "torch" / "hub" / "checkpoints"
-    stem = spec.name.replace("_reg", "_reg4")
-    found = sorted(
-        (p for p in ckpt_dir.glob(f"{stem}_*") if not p.name[len(stem) + 1 :].startswith("reg")),
-        key=os.path.getmtime,
-    )
-    if not found:
+def _hub_checkpoint(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> Path:
+    """The official checkpoint, downloaded by fmeval into the torch.hub cache (once)."""
+    url = hub_checkpoint_url(spec)
+    if url is None:
         raise SourceError(
-            f"model {spec.key!r}: no checkpoint named {stem}_* appeared in {ckpt_dir}"
+            f"model {spec.key!r}: fmeval knows no download address for the {spec.name} "
+            f"checkpoint; download it and set `models.{spec.key}.weights` to its path"
         )
-    return found[-1]
+    name = PurePosixPath(urllib.parse.urlsplit(url).path).name
+    path = Path(cache_dir) / "torch" / "hub" / "checkpoints" / name
+    if not path.is_file():
+        fetch(
+            url,
+            path,
+            what=f"the {spec.name} checkpoint",
+            config_key=f"models.{spec.key}.weights",
+            deadline_s=deadline_s,
+        )
+    return path
 
 
-def _load_state(model: torch.nn.Module, spec: ModelSpec, weights_file: str) -> None:
-    try:
-        state = torch.load(weights_file, map_location="cpu", weights_only=True)
-        if (
-            isinstance(state, Mapping)
-            and "model" in state
-            and not any(k.endswith("weight") for k in state)
-        ):
-            state = state["model"]
-        model.load_state_dict(state, strict=True)
-    except Exception as exc:  # noqa: BLE001
-        raise ConfigError(
-            f"model {spec.key!r}: weights {weights_file} do not load into {spec.name} ({exc}). "
-            "Point `weights` at a checkpoint for this architecture."
-        ) from exc
+def _hub_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLINE_S) -> dict:
+    repo_dir = _hub_code(spec, cache_dir)
+    weights_file = None
+    if spec.weights == "pretrained":
+        weights_file = _hub_checkpoint(spec, cache_dir, deadline_s=deadline_s)
+    elif not spec.is_random:
+        weights_file = local_path(spec.weights)
+    if weights_file is not None:  # loads safely and fits: checked before any compute job
+        _hub_build(spec, {"repo_dir": str(repo_dir), "weights_file": str(weights_file)})
+    return {"repo_dir": str(repo_dir), **weights_record(spec, weights_file)}
 
 
 def _hub_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
     torch.manual_seed(0)  # random-init is reproducible
     model = torch.hub.load(manifest["repo_dir"], spec.name, source="local", pretrained=False)
     if manifest["weights_file"]:
-        _load_state(model, spec, manifest["weights_file"])
+        load_weights(model, manifest["weights_file"], **_what(spec))
     return model
 
 
@@ -220,7 +222,7 @@ def _timm_check(spec: ModelSpec) -> None:
         )
 
 
-def _timm_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
+def _timm_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLINE_S) -> dict:
     import timm
 
     weights_file = None
@@ -246,6 +248,8 @@ def _timm_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
                 raise _unreachable(spec, f"weights from {url}", exc) from exc
     elif not spec.is_random:
         weights_file = local_path(spec.weights)
+    if weights_file is not None:  # loads safely and fits: checked before any compute job
+        _timm_build(spec, {"weights_file": str(weights_file)})
     return {"repo_dir": None, **weights_record(spec, weights_file)}
 
 
@@ -253,20 +257,12 @@ def _timm_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
     import timm
 
     torch.manual_seed(0)
+    model = timm.create_model(spec.name, pretrained=False, dynamic_img_size=True)
     if manifest["weights_file"]:
-        try:
-            return timm.create_model(
-                spec.name,
-                pretrained=True,
-                pretrained_cfg_overlay={"file": manifest["weights_file"]},
-                dynamic_img_size=True,
-            )
-        except Exception as exc:  # noqa: BLE001
-            raise ConfigError(
-                f"model {spec.key!r}: weights {manifest['weights_file']} do not load into "
-                f"{spec.name} ({exc})"
-            ) from exc
-    return timm.create_model(spec.name, pretrained=False, dynamic_img_size=True)
+        # timm's own checkpoint filter (names, position embeddings), as its loader applies
+        convert = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+        load_weights(model, manifest["weights_file"], convert=convert, **_what(spec))
+    return model
 
 
 def _timm_forward(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -286,21 +282,25 @@ PATH_KEYS = ("repo_dir", "weights_file")
 
 
 def fetch_model(
-    spec: ModelSpec, *, cache_dir: str | os.PathLike, manifest: str | os.PathLike
+    spec: ModelSpec,
+    *,
+    cache_dir: str | os.PathLike,
+    manifest: str | os.PathLike,
+    deadline_s: float = DEADLINE_S,
 ) -> dict:
     """Seed the local cache with what ``spec`` needs and write its JSON manifest to ``manifest``.
 
-    Paths inside ``cache_dir`` are stored relative to the manifest's folder, so that a
-    fetched ``resources/`` can be copied to an offline machine or another folder.
+    Paths are stored relative to the working directory (the folder holding ``cache_dir``)
+    when they lie in it or the config named them relatively (fmeval.io.paths), so that a
+    fetched ``resources/`` can be copied to an offline machine or another checkout.
     """
     backend = backend_of(spec)
     backend.check(spec)
-    record = {**asdict(spec), **backend.fetch(spec, Path(cache_dir))}
-    cache, home = Path(cache_dir).resolve(), Path(manifest).resolve().parent
-    stored = dict(record)
-    for key in PATH_KEYS:
-        if record[key] and Path(record[key]).resolve().is_relative_to(cache):
-            stored[key] = os.path.relpath(Path(record[key]).resolve(), home)
+    record = {**asdict(spec), **backend.fetch(spec, Path(cache_dir), deadline_s=deadline_s)}
+    given = {"repo_dir": spec.repo, "weights_file": spec.weights}  # as the config named them
+    stored = store_paths(
+        record, PATH_KEYS, manifest=manifest, base=Path(cache_dir).resolve().parent, given=given
+    )
     with atomic_path(manifest) as tmp:
         tmp.write_text(json.dumps(stored, indent=1))
     return record
@@ -308,11 +308,7 @@ def fetch_model(
 
 def load_manifest(path: str | os.PathLike) -> tuple[ModelSpec, dict]:
     """The spec and fetch record written by :func:`fetch_model`, with absolute paths."""
-    path = Path(path)
-    record = json.loads(path.read_text())
-    for key in PATH_KEYS:
-        if record[key] and not Path(record[key]).is_absolute():
-            record[key] = str((path.resolve().parent / record[key]).resolve())
+    record = resolve_paths(json.loads(Path(path).read_text()), PATH_KEYS, manifest=path)
     fields = ModelSpec.__dataclass_fields__
     return ModelSpec(**{k: record[k] for k in fields}), record
 
@@ -320,8 +316,8 @@ def load_manifest(path: str | os.PathLike) -> tuple[ModelSpec, dict]:
 def create_backbone(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
     """Build the network for ``spec`` from its fetched manifest, in eval mode, offline.
 
-    The fetch record holds absolute paths to the hub code and the checkpoint, so
-    nothing is downloaded here.
+    The fetch record holds the paths of the hub code and the checkpoint, so nothing is
+    downloaded here; the checkpoint is read safely (fmeval.io.checkpoints).
     """
     return BACKENDS[spec.backend].build(spec, manifest).eval()  # the spec was checked by fetch
 

@@ -7,19 +7,21 @@ taken as done.
 
 import json
 import os
-import tempfile
+import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fmeval.errors import DataError
-from fmeval.features.images import IMAGE_SUFFIXES, alpha_of, load_mask, open_image
+from fmeval.features.images import IMAGE_SUFFIXES, MIN_IMAGE_SIDE, alpha_of, load_mask, open_image
 from fmeval.features.names import unique_test_name
-from fmeval.io.archives import extract_tarball
+from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, extract_tarball
 from fmeval.io.atomic import atomic_dir
-from fmeval.io.sources import fetch
+from fmeval.io.sources import DEADLINE_S, fetch
 
 MANIFEST = "manifest.json"
+_OLD_DOWNLOAD = re.compile("tmp[a-z0-9_]{8}")  # tempfile.TemporaryDirectory of fmeval <= issue 9
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,14 @@ def _suffix(source: str, default: str) -> str:
     return suffix if suffix else default
 
 
+def _remove_old_downloads(folder: Path) -> None:
+    """Delete ``tmpXXXXXXXX/`` download folders that a killed run of an older fmeval left."""
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if _OLD_DOWNLOAD.fullmatch(old.name) and old.is_dir() and not (old / MANIFEST).exists():
+                shutil.rmtree(old, ignore_errors=True)
+
+
 def download_dataset(
     *,
     name: str,
@@ -76,20 +86,32 @@ def download_dataset(
     labels: Mapping,
     test_images: Sequence[Mapping],
     out_dir: str | os.PathLike,
+    deadline_s: float = DEADLINE_S,
+    max_archive_bytes: int = DEFAULT_MAX_BYTES,
+    max_archive_members: int = DEFAULT_MAX_MEMBERS,
 ) -> Path:
-    """Fetch, verify, extract, pair and check a dataset; return its manifest path."""
+    """Fetch, verify, extract, pair and check a dataset; return its manifest path.
+
+    The tarballs are downloaded inside the dataset's temporary folder and deleted before
+    it becomes the dataset, so a killed run leaves only a ``.tmp-*`` folder, which the
+    next run deletes. Extraction is bounded by ``max_archive_bytes`` and
+    ``max_archive_members`` (``downloads.*`` in the config).
+    """
     out_dir = Path(out_dir)
     key = f"datasets.{name}"
-    with atomic_dir(out_dir) as tmp, tempfile.TemporaryDirectory(dir=tmp.parent) as dl:
+    _remove_old_downloads(out_dir.parent)
+    with atomic_dir(out_dir) as tmp:
+        dl = tmp / ".download"
         archives = {}
         sources = {"images": images, "labels": labels}
         for part, source in sources.items():
             archives[part] = fetch(
                 source["source"],
-                Path(dl) / f"{part}.tar",
+                dl / f"{part}.tar",
                 sha256=source.get("sha256"),
                 what=f"{name} {part} tarball",
                 config_key=f"{key}.{part}.source",
+                deadline_s=deadline_s,
             )
         found = {
             part: image_files(
@@ -97,14 +119,18 @@ def download_dataset(
                     archives[part],
                     tmp / "raw" / part,
                     what=f"{name} {part} tarball {sources[part]['source']}",
+                    max_bytes=max_archive_bytes,
+                    max_members=max_archive_members,
+                    suffixes=IMAGE_SUFFIXES,
                 )
             )
             for part in archives
         }
+        shutil.rmtree(dl)
         pairs = pair_by_stem(found["images"], found["labels"])
         train = []
         for stem, image, label in pairs:
-            open_image(image)
+            open_image(image, min_side=MIN_IMAGE_SIDE)
             alpha_of(open_image(label), name=str(label.relative_to(tmp / "raw" / "labels")))
             train.append(
                 {
@@ -123,8 +149,9 @@ def download_dataset(
                 sha256=entry.get("sha256"),
                 what=f"{name} test image {tname}",
                 config_key=f"{key}.test_images[{i}].image",
+                deadline_s=deadline_s,
             )
-            open_image(image)
+            open_image(image, min_side=MIN_IMAGE_SIDE)
             record = {"name": tname, "image": str(image.relative_to(tmp)), "mask": None}
             if entry.get("mask"):
                 mask = fetch(
@@ -133,6 +160,7 @@ def download_dataset(
                     sha256=entry.get("mask_sha256"),
                     what=f"{name} test mask {tname}",
                     config_key=f"{key}.test_images[{i}].mask",
+                    deadline_s=deadline_s,
                 )
                 load_mask(mask, from_alpha=False)
                 record["mask"] = str(mask.relative_to(tmp))

@@ -17,14 +17,49 @@ from fmeval.errors import DataError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+MIN_IMAGE_SIDE = 16  # px: smaller images have less than one patch of native detail
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image fully, with its EXIF orientation applied."""
+def _declared_size(path: str | os.PathLike) -> str:
+    """The width x height a file's header declares, read without PIL's bomb check."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
     try:
         with Image.open(path) as img:
+            return f"{img.width}x{img.height}"
+    except Exception:  # noqa: BLE001 - only for the message
+        return "too many"
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def _bomb(path: str | os.PathLike, exc: Exception) -> DataError:
+    return DataError(
+        f"image {path} declares {_declared_size(path)} pixels, above PIL's limit of "
+        f"{2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels (a decompression bomb, or a corrupt "
+        "header); it was not decoded. Replace or remove the file."
+    )
+
+
+def open_image(path: str | os.PathLike, *, min_side: int = 0) -> Image.Image:
+    """Open an image fully, with its EXIF orientation applied.
+
+    A decompression bomb (a header declaring more pixels than PIL's limit) and an image
+    smaller than ``min_side`` on a side (datasets ask for :data:`MIN_IMAGE_SIDE`) are
+    refused by name.
+    """
+    try:
+        with Image.open(path) as img:
+            if min(img.size) < min_side:
+                raise DataError(
+                    f"image {path} is {img.width}x{img.height} px, below the minimum of "
+                    f"{min_side} px per side: resized to a model's resolution it would be "
+                    "many copies of the same few pixels. Replace or remove the file."
+                )
             img.load()
             return ImageOps.exif_transpose(img)
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DataError(f"cannot read image {path}: {exc}. Replace or remove the file.") from exc
 
@@ -35,6 +70,8 @@ def oriented_size(path: str | os.PathLike) -> tuple[int, int]:
         with Image.open(path) as img:
             width, height = img.size
             orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DataError(f"cannot read image {path}: {exc}. Replace or remove the file.") from exc
     return (height, width) if orientation in {5, 6, 7, 8} else (width, height)

@@ -7,7 +7,8 @@ from fmeval.errors import ConfigError
 from fmeval.io.sources import local_path
 
 BACKEND_NAMES = ("torchhub", "timm")
-DEFAULT_HUB_REPO = "facebookresearch/dinov2"
+# Pinned: a torchhub `repo` runs that repo's hubconf.py, so the default names one commit.
+DEFAULT_HUB_REPO = "facebookresearch/dinov2:12592a9bdfea0a6e4ee4767cd5a8d3195c0e3509"
 OFFICIAL_HUB_REPOS = ("facebookresearch/dinov2", "facebookresearch/dinov3")
 DINOV2_HUB_NAMES = tuple(f"dinov2_vit{size}14{reg}" for size in "sblg" for reg in ("", "_reg"))
 DINOV3_HUB_NAMES = (

@@ -1,32 +1,114 @@
-"""Archives: extract a tarball's regular files inside one folder, or fail with one clear error."""
+"""Tarball extraction that keeps every member inside its folder and within bounds.
+
+Hostile archives are refused by member name: absolute names, ``..`` (path traversal),
+symbolic and hard links, FIFOs and devices. The member count and the total bytes
+extracted are bounded (``downloads.max_archive_members``, ``downloads.max_archive_bytes``),
+checked against the headers before a byte is written, and only image and label files
+(``suffixes``; the datasets pass their image suffixes) are extracted.
+"""
 
 import os
 import tarfile
 import zlib
-from pathlib import Path
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
 from fmeval.errors import DataError
 
+DEFAULT_MAX_BYTES = 8 * 1024**3
+DEFAULT_MAX_MEMBERS = 100_000
+MEMBER_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+_KINDS = {
+    tarfile.SYMTYPE: "a symbolic link",
+    tarfile.LNKTYPE: "a hard link",
+    tarfile.FIFOTYPE: "a FIFO",
+    tarfile.CHRTYPE: "a character device",
+    tarfile.BLKTYPE: "a block device",
+}
+_FIX = "Do not use this archive: download it again from a source you trust (and check its sha256)."
+
+
+def _check_name(member: tarfile.TarInfo, *, what: str) -> PurePosixPath:
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or member.name.startswith(("/", "\\")) or ":" in name.parts[0]:
+        raise DataError(
+            f"{what} has a member with an absolute name, {member.name!r}, which would be read "
+            f"outside the extraction folder; refused. {_FIX}"
+        )
+    if ".." in name.parts:
+        raise DataError(
+            f"{what} has a member whose name climbs out of the extraction folder with '..' "
+            f"(path traversal), {member.name!r}; refused. {_FIX}"
+        )
+    if member.type in _KINDS or not (member.isfile() or member.isdir()):
+        kind = _KINDS.get(member.type, f"a special file (tar type {member.type!r})")
+        link = f" to {member.linkname!r}" if member.linkname else ""
+        raise DataError(
+            f"{what} has a member that is {kind}{link}, {member.name!r}; refused. {_FIX}"
+        )
+    return name
+
+
+def _wanted(name: PurePosixPath, suffixes: Iterable[str]) -> bool:
+    return not any(p.startswith(".") for p in name.parts) and name.suffix.lower() in suffixes
+
 
 def extract_tarball(
-    archive: str | os.PathLike, dest: str | os.PathLike, *, what: str
+    archive: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    what: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    suffixes: Iterable[str] = MEMBER_SUFFIXES,
 ) -> list[Path]:
-    """Extract the regular files of a tarball safely; a corrupt archive is one clear error.
+    """Extract the image and label members of a tarball into ``dest``; return their paths.
 
-    The compressed stream is read to its end, so a damaged gzip trailer (CRC) is
-    caught too, not only damage inside the members.
+    The compressed stream is read to its end, so a damaged gzip trailer (CRC) is caught
+    too. A hostile member or a bound exceeded is a :class:`DataError` that says which;
+    a damaged archive is one error saying it is corrupt or truncated.
     """
     dest = Path(dest)
+    suffixes = tuple(s.lower() for s in suffixes)
+    found: list[Path] = []
+    total = count = 0
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = [m for m in tar.getmembers() if m.isfile()]
-            tar.extractall(dest, members=members, filter="data")
+            for member in tar:
+                count += 1
+                if count > max_members:
+                    raise DataError(
+                        f"{what} has more than {max_members} members; refused (an archive "
+                        "bomb, or a dataset larger than the bound). Raise "
+                        "`downloads.max_archive_members` in your config if the archive is trusted."
+                    )
+                name = _check_name(member, what=what)
+                if not member.isfile() or not _wanted(name, suffixes):
+                    continue
+                total += member.size
+                if total > max_bytes:
+                    raise DataError(
+                        f"{what} would extract more than {max_bytes} bytes (at least {total} "
+                        f"bytes by member {member.name!r}); refused (a decompression bomb, or a "
+                        "dataset larger than the bound). Raise `downloads.max_archive_bytes` in "
+                        "your config if the archive is trusted."
+                    )
+                tar.extract(member, dest, filter="data")
+                found.append(dest.joinpath(*name.parts))
             while tar.fileobj.read(1 << 20):
                 pass
+    except DataError:
+        raise
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        if (
+            isinstance(exc, OSError)
+            and not isinstance(exc, (tarfile.TarError, EOFError))
+            and exc.errno
+        ):
+            raise  # the disk, not the archive: reported as an environment fault
         reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise DataError(
             f"{what} is not a readable tarball ({type(exc).__name__}: {reason}); "
             "it is corrupt or truncated. Download it again (and check its sha256)."
         ) from exc
-    return sorted(dest / m.name for m in members)
+    return sorted(found)

@@ -1,7 +1,7 @@
 """Atomic file and folder writes: a killed job never leaves a file that looks done."""
 
-import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,9 +15,21 @@ def _umask() -> int:
     return mask
 
 
-def _remove_leftovers(path: Path) -> None:
-    """Delete temporaries of ``path`` left by a killed earlier job (one job per output)."""
-    for old in path.parent.glob(f".tmp-{glob.escape(path.name)}.*"):
+_RANDOM = "[a-z0-9_]{8}"  # what tempfile puts between our prefix and suffix
+
+
+def _remove_leftovers(path: Path, suffix: str = "") -> None:
+    """Delete temporaries of ``path`` left by a killed earlier job (one job per output).
+
+    The pattern is exact, ``.tmp-<name>.<8 random characters><suffix>``, so the
+    temporary of a sibling output (``<name>.x``) is never taken for one of ours.
+    """
+    exact = re.compile(rf"\.tmp-{re.escape(path.name)}\.{_RANDOM}{re.escape(suffix)}")
+    if not path.parent.is_dir():
+        return
+    for old in path.parent.iterdir():
+        if not exact.fullmatch(old.name):
+            continue
         if old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -33,7 +45,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(path)
+    _remove_leftovers(path, suffix)
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)

@@ -1,23 +1,35 @@
-"""Sources: an ``https://`` URL, a ``file://`` URL or a local path, fetched and verified."""
+"""Sources: an ``https://`` URL, a ``file://`` URL or a local path, fetched and verified.
+
+``http://`` is accepted only with a sha256 (the plan-time check, :func:`check_source`,
+refuses it otherwise, and every other scheme). A download is bounded in time twice: no
+data for ``stall_timeout_s`` seconds, or not finished after ``deadline_s`` seconds
+(``downloads.deadline_s``), ends it; a body cut short is an error, never a file.
+"""
 
 import hashlib
+import http.client
 import os
 import shutil
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
-from fmeval.errors import SourceError
+from fmeval.errors import ConfigError, SourceError
 from fmeval.io.atomic import atomic_path
 
-TIMEOUT_S = 20
+TIMEOUT_S = 20  # the stall timeout: no byte for this long ends a download
+DEADLINE_S = 30 * 60  # the default of `downloads.deadline_s`
+REMOTE_SCHEMES = ("https", "http")
 _CHUNK = 1 << 20
+_KINDS = "use an https:// URL (http:// only with a sha256), a file:// URL or a local path"
 
 
 def is_remote(source: str) -> bool:
-    """True for sources fetched over the network (http, https, ftp)."""
-    return urllib.parse.urlsplit(str(source)).scheme in {"http", "https", "ftp"}
+    """True for sources fetched over the network (https, or http with a sha256)."""
+    return urllib.parse.urlsplit(str(source)).scheme in REMOTE_SCHEMES
 
 
 def local_path(source: str | os.PathLike) -> Path:
@@ -27,10 +39,69 @@ def local_path(source: str | os.PathLike) -> Path:
     if parts.scheme == "file":
         return Path(urllib.request.url2pathname(parts.path))
     if parts.scheme and len(parts.scheme) > 1:
-        raise SourceError(
-            f"unsupported source {source!r}: use an https:// URL, a file:// URL or a local path"
-        )
+        raise SourceError(f"unsupported source {source!r}: {_KINDS}")
     return Path(source).expanduser()
+
+
+def check_source(
+    source: str,
+    *,
+    sha256: str | None,
+    config_key: str,
+    sha256_key: str = "sha256",
+    local_only: bool = False,
+) -> None:
+    """Refuse, at plan time, a source that cannot or must not be fetched.
+
+    Unknown schemes (``ftp://``, ``gopher://``, ...) are refused, ``http://`` needs a
+    sha256 (the transport proves nothing), and a ``file://`` URL or plain path must exist.
+    """
+    source = str(source)
+    scheme = urllib.parse.urlsplit(source).scheme
+    remote_ok = not local_only
+    if scheme in REMOTE_SCHEMES and remote_ok:
+        if scheme == "http" and not sha256:
+            raise ConfigError(
+                f"`{config_key}` is the plain http:// URL {source}, which anything on the network "
+                f"path can alter: give its sha256 (`{sha256_key}` beside it), or use https://"
+            )
+        return
+    if scheme and scheme != "file" and len(scheme) > 1:
+        kinds = "a local path or a file:// URL" if local_only else _KINDS
+        raise ConfigError(
+            f"`{config_key}` is {source!r}, whose scheme {scheme}:// is not supported; {kinds}"
+        )
+    path = local_path(source)
+    if not path.is_file():
+        raise ConfigError(
+            f"`{config_key}` is {source!r}, which does not exist (looked at {path.resolve()}); "
+            "fix the path in your config (relative paths start at the working directory)"
+        )
+
+
+def check_config_sources(config: Mapping) -> None:
+    """:func:`check_source` on every source of the config: datasets, model and RAM weights."""
+    for name, entry in config.get("datasets", {}).items():
+        key = f"datasets.{name}"
+        for part in ("images", "labels"):
+            src = entry[part]
+            check_source(src["source"], sha256=src.get("sha256"), config_key=f"{key}.{part}.source")
+        for i, test in enumerate(entry.get("test_images") or []):
+            check_source(
+                test["image"], sha256=test.get("sha256"), config_key=f"{key}.test_images[{i}].image"
+            )
+            if test.get("mask"):
+                check_source(
+                    test["mask"],
+                    sha256=test.get("mask_sha256"),
+                    config_key=f"{key}.test_images[{i}].mask",
+                    sha256_key="mask_sha256",
+                )
+    weights = {f"models.{k}.weights": m.get("weights") for k, m in config.get("models", {}).items()}
+    weights["ct.ram.weights"] = config.get("ct", {}).get("ram", {}).get("weights")
+    for key, value in weights.items():
+        if value not in (None, "pretrained", "random"):
+            check_source(value, sha256=None, config_key=key, local_only=True)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -42,6 +113,71 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def _write_error(exc: OSError, dest: Path) -> OSError:
+    """``exc`` naming the output, not the temporary file it happened on."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(dest))
+
+
+def _download(
+    url: str, tmp: Path, dest: Path, *, stall_timeout_s: float, deadline_s: float
+) -> None:
+    """Stream ``url`` into ``tmp``; raise a ``_Failed`` with the reason on any failure."""
+    start = time.monotonic()
+    received = 0
+    request = urllib.request.Request(url, headers={"User-Agent": "fmeval"})
+    try:
+        with urllib.request.urlopen(request, timeout=stall_timeout_s) as response:
+            length = response.headers.get("Content-Length")
+            expected = int(length) if length and length.isdigit() else None
+            with open(tmp, "wb") as out:
+                while True:
+                    if time.monotonic() - start > deadline_s:
+                        raise _Failed(
+                            f"not finished after the {deadline_s:g} s deadline ({received} bytes "
+                            "received); raise `downloads.deadline_s` in your config for a slow link"
+                        )
+                    chunk = response.read1(_CHUNK)
+                    if not chunk:
+                        break
+                    received += len(chunk)
+                    try:
+                        out.write(chunk)
+                    except OSError as exc:
+                        raise _write_error(exc, dest) from exc
+            if expected is not None and received != expected:
+                raise _Failed(
+                    f"the connection closed after {received} of {expected} bytes (Content-Length)"
+                )
+    except _Failed:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise _Failed(f"HTTP {exc.code} {exc.reason}") from exc
+    except http.client.IncompleteRead as exc:
+        raise _Failed(
+            f"the connection closed after {received} bytes, before the end of the response"
+        ) from exc
+    except (TimeoutError, http.client.HTTPException) as exc:
+        what = (
+            f"timed out: no data for {stall_timeout_s:g} s"
+            if isinstance(exc, TimeoutError)
+            else exc
+        )
+        raise _Failed(f"{what} ({received} bytes received)") from exc
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            raise _Failed(f"timed out: no answer for {stall_timeout_s:g} s") from exc
+        raise _Failed(str(reason)) from exc
+    except OSError as exc:
+        if exc.filename is not None:  # a local write error: the disk, not the network
+            raise
+        raise _Failed(str(exc) or type(exc).__name__) from exc
+
+
+class _Failed(Exception):
+    """Why a download failed, in words."""
+
+
 def fetch(
     source: str,
     dest: str | os.PathLike,
@@ -49,11 +185,14 @@ def fetch(
     sha256: str | None = None,
     what: str = "source",
     config_key: str | None = None,
+    stall_timeout_s: float = TIMEOUT_S,
+    deadline_s: float = DEADLINE_S,
 ) -> Path:
     """Copy or download ``source`` to ``dest`` atomically, verifying ``sha256`` if given.
 
     ``what`` names the thing in errors and ``config_key`` is the config entry a user
-    changes to point at a local copy instead.
+    changes to point at a local copy instead. Errors name the source and the key, never
+    a temporary file; a failure leaves nothing at ``dest``.
     """
     dest = Path(dest)
     hint = (
@@ -66,29 +205,26 @@ def fetch(
     with atomic_path(dest) as tmp:
         if is_remote(source):
             try:
-                request = urllib.request.Request(source, headers={"User-Agent": "fmeval"})
-                with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                    with open(tmp, "wb") as out:
-                        shutil.copyfileobj(response, out, _CHUNK)
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise SourceError(
-                    f"cannot download {what} from {source} ({reason}).{hint}"
-                ) from exc
+                _download(source, tmp, dest, stall_timeout_s=stall_timeout_s, deadline_s=deadline_s)
+            except _Failed as exc:
+                raise SourceError(f"cannot download {what} from {source}: {exc}.{hint}") from None
         else:
             path = local_path(source)
             if not path.is_file():
                 raise SourceError(
                     f"{what} {source!r} does not exist (looked at {path.resolve()}).{hint}"
                 )
-            shutil.copyfile(path, tmp)
+            try:
+                shutil.copyfile(path, tmp)
+            except OSError as exc:
+                raise _write_error(exc, dest) from exc
         if sha256:
             actual = sha256_file(tmp)
             if actual.lower() != sha256.lower():
+                key = f" (`{config_key}`)" if config_key else ""
                 raise SourceError(
                     f"sha256 mismatch for {what} {source}: expected {sha256}, got {actual}. "
                     "The file is corrupt or has changed upstream; re-download it, or update "
-                    f"the sha256 in your config{f' (`{config_key}`)' if config_key else ''} if "
-                    "the new file is trusted."
+                    f"the sha256 in your config{key} if the new file is trusted."
                 )
     return dest

@@ -12,7 +12,7 @@ from conftest import REPO
 
 from fmeval.ct.metrics import score_images
 from fmeval.ct.phantoms import generate_phantoms
-from fmeval.ct.ramweights import fetch_ram_weights, load_ram, load_ram_file
+from fmeval.ct.ramweights import fetch_ram_weights, load_ram, load_ram_file, read_ram_manifest
 from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, simulate_sinograms
@@ -130,8 +130,8 @@ def test_ram_weights_load_from_a_local_file(tmp_path):
         weights=str(tmp_path / "ram.pt"), cache_dir=tmp_path, manifest=tmp_path / "ram.json"
     )
     assert record["random_init"] is False and record["weights_id"].startswith("sha256:")
-    assert json.loads((tmp_path / "ram.json").read_text()) == record
-    loaded = load_ram(record)
+    assert read_ram_manifest(tmp_path / "ram.json") == record
+    loaded = load_ram(read_ram_manifest(tmp_path / "ram.json"))
     assert not loaded.training
     state, expected = loaded.state_dict(), model.state_dict()
     assert state.keys() == expected.keys()
@@ -161,14 +161,11 @@ def test_random_ram_is_flagged_and_seeded(tmp_path, phantoms, operators):
 
 
 def test_pretrained_weights_offline_are_one_source_error(tmp_path, monkeypatch):
-    import urllib.error
-
+    import fmeval.ct.ramweights as ramweights
     from fmeval.errors import SourceError
 
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    # nothing listens on port 9 of this machine: refused at once, as offline
+    monkeypatch.setattr(ramweights, "RAM_URL", "https://127.0.0.1:9/ram.pth.tar")
     with pytest.raises(SourceError, match="ct.ram.weights"):
         fetch_ram_weights(weights="pretrained", cache_dir=tmp_path, manifest=tmp_path / "ram.json")
     assert not (tmp_path / "ram.json").exists()

@@ -227,6 +227,7 @@ def test_manifest_round_trip(tmp_path):
     spec = ModelSpec.from_config("vits", {**SPECS["torchhub"], "weights": "random"})
     record = fetch_model(spec, cache_dir=tmp_path / "resources", manifest=tmp_path / "vits.json")
     saved = json.loads((tmp_path / "vits.json").read_text())
+    assert saved.pop("paths_relative_to") == "."  # the working directory, from the manifest
     assert (
         saved == record
         and saved["key"] == "vits"
@@ -244,7 +245,8 @@ def test_fetched_resources_can_move(tmp_path, backend, built):
     spec = ModelSpec.from_config("vits", {**SPECS[backend], "weights": str(ckpt)})
     fetch_model(spec, cache_dir=cache, manifest=cache / "models" / "vits.json")
     saved = json.loads((cache / "models" / "vits.json").read_text())
-    assert saved["weights_file"] == "../torch/hub/checkpoints/dinov2_vits14_pretrain.pth"
+    # relative to the working directory (the folder holding resources/)
+    assert saved["weights_file"] == "resources/torch/hub/checkpoints/dinov2_vits14_pretrain.pth"
     if backend == "torchhub":
         assert saved["repo_dir"] == str(HUB_FIXTURE.resolve())  # outside the cache: kept absolute
     (tmp_path / "b").mkdir()

@@ -120,11 +120,11 @@ def test_atomic_dir_swaps_in_whole_folders(tmp_path):
 
 def test_leftovers_of_a_killed_write_are_cleared_by_the_next(tmp_path):
     target = tmp_path / "f.parquet"
-    (tmp_path / ".tmp-f.parquet.abc123.parquet").write_bytes(b"from a job killed mid-write")
-    (tmp_path / ".tmp-g.parquet.abc123.parquet").write_bytes(b"another output's: kept")
+    (tmp_path / ".tmp-f.parquet.abc12345.parquet").write_bytes(b"from a job killed mid-write")
+    (tmp_path / ".tmp-g.parquet.abc12345.parquet").write_bytes(b"another output's: kept")
     with atomic_path(target, suffix=".parquet") as tmp:
         tmp.write_text("done")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".tmp-g.parquet.abc123.parquet",
+        ".tmp-g.parquet.abc12345.parquet",
         "f.parquet",
     ]

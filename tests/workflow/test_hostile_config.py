@@ -1,0 +1,114 @@
+"""Through snakemake: unusable sources are refused by the dry run; a checkpoint replaced
+in place reruns what was computed from it, and the metadata carries its new hash."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import synthetic
+import torch
+from conftest import HUB_FIXTURE, load_test_config, run_snakemake, scheduled_jobs
+
+from fmeval.io.tables import read_meta
+
+pytestmark = pytest.mark.integration
+
+
+def _config(tmp_path: Path, **models) -> dict:
+    config = load_test_config()
+    config["datasets"] = {"syn": synthetic.make_dataset(tmp_path / "src")}
+    config["resolutions"] = [28]
+    config["models"] = models or {
+        "m": {
+            "backend": "torchhub",
+            "name": "dinov2_vits14",
+            "repo": str(HUB_FIXTURE),
+            "patch_size": 14,
+            "weights": "random",
+        }
+    }
+    return config
+
+
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ("gopher://example.org/i.tar.gz", ["gopher://example.org/i.tar.gz", "https://"]),
+        ("ftp://example.org/i.tar.gz", ["ftp://example.org/i.tar.gz", "https://"]),
+        ("http://example.org/i.tar.gz", ["http://example.org/i.tar.gz", "sha256"]),
+        ("file:///nonexistent/i.tar.gz", ["/nonexistent/i.tar.gz", "does not exist"]),
+        ("nonexistent/i.tar.gz", ["nonexistent/i.tar.gz", "does not exist"]),
+    ],
+)
+def test_dry_run_refuses_unusable_sources(tmp_path, source, words):
+    config = _config(tmp_path)
+    config["datasets"]["syn"]["images"] = {"source": source}
+    proc = run_snakemake(tmp_path / "run", config, "-n", check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    for word in words + ["datasets.syn.images.source"]:
+        assert word in text, text[-3000:]
+
+
+def _run(work: Path, config: dict, target: str, *args: str):
+    # --cores before the target: --configfile (from run_snakemake) would take it as a file
+    return run_snakemake(work, config, "--cores", "2", *args, target)
+
+
+def _hub_checkpoint(path: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    model = torch.hub.load(str(HUB_FIXTURE), "dinov2_vits14", source="local", pretrained=False)
+    torch.save(model.state_dict(), path)
+    future = time.time() + 5 * seed  # a strictly newer mtime, as a copy made later has
+    os.utime(path, (future, future))
+    return path
+
+
+def test_checkpoint_replaced_in_place_reruns_its_features(tmp_path):
+    weights = _hub_checkpoint(tmp_path / "w.pth", seed=1)
+    config = _config(
+        tmp_path,
+        m={
+            "backend": "torchhub",
+            "name": "dinov2_vits14",
+            "repo": str(HUB_FIXTURE),
+            "patch_size": 14,
+            "weights": str(weights),
+        },
+    )
+    work = tmp_path / "run"
+    target = "results/features/syn/m/28.parquet"
+    _run(work, config, target)
+    first = read_meta(work / target)
+    assert scheduled_jobs(_run(work, config, target, "-n")) == {}
+
+    _hub_checkpoint(weights, seed=2)  # the same path, new weights
+    jobs = scheduled_jobs(_run(work, config, target, "-n"))
+    assert jobs.get("fetch_model") == 1 and jobs.get("extract_features") == 1, jobs
+
+    _run(work, config, target)
+    second = read_meta(work / target)
+    assert second["weights"] != first["weights"]
+    assert (
+        second["weights"]
+        == "sha256:" + __import__("hashlib").sha256(weights.read_bytes()).hexdigest()
+    )
+
+
+def test_ram_checkpoint_replaced_in_place_refetches(tmp_path):
+    import deepinv as dinv
+
+    path = tmp_path / "ram.pth"
+    torch.save(dinv.models.RAM(pretrained=False).state_dict(), path)
+    config = _config(tmp_path)
+    config["ct"]["ram"]["weights"] = str(path)
+    work = tmp_path / "run"
+    target = "resources/ct/ram-weights.json"
+    _run(work, config, target)
+    assert scheduled_jobs(_run(work, config, target, "-n")) == {}
+    torch.manual_seed(3)
+    torch.save(dinv.models.RAM(pretrained=False).state_dict(), path)
+    future = time.time() + 5
+    os.utime(path, (future, future))
+    assert scheduled_jobs(_run(work, config, target, "-n")) == {"fetch_ram_weights": 1}
