@@ -8,16 +8,23 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every job
 
-from fmeval.config import check_config
+from fmeval.config import check_config, check_schema
 from fmeval.ct.sweep import ct_grid
+from fmeval.errors import ConfigError
 from fmeval.features.models import check_models
 from fmeval.features.names import name_test_images
 
-# Each value is checked once: the schema checks every field (and fills in defaults),
-# check_config the rules that tie fields together. Everything below trusts the config.
-validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)
-MODELS = check_models(config["models"])
+# Each value is checked once: the schema checks every field (check_schema gives a mistake as
+# one line; validate fills in the defaults), check_config the rules that tie fields together,
+# check_models the model names. A mistake stops the plan (a dry run too) before any job, as
+# one line: no schema dump, no traceback. Everything below trusts the config.
+try:
+    check_schema(config)
+    validate(config, schema="../schemas/config.schema.yaml")
+    check_config(config)
+    MODELS = check_models(config["models"])
+except ConfigError as err:
+    sys.exit(f"config error: {err}")
 DATASETS = list(config["datasets"])
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
@@ -104,12 +111,13 @@ def get_method_options(wildcards):
 
 
 def get_method_gpus(wildcards):
-    """RAM and TV hold the GPU; FBP runs on the CPU (get_method_device)."""
+    """RAM and TV hold the GPU; FBP runs on the CPU (fmeval.ct.reconstruction)."""
     return int(wildcards.method in ("ram", "tv"))
 
 
-def get_method_device(wildcards):
-    return "cpu" if wildcards.method == "fbp" else config["device"]
+def get_method_precision(wildcards):
+    """Only RAM is a network: fbp and tv always compute in fp32 (and do not rerun)."""
+    return config["precision"] if wildcards.method == "ram" else "fp32"
 
 
 def get_ram_weights(wildcards):

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from fmeval.errors import ConfigError, SourceError
-from fmeval.features.models import DEFAULT_HUB_REPO, ModelSpec, check_spec
+from fmeval.features.models import ModelSpec, check_spec
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT
 from fmeval.io.sources import TIMEOUT_S, local_path, sha256_file
@@ -33,7 +33,6 @@ class Backend:
     fetch: Callable[[ModelSpec, Path], dict]
     build: Callable[[ModelSpec, Mapping], torch.nn.Module]
     forward: Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-    check: Callable[[ModelSpec], None] = lambda spec: None
 
 
 BACKENDS: dict[str, Backend] = {}
@@ -73,7 +72,7 @@ def _unreachable(spec: ModelSpec, what: str, exc: Exception) -> SourceError:
     """The one error a user sees when ``fetch_model`` cannot reach the network."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if spec.backend == "torchhub":
-        repo = (spec.repo or DEFAULT_HUB_REPO).split(":")[0]
+        repo = spec.hub_repo.split(":")[0]
         fix = (
             f"To run offline, on a machine with internet `git clone https://github.com/{repo}` and "
             f"download the checkpoint{_weights_hint(spec)}, then set `models.{spec.key}.repo` to "
@@ -120,7 +119,7 @@ def network_timeout(seconds: float = TIMEOUT_S) -> Iterator[None]:
 
 
 def _hub_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
-    repo = spec.repo or DEFAULT_HUB_REPO
+    repo = spec.hub_repo
     if local_path(repo).is_dir():
         repo_dir = local_path(repo).resolve()
         weights_file = None
@@ -210,16 +209,6 @@ register_backend("torchhub", Backend(_hub_fetch, _hub_build, _hub_forward))
 # --- timm -----------------------------------------------------------------------------
 
 
-def _timm_check(spec: ModelSpec) -> None:
-    import timm
-
-    if not timm.is_model(spec.name):
-        raise ConfigError(
-            f"unknown timm model {spec.name!r} (config key {spec.key!r}); list them with "
-            "`python -c \"import timm; print(timm.list_models('*dinov2*', pretrained=True))\"`"
-        )
-
-
 def _timm_fetch(spec: ModelSpec, cache_dir: Path) -> dict:
     import timm
 
@@ -255,7 +244,7 @@ def _timm_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
     torch.manual_seed(0)
     if manifest["weights_file"]:
         try:
-            return timm.create_model(
+            model = timm.create_model(
                 spec.name,
                 pretrained=True,
                 pretrained_cfg_overlay={"file": manifest["weights_file"]},
@@ -266,17 +255,32 @@ def _timm_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
                 f"model {spec.key!r}: weights {manifest['weights_file']} do not load into "
                 f"{spec.name} ({exc})"
             ) from exc
-    return timm.create_model(spec.name, pretrained=False, dynamic_img_size=True)
+    else:
+        model = timm.create_model(spec.name, pretrained=False, dynamic_img_size=True)
+    if getattr(model, "cls_token", None) is None:
+        raise ConfigError(
+            f"models.{spec.key}.name: timm model {spec.name!r} has no CLS token; use a ViT with "
+            "one (README, *Supported backbones*)"
+        )
+    return model
 
 
 def _timm_forward(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    ((patches, prefix),) = model.get_intermediate_layers(
-        x, n=1, reshape=True, return_prefix_tokens=True, norm=False
+    """timm's ViTs (``VisionTransformer``, DINOv2) and ``Eva`` (DINOv3) share
+    ``forward_intermediates``: the prefix tokens are the CLS token then the registers, which
+    are split off the patch grid."""
+    ((patches, prefix),) = model.forward_intermediates(
+        x,
+        indices=1,
+        return_prefix_tokens=True,
+        norm=False,
+        output_fmt="NCHW",
+        intermediates_only=True,
     )
     return patches, prefix[:, 0]
 
 
-register_backend("timm", Backend(_timm_fetch, _timm_build, _timm_forward, _timm_check))
+register_backend("timm", Backend(_timm_fetch, _timm_build, _timm_forward))
 
 
 # --- the factory --------------------------------------------------------------------
@@ -294,7 +298,6 @@ def fetch_model(
     fetched ``resources/`` can be copied to an offline machine or another folder.
     """
     backend = backend_of(spec)
-    backend.check(spec)
     record = {**asdict(spec), **backend.fetch(spec, Path(cache_dir))}
     cache, home = Path(cache_dir).resolve(), Path(manifest).resolve().parent
     stored = dict(record)
