@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import synthetic
 import torch
-
 from conftest import DINOV3_HUB
+
 from fmeval.errors import ConfigError
 from fmeval.features.backbones import create_backbone, fetch_model, load_manifest
 from fmeval.features.datasets import download_dataset, read_manifest
