@@ -91,7 +91,7 @@ def plot_metric_vs_views(
         level = table[table["noise"] == noise].iloc[0] if (table["noise"] == noise).any() else None
         detail = f"\ngain {level['gain']:g}, sigma {level['sigma']:g}" if level is not None else ""
         ax.set(xscale="log", xlabel="views")
-        ax.settitle(f"noise: {noise}{detail}", fontsize="medium")
+        ax.set_title(f"noise: {noise}{detail}", fontsize="medium")
         ax.set_xticks(views, [str(v) for v in views])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
@@ -153,10 +153,10 @@ def plot_examples(
             ax.set_xticks([])
             ax.set_yticks([])
             if name == "GT":
-                ax.settitle(f"GT: {label} (#{index})", fontsize="small")
+                ax.set_title(f"GT: {label} (#{index})", fontsize="small")
             else:
                 s = cell.loc[(name, index)]
-                ax.settitle(
+                ax.set_title(
                     f"{name.upper()}: {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f}", fontsize="small"
                 )
     fig.suptitle(
