@@ -26,8 +26,16 @@ try:
 except ConfigError as err:
     sys.exit(f"config error: {err}")
 DATASETS = list(config["datasets"])
+# Where and how fast jobs run, not what they compute: jobs read these from the config (never
+# params:), so changing them reruns nothing; each job records the device it used.
+EXECUTION_SETTINGS = ("device", "batch_size")
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
+
+
+def get_result_config():
+    """The config without the execution settings (what the report shows and depends on)."""
+    return {k: v for k, v in config.items() if k not in EXECUTION_SETTINGS}
 
 
 def _alternatives(names):
