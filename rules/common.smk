@@ -8,21 +8,36 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every job
 
-from fmeval.config import check_config
+from fmeval.config import check_config, check_schema
 from fmeval.ct.sweep import ct_grid
+from fmeval.errors import ConfigError
 from fmeval.features.models import check_models
 from fmeval.features.names import name_test_images
 from fmeval.io.sources import check_config_sources, local_path
 
-# Each value is checked once: the schema checks every field (and fills in defaults),
-# check_config the rules that tie fields together. Everything below trusts the config.
-validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)
-check_config_sources(config)  # schemes, http only with a sha256, local files exist
-MODELS = check_models(config["models"])
+# Each value is checked once: the schema checks every field (check_schema gives a mistake as
+# one line; validate fills in the defaults), check_config the rules that tie fields together,
+# check_models the model names. A mistake stops the plan (a dry run too) before any job, as
+# one line: no schema dump, no traceback. Everything below trusts the config.
+try:
+    check_schema(config)
+    validate(config, schema="../schemas/config.schema.yaml")
+    check_config(config)
+    check_config_sources(config)  # schemes, http only with a sha256, local files exist
+    MODELS = check_models(config["models"])
+except ConfigError as err:
+    sys.exit(f"config error: {err}")
 DATASETS = list(config["datasets"])
+# Where and how fast jobs run, not what they compute: jobs read these from the config (never
+# params:), so changing them reruns nothing; each job records the device it used.
+EXECUTION_SETTINGS = ("device", "batch_size")
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
+
+
+def get_result_config():
+    """The config without the execution settings (what the report shows and depends on)."""
+    return {k: v for k, v in config.items() if k not in EXECUTION_SETTINGS}
 
 
 def _alternatives(names):
@@ -118,12 +133,13 @@ def get_method_options(wildcards):
 
 
 def get_method_gpus(wildcards):
-    """RAM and TV hold the GPU; FBP runs on the CPU (get_method_device)."""
+    """RAM and TV hold the GPU; FBP runs on the CPU (fmeval.ct.reconstruction)."""
     return int(wildcards.method in ("ram", "tv"))
 
 
-def get_method_device(wildcards):
-    return "cpu" if wildcards.method == "fbp" else config["device"]
+def get_method_precision(wildcards):
+    """Only RAM is a network: fbp and tv always compute in fp32 (and do not rerun)."""
+    return config["precision"] if wildcards.method == "ram" else "fp32"
 
 
 def get_ram_weights(wildcards):

@@ -75,7 +75,6 @@ rule simulate_sinograms:
     params:
         noise=get_noise,
         seed=CT.seed,
-        batch_size=config["batch_size"],
     script:
         "../scripts/simulate_sinograms.py"
 
@@ -102,8 +101,7 @@ rule reconstruct_sinograms:
         noise=get_noise,
         options=get_method_options,
         seed=CT.seed,
-        batch_size=config["batch_size"],
-        device=get_method_device,
+        precision=get_method_precision,
     script:
         "../scripts/reconstruct_sinograms.py"
 

@@ -19,7 +19,6 @@ rule extract_features:
         gpu=1,
         mem_mb=8000,
     params:
-        batch_size=config["batch_size"],
-        device=config["device"],
+        precision=config["precision"],
     script:
         "../scripts/extract_features.py"

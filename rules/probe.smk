@@ -22,7 +22,6 @@ rule cross_validate_probe:
         fg_threshold=config["probe"]["fg_threshold"],
         bg_threshold=config["probe"]["bg_threshold"],
         max_iter=config["probe"]["max_iter"],
-        device=config["device"],
     script:
         "../scripts/cross_validate_probe.py"
 
@@ -46,6 +45,5 @@ rule fit_probe:
         fg_threshold=config["probe"]["fg_threshold"],
         bg_threshold=config["probe"]["bg_threshold"],
         max_iter=config["probe"]["max_iter"],
-        device=config["device"],
     script:
         "../scripts/fit_probe.py"

@@ -61,7 +61,7 @@ rule build_report:
     conda:
         "../envs/fmeval.yaml"
     params:
-        config=config,
+        config=get_result_config(),
         benchmark_root="benchmarks",
         benchmark_patterns=lambda wc: get_benchmark_patterns(),
     script:

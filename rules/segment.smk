@@ -75,8 +75,6 @@ rule render_attention:
     resources:
         gpu=1,
         mem_mb=8000,
-    params:
-        device=config["device"],
     script:
         "../scripts/render_attention.py"
 

@@ -12,7 +12,7 @@ run_logged(
     fg_threshold=snakemake.params.fg_threshold,
     bg_threshold=snakemake.params.bg_threshold,
     max_iter=snakemake.params.max_iter,
-    device=snakemake.params.device,
+    device=snakemake.config["device"],  # an execution setting: reruns nothing
     table=snakemake.output.table,
     summary=snakemake.output.summary,
 )

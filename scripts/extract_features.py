@@ -11,8 +11,9 @@ run_logged(
     model_manifest=snakemake.input.model_manifest,
     dataset=snakemake.wildcards.dataset,
     res=int(snakemake.wildcards.res),
-    batch_size=snakemake.params.batch_size,
-    device=snakemake.params.device,
+    precision=snakemake.params.precision,
+    batch_size=snakemake.config["batch_size"],  # an execution setting: reruns nothing
+    device=snakemake.config["device"],  # an execution setting: reruns nothing
     patches=snakemake.output.patches,
     cls=snakemake.output.cls,
 )

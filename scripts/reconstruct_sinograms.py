@@ -16,8 +16,9 @@ run_logged(
     noise=NoiseLevel(**snakemake.params.noise),
     options=snakemake.params.options,
     seed=snakemake.params.seed,
-    batch_size=snakemake.params.batch_size,
-    device=snakemake.params.device,
+    precision=snakemake.params.precision,
+    batch_size=snakemake.config["batch_size"],  # an execution setting: reruns nothing
+    device=snakemake.config["device"],  # an execution setting: reruns nothing
     images=snakemake.output.images,
     meta=snakemake.output.meta,
 )

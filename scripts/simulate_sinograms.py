@@ -13,6 +13,6 @@ run_logged(
     views=int(snakemake.wildcards.views),
     noise=NoiseLevel(**snakemake.params.noise),
     seed=snakemake.params.seed,
-    batch_size=snakemake.params.batch_size,
+    batch_size=snakemake.config["batch_size"],  # an execution setting: reruns nothing
     sinograms=snakemake.output.sinograms,
 )

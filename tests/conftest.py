@@ -16,6 +16,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
 HUB_FIXTURE = REPO / "tests" / "fixtures" / "dinov2_hub"
+DINOV3_HUB = REPO / "tests" / "fixtures" / "dinov3_hub"  # DINOv3's hub API, random init only
+OFFICIAL_DINOV2_HUB = REPO.parent / "shared" / "hub" / "dinov2"  # facebookresearch/dinov2 code
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 sys.path.insert(0, str(REPO / "scripts"))

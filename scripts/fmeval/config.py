@@ -1,16 +1,116 @@
-"""The config's cross-field rules, checked once at plan time (``rules/common.smk``).
+"""The config's checks at plan time (``rules/common.smk``): the schema, then the cross-field rules.
 
-The schema (``schemas/config.schema.yaml``) checks every single field; this module checks
-the rules that tie fields together. Package functions then take typed values and trust them.
-Cheap and offline: no torch, no network.
+The schema (``schemas/config.schema.yaml``) checks every single field; :func:`check_schema`
+reports the first violation as one line a user can act on: the key path, what is wrong, the
+closest known key or value, and where every key is described (no schema dump, no traceback).
+:func:`check_config` checks the rules that tie fields together. Package functions then take
+typed values and trust them. Cheap and offline: no torch, no network.
 """
 
-from collections.abc import Mapping
+import difflib
+import reprlib
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import ValidationError, best_match
 
 from fmeval.errors import ConfigError
 
-WEIGHT_WORDS = ("pretrained", "random")
+
+# --- the schema, one line per mistake --------------------------------------------------
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+SCHEMA_NAME = "schemas/config.schema.yaml"
+HINT = f"see {SCHEMA_NAME} for every key"
+
+_short = reprlib.Repr()
+_short.maxstring, _short.maxother, _short.maxlist, _short.maxdict = 40, 40, 4, 3
+
+
+@cache
+def load_schema(path: str | Path = SCHEMA) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def key_path(parts: Iterable[str | int]) -> str:
+    """``ct.noise.low.gain``, ``datasets.d.test_images[0].mask``; the top level is ``config``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "config"
+
+
+def closest(word: str, known: Iterable[str]) -> str | None:
+    """The known word nearest ``word`` (difflib), or None when nothing is close."""
+    found = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def suggest(word: str, known: Sequence[str], *, path: str = "") -> str:
+    """``; did you mean `x`?`` or ``; known: a, b, c``."""
+    near = closest(word, known)
+    if near is not None:
+        return f"; did you mean `{path + near}`?"
+    return f"; known: {', '.join(map(str, known))}" if known else ""
+
+
+def _type_names(expected: str | list[str]) -> str:
+    names = [expected] if isinstance(expected, str) else list(expected)
+    return " or ".join(
+        "null" if n == "null" else f"{'an' if n[0] in 'aeio' else 'a'} {n}" for n in names
+    )
+
+
+def describe(error: ValidationError) -> str:
+    """One line for one schema violation: ``<key path>: <problem>[; did you mean ...]``."""
+    parts = list(error.absolute_path)
+    path = key_path(parts)
+    kind, value, schema = error.validator, error.instance, error.schema
+    if kind == "additionalProperties" and schema.get("additionalProperties") is False:
+        known = list(schema.get("properties", {}))
+        extra = [k for k in value if k not in known]
+        prefix = f"{path}." if parts else ""
+        lines = [
+            f"{key_path([*parts, k])}: unknown key{suggest(k, known, path=prefix)}" for k in extra
+        ]
+        return lines[0] + (f" (and {len(extra) - 1} more unknown key(s))" if len(extra) > 1 else "")
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in value]
+        return f"{key_path([*parts, missing[0]])}: required key is missing"
+    if kind == "enum":
+        allowed = list(error.validator_value)
+        near = closest(value, [str(a) for a in allowed]) if isinstance(value, str) else None
+        hint = f"; did you mean `{near}`?" if near else ""
+        return f"{path}: {_short.repr(value)} is not one of {', '.join(map(str, allowed))}{hint}"
+    if kind == "type":
+        got = type(value).__name__ if value is not None else "null"
+        return (
+            f"{path}: expected {_type_names(error.validator_value)}, got {got} {_short.repr(value)}"
+        )
+    if "propertyNames" in error.schema_path:
+        return (
+            f"{path}: the name {_short.repr(value)} is not allowed; use letters, digits, "
+            "`_`, `.` and `-`, starting with a letter or digit"
+        )
+    message = " ".join(error.message.split())
+    if len(message) > 160:
+        message = message[:157] + "..."
+    return f"{path}: {message}"
+
+
+def check_schema(config: Mapping, *, schema: Mapping | None = None) -> None:
+    """Raise a one-line ConfigError for the most relevant schema violation of ``config``."""
+    schema = load_schema() if schema is None else schema
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ConfigError(f"{describe(error)} ({HINT})")
+
+
+# --- the rules that tie fields together ---------------------------------------------------
 
 
 def _resolutions_fit_patches(config: Mapping) -> None:
@@ -49,16 +149,6 @@ def _ct_examples_in_grid(ct: Mapping) -> None:
         )
 
 
-def _ram_weights_exist(ct: Mapping) -> None:
-    weights = str(ct["ram"]["weights"])
-    if weights not in WEIGHT_WORDS and not Path(weights).expanduser().is_file():
-        raise ConfigError(
-            f"ct.ram.weights file {weights!r} does not exist; set `ct.ram.weights` to "
-            "`pretrained`, `random` (tests only) or the path of a RAM state dict "
-            "(e.g. a downloaded ram.pth.tar)"
-        )
-
-
 def check_config(config: Mapping) -> None:
     """Raise one :class:`ConfigError` for the first cross-field rule that ``config`` breaks.
 
@@ -67,4 +157,3 @@ def check_config(config: Mapping) -> None:
     _resolutions_fit_patches(config)
     _thresholds_ordered(config["probe"])
     _ct_examples_in_grid(config["ct"])
-    _ram_weights_exist(config["ct"])

@@ -15,6 +15,7 @@ import torch
 from fmeval.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def pick_device(device: str) -> torch.device:
@@ -28,6 +29,18 @@ def pick_device(device: str) -> torch.device:
     if device not in DEVICES:
         raise ConfigError(f"unknown device {device!r}; use auto, cpu or cuda")
     return torch.device(device)
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The forward passes' numeric precision: ``fp32`` (none), or ``bf16`` autocast on any device.
+
+    Unlike ``device``, it changes the numbers, so it is a rule parameter and is recorded.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision: unknown {precision!r}; use {' or '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=PRECISIONS[precision])
 
 
 def set_threads(threads: int) -> None:

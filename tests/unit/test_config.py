@@ -100,7 +100,6 @@ CROSS_FIELD = [
     (("probe", "bg_threshold"), 0.995, r"probe.bg_threshold \(0.995\) must be below"),
     (("ct", "examples", "sparse_views"), 7, r"ct.examples.sparse_views is 7"),
     (("ct", "examples", "noise"), "loud", r"ct.examples.noise is 'loud'"),
-    (("ct", "ram", "weights"), "/nonexistent/ram.pth", r"ct.ram.weights file .* does not exist"),
 ]
 
 

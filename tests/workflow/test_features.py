@@ -374,7 +374,8 @@ def test_offline_hub_model_fails_fast_with_one_message(tmp_path, site_dir):
                     }
                 }
             },
-            "unknown model 'dinov2_vitq14' (config key models.m)",
+            "config error: models.m.name: facebookresearch/dinov2 has no entry point "
+            "'dinov2_vitq14'; closest: dinov2_vit",
         ),
     ],
 )

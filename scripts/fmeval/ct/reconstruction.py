@@ -29,7 +29,7 @@ from fmeval.ct.tomography import build_operator, noise_model, read_operator
 from fmeval.errors import ConfigError, DataError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT
-from fmeval.runtime import pick_device
+from fmeval.runtime import autocast, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,11 @@ def reconstruct(
     *,
     batch_size: int,
     device: torch.device | str = "cpu",
+    precision: str = "fp32",
 ) -> np.ndarray:
     """(n, h, w) float32 reconstructions of (n, 1, detectors, views) sinograms, batch by batch."""
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision, torch.device(device)):
         for start in range(0, len(sinograms), batch_size):
             y = torch.from_numpy(np.ascontiguousarray(sinograms[start : start + batch_size])).to(
                 device
@@ -177,6 +178,7 @@ def run_reconstruction(
     noise: NoiseLevel,
     options: Mapping,
     seed: int,
+    precision: str,
     batch_size: int,
     device: str,
     images: str,
@@ -185,7 +187,9 @@ def run_reconstruction(
     """Rule ``reconstruct_sinograms``: one (method, views, noise) cell's reconstructions."""
     import deepinv as dinv
 
-    torch_device = pick_device(device)
+    # FBP runs on the CPU: its rule holds no GPU (get_method_gpus in rules/common.smk)
+    torch_device = pick_device("cpu" if method == "fbp" else device)
+    log.info("running on %s (device: %s), precision %s", torch_device, device, precision)
     data = load_sinograms(sinograms, views=views)
     model, weights = load_model(method, ram=ram, device=torch_device, seed=seed)
     start = time.perf_counter()
@@ -198,7 +202,9 @@ def run_reconstruction(
     build_s = time.perf_counter() - start
     solver = make_solver(method, options=options, model=model)
     start = time.perf_counter()
-    out = reconstruct(data, physics, solver, batch_size=batch_size, device=torch_device)
+    out = reconstruct(
+        data, physics, solver, batch_size=batch_size, device=torch_device, precision=precision
+    )
     solve_s = time.perf_counter() - start
     log.info(
         "%s, %d views, noise %s: %d phantoms in %.2f s (%.3f s each) + %.2f s operator build",
@@ -220,7 +226,8 @@ def run_reconstruction(
         "weights": weights["weights_id"] if method == "ram" else "none",
         "random_init": bool(weights["random_init"]),
         "n": len(out),
-        "device": str(torch_device),
+        "precision": precision,
+        "device": str(torch_device),  # where it ran (an execution setting: reruns nothing)
         "operator_build_s": build_s,
         "solve_s": solve_s,
         "deepinv": dinv.__version__,

@@ -21,12 +21,15 @@ from pathlib import Path, PurePosixPath
 import torch
 
 from fmeval.errors import ConfigError, SourceError
-from fmeval.features.models import DEFAULT_HUB_REPO, DINOV2_HUB_NAMES, ModelSpec, check_spec
+from fmeval.features.models import ModelSpec, check_spec
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT, load_weights
 from fmeval.io.paths import resolve_paths, store_paths
 from fmeval.io.sources import DEADLINE_S, TIMEOUT_S, fetch, local_path, sha256_file
 from fmeval.runtime import cache_env
+
+# The official DINOv2 hub entry points whose checkpoints fmeval knows how to download.
+DINOV2_HUB_NAMES = tuple(f"dinov2_vit{size}14{reg}" for size in "sblg" for reg in ("", "_reg"))
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,6 @@ class Backend:
     fetch: Callable[..., dict]  # (spec, cache_dir, *, deadline_s) -> record
     build: Callable[[ModelSpec, Mapping], torch.nn.Module]
     forward: Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-    check: Callable[[ModelSpec], None] = lambda spec: None
 
 
 BACKENDS: dict[str, Backend] = {}
@@ -91,7 +93,7 @@ def _unreachable(spec: ModelSpec, what: str, exc: Exception) -> SourceError:
     """The one error a user sees when ``fetch_model`` cannot reach the network."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if spec.backend == "torchhub":
-        repo = (spec.repo or DEFAULT_HUB_REPO).split(":")[0]
+        repo = spec.hub_repo.split(":")[0]
         fix = (
             f"To run offline, on a machine with internet `git clone https://github.com/{repo}` and "
             f"download the checkpoint{_weights_hint(spec)}, then set `models.{spec.key}.repo` to "
@@ -140,7 +142,7 @@ def network_timeout(seconds: float = TIMEOUT_S) -> Iterator[None]:
 def _hub_code(spec: ModelSpec, cache_dir: Path) -> Path:
     """The folder of the hub code: a local one, or ``owner/repo[:ref]`` fetched by torch.hub
     (which runs that repo's hubconf.py: only name repos you trust)."""
-    repo = spec.repo or DEFAULT_HUB_REPO
+    repo = spec.hub_repo
     if local_path(repo).is_dir():
         return local_path(repo).resolve()
     with cache_env(cache_dir), network_timeout():
@@ -212,16 +214,6 @@ register_backend("torchhub", Backend(_hub_fetch, _hub_build, _hub_forward))
 # --- timm -----------------------------------------------------------------------------
 
 
-def _timm_check(spec: ModelSpec) -> None:
-    import timm
-
-    if not timm.is_model(spec.name):
-        raise ConfigError(
-            f"unknown timm model {spec.name!r} (config key {spec.key!r}); list them with "
-            "`python -c \"import timm; print(timm.list_models('*dinov2*', pretrained=True))\"`"
-        )
-
-
 def _timm_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLINE_S) -> dict:
     import timm
 
@@ -262,17 +254,30 @@ def _timm_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
         # timm's own checkpoint filter (names, position embeddings), as its loader applies
         convert = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
         load_weights(model, manifest["weights_file"], convert=convert, **_what(spec))
+    if getattr(model, "cls_token", None) is None:
+        raise ConfigError(
+            f"models.{spec.key}.name: timm model {spec.name!r} has no CLS token; use a ViT with "
+            "one (README, *Supported backbones*)"
+        )
     return model
 
 
 def _timm_forward(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    ((patches, prefix),) = model.get_intermediate_layers(
-        x, n=1, reshape=True, return_prefix_tokens=True, norm=False
+    """timm's ViTs (``VisionTransformer``, DINOv2) and ``Eva`` (DINOv3) share
+    ``forward_intermediates``: the prefix tokens are the CLS token then the registers, which
+    are split off the patch grid."""
+    ((patches, prefix),) = model.forward_intermediates(
+        x,
+        indices=1,
+        return_prefix_tokens=True,
+        norm=False,
+        output_fmt="NCHW",
+        intermediates_only=True,
     )
     return patches, prefix[:, 0]
 
 
-register_backend("timm", Backend(_timm_fetch, _timm_build, _timm_forward, _timm_check))
+register_backend("timm", Backend(_timm_fetch, _timm_build, _timm_forward))
 
 
 # --- the factory --------------------------------------------------------------------
@@ -295,7 +300,6 @@ def fetch_model(
     fetched ``resources/`` can be copied to an offline machine or another checkout.
     """
     backend = backend_of(spec)
-    backend.check(spec)
     record = {**asdict(spec), **backend.fetch(spec, Path(cache_dir), deadline_s=deadline_s)}
     given = {"repo_dir": spec.repo, "weights_file": spec.weights}  # as the config named them
     stored = store_paths(

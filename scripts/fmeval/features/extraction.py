@@ -25,7 +25,7 @@ from fmeval.features.images import (
 from fmeval.features.models import ModelSpec
 from fmeval.features.store import feature_column
 from fmeval.io.tables import write_table
-from fmeval.runtime import pick_device
+from fmeval.runtime import autocast, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def embed(
     batch: Sequence[Prepared],
     *,
     device: torch.device,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(B, rows, cols, D) patch tokens and (B, D) CLS tokens for one same-shape batch."""
     x = torch.stack(
@@ -84,10 +85,7 @@ def embed(
             for p in batch
         ]
     ).to(device)
-    with (
-        torch.inference_mode(),
-        torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"),
-    ):
+    with torch.inference_mode(), autocast(precision, device):
         patches, cls = run_backbone(spec, model, x)
     patches = patches.float().permute(0, 2, 3, 1).cpu().numpy()
     return patches, cls.float().cpu().numpy()
@@ -101,6 +99,7 @@ def extract_features(
     res: int,
     batch_size: int,
     device: torch.device,
+    precision: str = "fp32",
 ) -> tuple[pa.Table, pa.Table, dict]:
     """The patch table, the CLS table and the grid shapes for ``items``."""
     model = model.to(device)
@@ -108,7 +107,7 @@ def extract_features(
     out_patch: dict[str, np.ndarray] = {}
     out_cls: dict[str, np.ndarray] = {}
     for batch in batches(prepared, batch_size):
-        patches, cls = embed(model, spec, batch, device=device)
+        patches, cls = embed(model, spec, batch, device=device, precision=precision)
         for p, feat, c in zip(batch, patches, cls):
             out_patch[p.item.name], out_cls[p.item.name] = feat, c
         log.info("embedded %d image(s) at grid %s", len(batch), batch[0].grid)
@@ -151,7 +150,15 @@ def extract_features(
 
 
 def provenance(
-    spec: ModelSpec, manifest: dict, *, dataset: str, res: int, grids: dict, dim: int
+    spec: ModelSpec,
+    manifest: dict,
+    *,
+    dataset: str,
+    res: int,
+    grids: dict,
+    dim: int,
+    precision: str = "fp32",
+    device: str = "cpu",
 ) -> dict:
     """The key-value metadata stored with every feature file."""
     try:
@@ -172,6 +179,8 @@ def provenance(
         "embed_dim": dim,
         "grids": grids,
         "layer": "last block, no final norm",
+        "precision": precision,
+        "device": device,  # where it ran (an execution setting: changing it reruns nothing)
         "torch_version": torch.__version__,
         "timm_version": timm_version,
         "python_version": platform.python_version(),
@@ -192,6 +201,7 @@ def run_extraction(
     model_manifest: str,
     dataset: str,
     res: int,
+    precision: str,
     batch_size: int,
     device: str,
     patches: str,
@@ -205,9 +215,22 @@ def run_extraction(
     if spec.is_random:
         log.warning("model %s uses RANDOM-INIT weights: features are for testing only", spec.key)
     dev = pick_device(device)
+    log.info(
+        "running on %s (device: %s), precision %s, batch size %d",
+        dev,
+        device,
+        precision,
+        batch_size,
+    )
     model = create_backbone(spec, manifest)
     patch_table, cls_table, grids = extract_features(
-        model, spec, read_manifest(dataset_manifest), res=res, batch_size=batch_size, device=dev
+        model,
+        spec,
+        read_manifest(dataset_manifest),
+        res=res,
+        batch_size=batch_size,
+        device=dev,
+        precision=precision,
     )
     meta = provenance(
         spec,
@@ -216,6 +239,8 @@ def run_extraction(
         res=res,
         grids=grids,
         dim=patch_table.schema.field("feature").type.list_size,
+        precision=precision,
+        device=str(dev),
     )
     write_features(patch_table, cls_table, meta, patches=patches, cls=cls)
     log.info("wrote %d patches of %d images to %s", patch_table.num_rows, len(grids), patches)

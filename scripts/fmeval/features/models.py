@@ -1,25 +1,23 @@
-"""The model registry's entries, checked without importing torch (cheap at DAG time)."""
+"""The model registry's entries and their plan-time checks (names only: nothing is built).
+
+The names are checked against :mod:`fmeval.features.catalog` (timm is imported only when
+a timm model is configured).
+"""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fmeval.errors import ConfigError
+from fmeval.features.catalog import (
+    DINOV3_DOWNLOADS,
+    check_hub_name,
+    check_timm_name,
+    default_repo,
+)
 from fmeval.io.sources import local_path
 
 BACKEND_NAMES = ("torchhub", "timm")
-# Pinned: a torchhub `repo` runs that repo's hubconf.py, so the default names one commit.
-DEFAULT_HUB_REPO = "facebookresearch/dinov2:12592a9bdfea0a6e4ee4767cd5a8d3195c0e3509"
-OFFICIAL_HUB_REPOS = ("facebookresearch/dinov2", "facebookresearch/dinov3")
-DINOV2_HUB_NAMES = tuple(f"dinov2_vit{size}14{reg}" for size in "sblg" for reg in ("", "_reg"))
-DINOV3_HUB_NAMES = (
-    "dinov3_vits16",
-    "dinov3_vits16plus",
-    "dinov3_vitb16",
-    "dinov3_vitl16",
-    "dinov3_vith16plus",
-    "dinov3_vit7b16",
-)
-HUB_PATCH_SIZES = {**{n: 14 for n in DINOV2_HUB_NAMES}, **{n: 16 for n in DINOV3_HUB_NAMES}}
+DEFAULT_HUB_REPO = default_repo("dinov2_vits14")  # pinned (fmeval.features.catalog)
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,11 @@ class ModelSpec:
     patch_size: int
     weights: str = "pretrained"
     repo: str | None = None
+
+    @property
+    def hub_repo(self) -> str:
+        """torchhub: the configured repo, else the official one of the name's family."""
+        return self.repo or default_repo(self.name)
 
     @property
     def is_random(self) -> bool:
@@ -53,22 +56,19 @@ def check_spec(spec: ModelSpec) -> None:
     """Raise a ConfigError naming the model and the fix if the spec cannot work."""
     if spec.backend not in BACKEND_NAMES:
         raise ConfigError(
-            f"model {spec.key!r} has unknown backend {spec.backend!r}; use one of "
-            f"{list(BACKEND_NAMES)}"
+            f"models.{spec.key}.backend: unknown backend {spec.backend!r}; use one of "
+            f"{', '.join(BACKEND_NAMES)}"
         )
     if spec.backend == "torchhub":
-        repo = (spec.repo or DEFAULT_HUB_REPO).split(":")[0]
-        if repo in OFFICIAL_HUB_REPOS and spec.name not in HUB_PATCH_SIZES:
+        check_hub_name(spec.key, spec.name, spec.repo, spec.patch_size)
+        if spec.name.startswith("dinov3_") and spec.weights == "pretrained":
             raise ConfigError(
-                f"unknown model {spec.name!r} (config key models.{spec.key}) for the torchhub "
-                f"backend; known: {', '.join(sorted(HUB_PATCH_SIZES))}. Set `name` to one of them "
-                "or use `backend: timm`."
+                f"models.{spec.key}.weights: the official DINOv3 weights are gated and cannot be "
+                f"fetched; request them at {DINOV3_DOWNLOADS}, then set `models.{spec.key}.weights`"
+                " to the downloaded checkpoint's path"
             )
-        if spec.name in HUB_PATCH_SIZES and HUB_PATCH_SIZES[spec.name] != spec.patch_size:
-            raise ConfigError(
-                f"model {spec.key!r}: {spec.name} has patch size {HUB_PATCH_SIZES[spec.name]}, "
-                f"but `models.{spec.key}.patch_size` is {spec.patch_size}"
-            )
+    else:
+        check_timm_name(spec.key, spec.name, spec.patch_size)
     if spec.weights not in {"pretrained", "random"} and not local_path(spec.weights).is_file():
         raise ConfigError(
             f"model {spec.key!r}: weights file {spec.weights!r} does not exist; set "

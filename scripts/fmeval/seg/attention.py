@@ -112,6 +112,7 @@ def run_attention(
     """Everything ``render_attention`` does for one test image."""
     spec, manifest = load_manifest(model_manifest)
     dev = pick_device(device)
+    log.info("running on %s (device: %s)", dev, device)
     model = create_backbone(spec, manifest).to(dev)
     item = find_test_item(dataset_manifest, image)
     img = load_rgb(item.image)

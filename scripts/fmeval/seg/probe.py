@@ -257,6 +257,7 @@ def run_cross_validation(
     result = summarise_cv(folds, cs)
     meta = {
         **data.meta,
+        "device": str(pick_device(device)),  # where the CV ran (features: their own file)
         "cs": cs,
         "fg_threshold": fg_threshold,
         "bg_threshold": bg_threshold,
@@ -265,10 +266,11 @@ def run_cross_validation(
     write_table(pa.Table.from_pandas(folds, preserve_index=False), table, meta=meta)
     write_json({**meta, **result}, summary)
     log.info(
-        "best C %g (mean AP %.4f) over %d fold(s)",
+        "best C %g (mean AP %.4f) over %d fold(s), on %s",
         result["best_c"],
         result["best_mean_ap"],
         len(data.images),
+        meta["device"],
     )
     return result
 
@@ -360,9 +362,10 @@ def run_fit(
     fitted = fit_probe(data, best_c, max_iter=max_iter, device=device)
     save_probe(fitted, probe)
     log.info(
-        "fitted the probe at C=%g on %d patches (%d foreground)",
+        "fitted the probe at C=%g on %d patches (%d foreground), on %s",
         best_c,
         len(data.y),
         int(data.y.sum()),
+        pick_device(device),
     )
     return fitted

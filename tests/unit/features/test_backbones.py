@@ -1,4 +1,4 @@
-"""Backbones: torchhub (local hub fixture) and timm, random init, weight files, config errors."""
+"""Backbones: torchhub (the official DINOv2 hub code) and timm, random init, weights, errors."""
 
 import copy
 import json
@@ -7,7 +7,7 @@ import time
 
 import pytest
 import torch
-from conftest import HUB_FIXTURE
+from conftest import OFFICIAL_DINOV2_HUB
 
 from fmeval.errors import ConfigError, SourceError
 from fmeval.features.backbones import create_backbone, fetch_model, load_manifest, run_backbone
@@ -18,7 +18,7 @@ SPECS = {
     "torchhub": {
         "backend": "torchhub",
         "name": "dinov2_vits14",
-        "repo": str(HUB_FIXTURE),
+        "repo": str(OFFICIAL_DINOV2_HUB),
         "patch_size": 14,
     },
     "timm": {"backend": "timm", "name": "vit_small_patch14_dinov2.lvd142m", "patch_size": 14},
@@ -26,6 +26,8 @@ SPECS = {
 
 
 def build(tmp_path, backend: str, weights: str = "random", key: str = "vits"):
+    if backend == "torchhub" and not OFFICIAL_DINOV2_HUB.is_dir():
+        pytest.skip(f"{OFFICIAL_DINOV2_HUB} is absent")
     spec = ModelSpec.from_config(key, {**SPECS[backend], "weights": weights})
     out = tmp_path / "resources" / "models" / f"{key}.json"
     fetch_model(spec, cache_dir=tmp_path / "resources", manifest=out)
@@ -75,17 +77,24 @@ def test_random_init_is_deterministic(tmp_path, backend, built):
 def test_last_block_without_final_norm(backend, built):
     """Patch tokens are the last block's output before the final LayerNorm."""
     spec, _, model = built
-    vit = model.vit if backend == "torchhub" else model
     x = images(1)
     with torch.inference_mode():
         patches, cls = run_backbone(spec, model, x)
-        tokens = vit.forward_features(x)  # = norm(blocks(...))
-        raw = vit.blocks(vit._pos_embed(vit.patch_embed(x)))
-        normed = vit.norm(raw)
+        if backend == "torchhub":  # the official DINOv2 code
+            raw, prefix = model.prepare_tokens_with_masks(x), 1 + model.num_register_tokens
+        else:
+            raw, prefix = model._pos_embed(model.patch_embed(x)), model.num_prefix_tokens
+        for block in model.blocks:
+            raw = block(raw)
+        normed = model.norm(raw)
+        tokens = model.forward_features(x)  # the model's own normed output
     torch.testing.assert_close(cls[0], raw[0, 0])
-    torch.testing.assert_close(patches[0].flatten(1).T, raw[0, vit.num_prefix_tokens :])
+    torch.testing.assert_close(patches[0].flatten(1).T, raw[0, prefix:])
     assert not torch.allclose(normed, raw)
-    torch.testing.assert_close(tokens, normed)
+    if backend == "torchhub":
+        torch.testing.assert_close(tokens["x_norm_patchtokens"], normed[:, prefix:])
+    else:
+        torch.testing.assert_close(tokens, normed)
 
 
 def test_weights_file_is_loaded_and_identified_by_sha256(tmp_path, backend, built):
@@ -139,7 +148,11 @@ def test_unknown_model_key():
 @pytest.mark.parametrize("name", ["dinov2_vitq14", "dinov2_vits16"])
 def test_unknown_torchhub_name(name):
     spec = ModelSpec.from_config("m", {"backend": "torchhub", "name": name, "patch_size": 14})
-    with pytest.raises(ConfigError, match=rf"unknown model '{name}' \(config key models\.m\)"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"^models\.m\.name: facebookresearch/dinov2 has no entry point '{name}'; "
+        "closest: dinov2_vit",
+    ):
         check_spec(spec)
 
 
@@ -147,14 +160,17 @@ def test_unknown_timm_name(tmp_path):
     spec = ModelSpec.from_config(
         "m", {"backend": "timm", "name": "vit_nonexistent_patch14", "patch_size": 14}
     )
-    with pytest.raises(ConfigError, match="unknown timm model 'vit_nonexistent_patch14'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^models\.m\.name: timm [\d.]+ has no model 'vit_nonexistent_patch14'; closest: ",
+    ):
         fetch_model(spec, cache_dir=tmp_path, manifest=tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
 
 
 def test_unknown_backend():
     spec = ModelSpec.from_config("m", {"backend": "onnx", "patch_size": 14})
-    with pytest.raises(ConfigError, match=r"model 'm' has unknown backend 'onnx'"):
+    with pytest.raises(ConfigError, match=r"^models\.m\.backend: unknown backend 'onnx'"):
         check_spec(spec)
 
 
@@ -163,7 +179,8 @@ def test_patch_size_must_match_the_hub_model():
         "m", {"backend": "torchhub", "name": "dinov2_vits14", "patch_size": 16}
     )
     with pytest.raises(
-        ConfigError, match="dinov2_vits14 has patch size 14.*`models.m.patch_size` is 16"
+        ConfigError,
+        match=r"^models\.m\.patch_size: is 16, but dinov2_vits14 has patch size 14; set it to 14",
     ):
         check_spec(spec)
 
@@ -224,6 +241,8 @@ def test_offline_timm_pretrained_fetch_is_one_clear_error(tmp_path, no_network):
 
 
 def test_manifest_round_trip(tmp_path):
+    if not OFFICIAL_DINOV2_HUB.is_dir():
+        pytest.skip(f"{OFFICIAL_DINOV2_HUB} is absent")
     spec = ModelSpec.from_config("vits", {**SPECS["torchhub"], "weights": "random"})
     record = fetch_model(spec, cache_dir=tmp_path / "resources", manifest=tmp_path / "vits.json")
     saved = json.loads((tmp_path / "vits.json").read_text())
@@ -233,7 +252,10 @@ def test_manifest_round_trip(tmp_path):
         and saved["key"] == "vits"
         and load_manifest(tmp_path / "vits.json")[0] == spec
     )
-    assert saved["repo_dir"] == str(HUB_FIXTURE.resolve()) and saved["weights_id"] == "random-init"
+    assert (
+        saved["repo_dir"] == str(OFFICIAL_DINOV2_HUB.resolve())
+        and saved["weights_id"] == "random-init"
+    )
 
 
 def test_fetched_resources_can_move(tmp_path, backend, built):
@@ -248,7 +270,8 @@ def test_fetched_resources_can_move(tmp_path, backend, built):
     # relative to the working directory (the folder holding resources/)
     assert saved["weights_file"] == "resources/torch/hub/checkpoints/dinov2_vits14_pretrain.pth"
     if backend == "torchhub":
-        assert saved["repo_dir"] == str(HUB_FIXTURE.resolve())  # outside the cache: kept absolute
+        # outside the cache: kept absolute
+        assert saved["repo_dir"] == str(OFFICIAL_DINOV2_HUB.resolve())
     (tmp_path / "b").mkdir()
     moved = tmp_path / "b" / "resources"
     cache.rename(moved)
