@@ -217,5 +217,6 @@ def run_extraction(
         grids=grids,
         dim=patch_table.schema.field("feature").type.list_size,
     )
+    meta["device"] = str(dev)  # the device actually used (the report lists it)
     write_features(patch_table, cls_table, meta, patches=patches, cls=cls)
     log.info("wrote %d patches of %d images to %s", patch_table.num_rows, len(grids), patches)

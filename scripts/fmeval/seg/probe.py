@@ -261,6 +261,7 @@ def run_cross_validation(
         "fg_threshold": fg_threshold,
         "bg_threshold": bg_threshold,
         "max_iter": max_iter,
+        "device": str(pick_device(device)),  # the device actually used (the report lists it)
     }
     write_table(pa.Table.from_pandas(folds, preserve_index=False), table, meta=meta)
     write_json({**meta, **result}, summary)
