@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 # The rules whose jobs record the device they used, and the inputs that carry those records.
 DEVICE_RECORDS = {
-    "extract_features": "features",
+    "extract_features": "feature_files",
     "cross_validate_probe": "probe_summaries",
-    "reconstruct_sinograms": "reconstructions",
+    "reconstruct_sinograms": "reconstruction_records",
 }
 
 
@@ -68,7 +68,7 @@ def page_context(
     workflow_dir: str,
 ) -> dict:
     """Everything the template shows, from the rule's named inputs."""
-    manifests = [json.loads(Path(p).read_text()) for p in inputs.get("models", [])]
+    manifests = [json.loads(Path(p).read_text()) for p in inputs.get("model_manifests", [])]
     sections = []
     reasons = [
         f"model {m.get('key')} has random-initialised weights"
@@ -77,7 +77,7 @@ def page_context(
     ]
     reasons += [
         f"features {p} were made with random weights"
-        for p in inputs.get("features", [])
+        for p in inputs.get("feature_files", [])
         if p.endswith(".parquet") and not p.endswith(".cls.parquet") and is_random_init(p)
     ]
     for section in SECTIONS:

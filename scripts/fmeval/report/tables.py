@@ -110,7 +110,6 @@ def html_table(
     (numbers get ``digits`` decimals) or with a function of the row that returns a
     :class:`Cell`. Rows whose ``random_init`` is true are marked ``random``.
     """
-    header = [Cell(label, "" if i == 0 else "num") for i, (label, _) in enumerate(columns)]
     rows = []
     for _, r in frame.iterrows():
         cells = [
@@ -119,6 +118,9 @@ def html_table(
         ]
         random = random_rows and "random_init" in r and _true(r["random_init"])
         rows.append(Row(cells, "random" if random else ""))
+    # headers align as their column's first cell (numbers right, text left)
+    first = rows[0].cells if rows else [Cell("")] * len(columns)
+    header = [Cell(label, "num" if "num" in c.cls else "") for (label, _), c in zip(columns, first)]
     return Table(id, header, rows, caption)
 
 

@@ -206,9 +206,7 @@ def run_segmentation(
         [f"probe C={clf.c:g}, median filter {'on' if median_filter else 'off'}; {metrics}"],
     )
     truth = fg_fraction > TRUE_FG if record["has_mask"] else None
-    draw_triptych(
-        shown, score_grid, mask, truth=truth, threshold=threshold, title=title, out=png
-    )
+    draw_triptych(shown, score_grid, mask, truth=truth, threshold=threshold, title=title, out=png)
     write_json(record, scores)
     log.info(
         "%s: %d of %d patches foreground; AP %s, IoU %s",

@@ -22,6 +22,8 @@ CONFIG = {
         "noise": {"clean": {"gain": 0, "sigma": 0}, "low": {"gain": 0.001, "sigma": 0.001}},
         "methods": ["fbp", "ram", "tv"],
         "ram": {"weights": "random"},
+        "tv": {"lam": 0.01, "n_iter": 30, "prox_iter": 20},
+        "seed": 0,
     },
 }
 MODELS = ("vits14", "vitb14")
@@ -166,8 +168,8 @@ def write_run(root: Path, *, random_init: bool = True) -> dict:
     bench.parent.mkdir(parents=True)
     bench.write_text(BENCH + "12.5\t0:00:12\t900\t1\t1\t1\t0\t0\t190\t24\n")
     return {
-        "models": [str(manifest)],
-        "reconstructions": records,
+        "model_manifests": [str(manifest)],
+        "reconstruction_records": records,
         "segmentation_tables": [str(seg / f"{n}.csv") for n in ("ap", "ap_best", "test_scores")],
         "segmentation_figures": figures,
         "ct_tables": [str(ct / "ct.csv")],

@@ -131,7 +131,7 @@ def test_grid_and_ground_truth_panels(page):
     assert [th.text for th in grid.find_all("thead")[0].find_all("th")][1:] == sorted(MODELS)
     assert len(grid.find_all("tbody")[0].find_all("tr")) == len(IMAGES)
     figures = dom.find_all("figure", data_kind="segment")
-    assert len(figures) == len(IMAGES) * len(MODELS) * 3  # the grid, then 2 resolutions
+    assert len(figures) == len(IMAGES) * len(MODELS) * 2  # the grid at 448 px, then 224 px
     for f in figures:
         has_mask = f.attrs["data-has-mask"] == "true"
         assert ("ground truth" in f.attrs["data-panels"]) == has_mask

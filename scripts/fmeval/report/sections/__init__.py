@@ -2,10 +2,9 @@
 
 To add a section for a new branch (say ``video``):
 
-1. ``rules/common.smk``: a ``get_video_report()`` returning ``{"tables": [...], "figures":
-   [...]}`` (what the stage wrote under ``results/report/video/``), and ``"video"`` in
-   ``REPORT_SECTIONS``: ``build_report`` then gets them as its inputs ``video_tables`` and
-   ``video_figures``.
+1. ``rules/report.smk``: two named inputs of ``build_report``, ``video_tables`` and
+   ``video_figures``, listing the stage's report outputs (``rules.report_video.output.<name>``
+   and ``expand(...)`` for per-item figures).
 2. ``fmeval/report/sections/video.py``: ``context(files, config) -> dict``, reading the tables
    by their known columns (:func:`fmeval.report.tables.read_table`) and returning what the
    template shows, plus ``random_reasons`` (a list of sentences; non-empty adds to the banner).

@@ -10,7 +10,7 @@ import pandas as pd
 
 from fmeval.ct.metrics import METRICS
 from fmeval.ct.summary import RANK_METRIC
-from fmeval.ct.sweep import check_ct
+from fmeval.ct.sweep import ct_grid
 from fmeval.report.tables import Cell, Row, Table, fmt, pick, read_table
 
 CELL = ["method", "views", "noise"]
@@ -28,7 +28,7 @@ UNITS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
 def context(files, config: Mapping) -> dict:
     """What ``sections/ct.html.j2`` shows."""
     table = read_table(pick(files.tables, "ct.csv"), columns=COLUMNS)
-    grid = check_ct(config["ct"])
+    grid = ct_grid(config["ct"])
     noises = [n for n in grid.noise if n in set(table["noise"])]
     methods = [m for m in grid.methods if m in set(table["method"])]
     figures = {Path(p).stem: p for p in files.figures}

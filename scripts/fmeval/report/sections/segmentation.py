@@ -30,6 +30,7 @@ def context(files, config: Mapping) -> dict:
     tests = read_table(pick(files.tables, "test_scores.csv"), columns=TEST_COLUMNS)
     tests = tests.assign(note=tests.apply(iou_note, axis=1))
     images = per_image_figures(files.figures, tests)
+    grid = image_grid(images)
     random = bool(ap["random_init"].any() or tests["random_init"].any())
     stage = {Path(p).name: p for p in files.figures if Path(p).parent.name == "segmentation"}
     return {
@@ -39,13 +40,13 @@ def context(files, config: Mapping) -> dict:
         "best": html_table("ap-best", best.sort_values(KEYS), best_columns()),
         "ap": html_table("ap", ap.sort_values([*KEYS, "C"]), ap_columns()),
         "tests": html_table("test-scores", tests, test_columns()),
-        "zero_iou": tests[tests["note"] != ""][["model", "res", "image", "note"]].to_dict(
-            "records"
-        ),
+        "zero_iou": tests[tests["has_mask"].astype(bool) & (tests["n_pred_fg"] == 0)][
+            ["model", "res", "image", "note"]
+        ].to_dict("records"),
         "ap_vs_c": stage.get("ap_vs_c.png"),
         "best_vs_res": stage.get("best_ap_vs_res.png"),
-        "grid": image_grid(images),
-        "galleries": galleries(images),
+        "grid": grid,
+        "galleries": galleries(images, skip_segment_res=grid.get("res")),
         "threshold": config.get("segment", {}).get("threshold"),
     }
 
@@ -174,10 +175,14 @@ def image_grid(images: pd.DataFrame) -> dict:
     return {"res": res, "models": models, "rows": rows}
 
 
-def galleries(images: pd.DataFrame) -> list[dict]:
-    """Every per-image figure, grouped by kind and resolution."""
+def galleries(images: pd.DataFrame, *, skip_segment_res: int | None) -> list[dict]:
+    """Every per-image figure, grouped by kind and resolution, but the segmentations at the
+    grid's resolution (the grid shows them).
+    """
     out = []
     for (kind, res), part in images.groupby(["kind", "res"], sort=True):
+        if kind == "segment" and res == skip_segment_res:
+            continue
         part = part.sort_values(["dataset", "image", "model"])
         out.append(
             {
