@@ -105,8 +105,8 @@ COLUMN_NOTES = {
     "peak_rss_mb": "The largest resident memory (RSS) of any of its jobs, in MB.",
     "total_cpu_s": "CPU seconds (user + system) summed over its jobs; above the wall time "
     "when a job used several cores.",
-    "mean_load": "Average CPU load of its jobs while they ran, in percent of one core "
-    "(psutil's cpu_percent: 200 means two busy cores).",
+    "mean_load": "Average CPU load of its jobs (each job and its child processes, time-weighted "
+    "psutil cpu_percent): 100 is one busy core, 200 two.",
 }
 
 
