@@ -187,3 +187,8 @@ def get_ct_example_images():
 def get_benchmark_patterns():
     """Each rule's benchmark: pattern, to name the rule behind a benchmark file."""
     return {r.name: str(r.benchmark) for r in workflow.rules if r.benchmark}
+
+
+def get_rule_names():
+    """Every rule that runs jobs (all but `all`), so the cost table has a row for each."""
+    return sorted(r.name for r in workflow.rules if r.name != "all")

@@ -1,5 +1,7 @@
-# The aggregated report: one self-contained HTML page beside ap.csv, ct.csv and
-# the report's plots, built from the stages' own report rules.
+# The aggregated report: one self-contained HTML page (fmeval.report: a jinja2 template
+# and one context function per section) beside ap.csv and ct.csv, built from the stages'
+# own tables and figures; the page draws nothing itself. A section <s> reads the inputs
+# <s>_tables and <s>_figures (see fmeval/report/sections/__init__.py to add one).
 
 
 report: "../report/workflow.rst"
@@ -9,6 +11,10 @@ rule build_report:
     input:
         model_manifests=expand(rules.fetch_model.output.manifest, model=list(MODELS)),
         feature_files=expand_cells(rules.extract_features.output.patches),
+        probe_summaries=expand_cells(rules.cross_validate_probe.output.summary),
+        reconstruction_records=expand_reconstructions(
+            rules.reconstruct_sinograms.output.meta
+        ),
         segmentation_tables=[
             rules.report_segmentation.output.ap,
             rules.report_segmentation.output.best,
@@ -48,12 +54,6 @@ rule build_report:
             category="CT reconstruction",
             caption="../report/ct.rst",
         ),
-        figures=report(
-            directory("results/report/figures"),
-            patterns=["{name}.png"],
-            category="Report plots",
-            caption="../report/figures.rst",
-        ),
     log:
         "logs/report/build_report.log",
     benchmark:
@@ -64,5 +64,7 @@ rule build_report:
         config=get_result_config(),
         benchmark_root="benchmarks",
         benchmark_patterns=lambda wc: get_benchmark_patterns(),
+        rules=lambda wc: get_rule_names(),
+        workflow_dir=workflow.basedir,
     script:
         "../scripts/build_report.py"

@@ -12,6 +12,12 @@ rule segment_test_images:
             "results/segment/{dataset}/{model}/{res}/{image}.png",
             category="Segmentation",
             subcategory="Test images",
+            labels={
+                "dataset": "{dataset}",
+                "model": "{model}",
+                "resolution": "{res}",
+                "image": "{image}",
+            },
             caption="../report/triptych.rst",
         ),
         scores="results/segment/{dataset}/{model}/{res}/{image}.json",
@@ -39,6 +45,12 @@ rule render_pca:
             "results/pca/{dataset}/{model}/{res}/{image}.png",
             category="Segmentation",
             subcategory="PCA renders",
+            labels={
+                "dataset": "{dataset}",
+                "model": "{model}",
+                "resolution": "{res}",
+                "image": "{image}",
+            },
             caption="../report/pca.rst",
         ),
         info="results/pca/{dataset}/{model}/{res}/{image}.json",
@@ -63,6 +75,12 @@ rule render_attention:
             "results/attention/{dataset}/{model}/{res}/{image}.png",
             category="Segmentation",
             subcategory="CLS attention",
+            labels={
+                "dataset": "{dataset}",
+                "model": "{model}",
+                "resolution": "{res}",
+                "image": "{image}",
+            },
             caption="../report/attention.rst",
         ),
     log:

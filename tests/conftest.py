@@ -119,10 +119,13 @@ def test_config() -> dict:
 def full_run(tmp_path_factory) -> Path:
     """The working folder of one whole run of the test config (everything up to the report).
 
-    Shared by the report, browser and cluster tests, so the suite pays for it once.
+    Shared by the report, browser and cluster tests, so the suite pays for it once. With
+    ``FMEVAL_FULL_RUN=<folder>`` the run happens (incrementally) in that folder instead of a
+    fresh one, so iterating on the report reuses the features and reconstructions.
     """
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent")
-    workdir = tmp_path_factory.mktemp("full_run")
+    reuse = os.environ.get("FMEVAL_FULL_RUN")
+    workdir = Path(reuse) if reuse else tmp_path_factory.mktemp("full_run")
     run_snakemake(workdir, load_test_config())
     return workdir

@@ -19,7 +19,6 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from fmeval.errors import ConfigError
 
-
 # --- the schema, one line per mistake --------------------------------------------------
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"

@@ -21,8 +21,6 @@ import pytest
 import yaml
 from conftest import REPO, run_snakemake, scheduled_jobs
 
-from fmeval.report.page import read_csv
-
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 
 SLURM_SCRIPT = REPO.parent / "shared" / "tools" / "slurm-localhost.sh"
@@ -182,7 +180,7 @@ def test_metric_tables_identical_to_local_run(slurm_run, full_run):
     assert local.keys() == cluster.keys()
     assert "results/report/ap.csv" in local and "results/report/ct.csv" in local
     for name in local:
-        a, b = (_comparable(read_csv(t[name])) for t in (local, cluster))
+        a, b = (_comparable(pd.read_csv(t[name])) for t in (local, cluster))
         pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
 
 

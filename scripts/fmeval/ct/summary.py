@@ -6,8 +6,10 @@
 - ``{psnr,ssim}_vs_views.{png,svg}``: one panel per noise level, one line per method,
   log-scaled view axis, 95% CI error bars.
 - ``examples_{sparse,dense}.png``: ground truth and every method for the median and
-  the worst phantom (ranked by their PSNR averaged over the methods) at the sparse and
-  the dense view count of ``ct.examples``.
+  the worst phantom, ranked by ``RANK_METRIC`` (PSNR) averaged over the methods, at the
+  sparse and the dense view count of ``ct.examples``; the figure says so.
+
+Views run from sparse to dense (ascending) in the table and the plots alike.
 
 Every table row and every figure carries the random-weights banner when RAM used
 random weights.
@@ -30,13 +32,14 @@ log = logging.getLogger(__name__)
 
 CELL = ["method", "views", "noise"]
 LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
+RANK_METRIC = "psnr"  # what picks the median and the worst example phantom
 
 
 def ct_table(
     scores: pd.DataFrame, *, methods: list[str] | None = None, noises: list[str] | None = None
 ) -> pd.DataFrame:
     """The per-cell summary written as ct.csv: noise levels and methods in the given (config) order,
-    then views from dense to sparse."""
+    then views ascending (sparse to dense), as in the plots."""
     table = summarise_cells(scores, by=[*CELL, "gain", "sigma"])
     ident = scores.groupby(CELL, sort=False).agg(
         weights=("weights", "first"), random_init=("random_init", "any")
@@ -48,9 +51,7 @@ def ct_table(
     }
     rank = {key: table[key].map(ranks) for key, ranks in order.items()}
     table = table.assign(_noise=rank["noise"], _method=rank["method"])
-    table = table.sort_values(
-        ["_noise", "_method", "views"], ascending=[True, True, False], kind="stable"
-    )
+    table = table.sort_values(["_noise", "_method", "views"], ascending=True, kind="stable")
     return table.drop(columns=["_noise", "_method"]).reset_index(drop=True)
 
 
@@ -107,11 +108,11 @@ def plot_metric_vs_views(
 
 
 def pick_examples(scores: pd.DataFrame, *, views: int, noise: str) -> dict[str, int]:
-    """The median and the worst phantom at (views, noise), by their PSNR averaged over
-    the methods.
+    """The median and the worst phantom at (views, noise), by their ``RANK_METRIC`` averaged
+    over the methods.
     """
     part = scores[(scores["views"] == views) & (scores["noise"] == noise)]
-    mean_psnr = part.groupby("phantom")["psnr"].mean().sort_values(kind="stable")
+    mean_psnr = part.groupby("phantom")[RANK_METRIC].mean().sort_values(kind="stable")
     if mean_psnr.empty:
         return {}
     return {
@@ -153,14 +154,19 @@ def plot_examples(
             ax.set_xticks([])
             ax.set_yticks([])
             if name == "GT":
-                ax.set_title(f"GT: {label} (#{index})", fontsize="small")
+                ax.set_title(f"GT, {label} by {RANK_METRIC.upper()} (#{index})", fontsize="small")
             else:
                 s = cell.loc[(name, index)]
                 ax.set_title(
                     f"{name.upper()}: {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f}", fontsize="small"
                 )
+    chosen_by = f"{RANK_METRIC.upper()} averaged over {', '.join(m.upper() for m in images)}"
     fig.suptitle(
-        title(f"{views} views, noise {noise}: median and worst phantom", random_init),
+        title(
+            f"{views} views, noise {noise}: the median and the worst of {gt.shape[0]} phantoms"
+            f"\nby {chosen_by}",
+            random_init,
+        ),
         fontsize="medium",
         color="#b00020" if random_init else "black",
     )

@@ -242,5 +242,6 @@ def run_extraction(
         precision=precision,
         device=str(dev),
     )
+    meta["device"] = str(dev)  # the device actually used (the report lists it)
     write_features(patch_table, cls_table, meta, patches=patches, cls=cls)
     log.info("wrote %d patches of %d images to %s", patch_table.num_rows, len(grids), patches)

@@ -54,7 +54,9 @@ def find_benchmarks(root: str | os.PathLike) -> list[str]:
 
 
 def read_benchmarks(paths: Iterable[str], *, patterns: Mapping[str, str]) -> pd.DataFrame:
-    """One row per benchmark file: rule, job, wall seconds, max RSS (MB), CPU seconds.
+    """One row per benchmark file: rule, job, stage (its folder under ``benchmarks/``), wall
+    seconds, max RSS (MB), CPU seconds, mean load, the end time (the file's mtime) and the
+    job's wildcards.
 
     Repeats (``benchmark: repeat(...)``) are averaged. An unreadable file is a
     :class:`DataError` naming it.
@@ -67,34 +69,53 @@ def read_benchmarks(paths: Iterable[str], *, patterns: Mapping[str, str]) -> pd.
             raise DataError(
                 f"benchmark file {path} is unreadable ({exc}); delete it and rerun its job"
             ) from exc
-        if "s" not in table.columns or table.empty:
+        missing = [c for c in BENCHMARK_COLUMNS if c not in table.columns]
+        if missing or table.empty:
             raise DataError(
-                f"benchmark file {path} has no `s` column or no rows; delete it and rerun its job"
+                f"benchmark file {path} lacks the column(s) {missing} or has no rows; "
+                "delete it and rerun its job"
             )
         rule, job = match_rule(path, patterns)
-        num = table.apply(pd.to_numeric, errors="coerce")
+        num = table[list(BENCHMARK_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+        parts = Path(path).parts
         rows.append(
             {
                 "rule": rule,
                 "job": job,
+                "stage": parts[1] if len(parts) > 2 else "",
                 "wall_s": float(num["s"].mean()),
-                "max_rss_mb": float(num["max_rss"].max()) if "max_rss" in num else float("nan"),
-                "cpu_s": float(num["cpu_time"].mean()) if "cpu_time" in num else float("nan"),
-                "mean_load": float(num["mean_load"].mean()) if "mean_load" in num else float("nan"),
+                "max_rss_mb": float(num["max_rss"].max()),
+                "cpu_s": float(num["cpu_time"].mean()),
+                "mean_load": float(num["mean_load"].mean()),
+                "end": os.path.getmtime(path),
                 "path": path,
             }
         )
-    columns = ["rule", "job", "wall_s", "max_rss_mb", "cpu_s", "mean_load", "path"]
+    columns = ["rule", "job", "stage", "wall_s", "max_rss_mb", "cpu_s", "mean_load", "end", "path"]
     return pd.DataFrame(rows, columns=columns).sort_values(["rule", "job"], ignore_index=True)
 
 
-def summarise_costs(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Per rule: job count, total and longest wall time, peak RSS, total CPU time."""
-    if jobs.empty:
-        return pd.DataFrame(
-            columns=["rule", "jobs", "total_wall_s", "max_wall_s", "peak_rss_mb", "total_cpu_s"]
-        )
-    return (
+BENCHMARK_COLUMNS = ("s", "max_rss", "mean_load", "cpu_time")
+
+COLUMN_NOTES = {
+    "rule": "The Snakemake rule; every rule of the workflow has a row, run or not.",
+    "jobs": "How many of its jobs left a benchmark file (one job per wildcard combination).",
+    "total_wall_s": "Wall-clock seconds summed over its jobs (jobs may have run in parallel).",
+    "max_wall_s": "Wall-clock seconds of its longest job.",
+    "peak_rss_mb": "The largest resident memory (RSS) of any of its jobs, in MB.",
+    "total_cpu_s": "CPU seconds (user + system) summed over its jobs; above the wall time "
+    "when a job used several cores.",
+    "mean_load": "Average CPU load of its jobs (each job and its child processes, time-weighted "
+    "psutil cpu_percent): 100 is one busy core, 200 two.",
+}
+
+
+def summarise_costs(jobs: pd.DataFrame, *, rules: Iterable[str] = ()) -> pd.DataFrame:
+    """Per rule: job count, total and longest wall time, peak RSS, total CPU time, mean load.
+
+    Every name in ``rules`` gets a row, with 0 jobs when it left no benchmark file.
+    """
+    summary = (
         jobs.groupby("rule", sort=True)
         .agg(
             jobs=("job", "size"),
@@ -102,7 +123,57 @@ def summarise_costs(jobs: pd.DataFrame) -> pd.DataFrame:
             max_wall_s=("wall_s", "max"),
             peak_rss_mb=("max_rss_mb", "max"),
             total_cpu_s=("cpu_s", "sum"),
+            mean_load=("mean_load", "mean"),
+        )
+        .reindex(sorted(set(jobs["rule"]) | set(rules)))
+    )
+    summary["jobs"] = summary["jobs"].fillna(0).astype(int)
+    summary.index.name = "rule"
+    return summary.reset_index().sort_values(
+        ["total_wall_s", "rule"], ascending=[False, True], ignore_index=True, na_position="last"
+    )
+
+
+def job_wildcards(job: str) -> dict[str, str]:
+    """The wildcards of a job named ``k=v, k=v``."""
+    return dict(part.split("=", 1) for part in job.split(", ") if "=" in part)
+
+
+def method_costs(jobs: pd.DataFrame, *, rule: str, n_items: int) -> pd.DataFrame:
+    """Per ``method`` wildcard of ``rule``'s jobs: jobs, total and mean wall time per job,
+    wall seconds per item (e.g. per phantom), peak RSS.
+    """
+    part = jobs[jobs["rule"] == rule]
+    methods = part["job"].map(lambda j: job_wildcards(j).get("method", "?"))
+    table = (
+        part.assign(method=methods)
+        .groupby("method", sort=True)
+        .agg(
+            jobs=("job", "size"),
+            total_wall_s=("wall_s", "sum"),
+            mean_wall_s=("wall_s", "mean"),
+            peak_rss_mb=("max_rss_mb", "max"),
         )
         .reset_index()
-        .sort_values("total_wall_s", ascending=False, ignore_index=True)
     )
+    table["wall_s_per_item"] = table["mean_wall_s"] / max(n_items, 1)
+    return table
+
+
+def stage_times(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Wall time per stage (the folder under ``benchmarks/``), summed over its jobs."""
+    return (
+        jobs.groupby("stage", sort=True)
+        .agg(jobs=("job", "size"), wall_s=("wall_s", "sum"))
+        .reset_index()
+        .sort_values("wall_s", ascending=False, ignore_index=True)
+    )
+
+
+def elapsed_s(jobs: pd.DataFrame) -> float:
+    """Seconds from the start of the first job to the end of the last (benchmark files are
+    written when their job ends).
+    """
+    if jobs.empty:
+        return float("nan")
+    return float(jobs["end"].max() - (jobs["end"] - jobs["wall_s"]).min())

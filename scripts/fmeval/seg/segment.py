@@ -1,10 +1,11 @@
-"""Test-image segmentation with the fitted probe: score map, mask, triptych, held-out scores.
+"""Test-image segmentation with the fitted probe: score map, mask, figure, held-out scores.
 
 Held-out scores are at **patch resolution**, where the probe works: a patch is truly
 foreground when its mask fraction (``fg_fraction``, the mask average-pooled to the
 patch) is above 0.5. ``ap`` is ``average_precision_score`` of those labels against the
-(filtered) score map; ``iou`` is |predicted & true| / |predicted | true| of the patch masks.
-Either is NaN (null in JSON/CSV) when undefined: no mask, or one class only.
+(filtered) score map; ``iou`` is |predicted & true| / |predicted | true| of the patch masks;
+``chance_ap`` is the foreground share of the patches (the AP of a random score).
+Each is NaN (null in JSON/CSV) when undefined: no mask, or one class only.
 """
 
 import logging
@@ -93,19 +94,61 @@ def display_image(item: Item, grid: tuple[int, int], patch_size: int) -> np.ndar
     return np.asarray(resize_to_grid(load_rgb(item.image), grid, patch_size=patch_size))
 
 
+def overlay(image: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` dimmed, with the patches both masks call foreground in green, the predicted
+    only in red (false positives) and the ground-truth only in blue (missed); (H, W, 3) float.
+    """
+    h, w = image.shape[:2]
+    scale = (h // truth.shape[0], w // truth.shape[1])
+    up = [np.kron(m.astype(np.uint8), np.ones(scale, np.uint8)).astype(bool) for m in (truth, mask)]
+    out = np.asarray(image, dtype=float) / 255 * 0.5
+    for region, colour in (
+        (up[0] & up[1], (0.1, 0.8, 0.1)),
+        (up[1] & ~up[0], (0.9, 0.1, 0.1)),
+        (up[0] & ~up[1], (0.1, 0.3, 1.0)),
+    ):
+        out[region] = 0.4 * out[region] + 0.6 * np.asarray(colour)
+    return out
+
+
+def triptych_panels(has_mask: bool) -> list[str]:
+    """The panels of a test-image figure, left to right (recorded in its JSON for the report)."""
+    if has_mask:
+        return ["image", "ground truth", "foreground score", "predicted mask", "overlay"]
+    return ["image", "foreground score", "predicted mask"]
+
+
 def draw_triptych(
-    image: np.ndarray, scores: np.ndarray, mask: np.ndarray, *, title: str, out: str | os.PathLike
+    image: np.ndarray,
+    scores: np.ndarray,
+    mask: np.ndarray,
+    *,
+    truth: np.ndarray | None,
+    threshold: float,
+    title: str,
+    out: str | os.PathLike,
 ) -> None:
-    """Image, score map and binary mask side by side, as a PNG written atomically."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
-    axes[0].imshow(image)
-    axes[0].set_title("image")
-    shown = axes[1].imshow(scores, vmin=0, vmax=1, cmap="viridis")
-    axes[1].set_title("foreground score")
-    fig.colorbar(shown, ax=axes[1], fraction=0.046)
-    axes[2].imshow(mask, vmin=0, vmax=1, cmap="gray")
-    axes[2].set_title("mask (score > threshold)")
-    for ax in axes:
+    """Image, ground-truth mask (where there is one), score map, predicted mask and an overlay
+    of ground truth and prediction, side by side, as a PNG written atomically.
+    """
+    panels = triptych_panels(truth is not None)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 4.2))
+    for ax, panel in zip(axes, panels):
+        if panel == "image":
+            ax.imshow(image)
+        elif panel == "ground truth":
+            ax.imshow(truth, vmin=0, vmax=1, cmap="gray")
+            panel = "ground truth (patch > half masked)"
+        elif panel == "foreground score":
+            shown = ax.imshow(scores, vmin=0, vmax=1, cmap="viridis")
+            fig.colorbar(shown, ax=ax, fraction=0.046)
+        elif panel == "predicted mask":
+            ax.imshow(mask, vmin=0, vmax=1, cmap="gray")
+            panel = f"predicted mask (score > {threshold:g})"
+        else:
+            ax.imshow(overlay(image, truth, mask))
+            panel = "overlay: green both, red predicted only,\nblue missed"
+        ax.set_title(panel, fontsize="small")
         ax.axis("off")
     fig.suptitle(title, fontsize="medium")
     save_png(fig, out)
@@ -139,22 +182,31 @@ def run_segmentation(
         "has_mask": not bool(np.isnan(fg_fraction).any()),
         "n_patches": int(mask.size),
         "n_pred_fg": int(mask.sum()),
+        "max_score": float(score_grid.max()),
         **result,
     }
+    record["chance_ap"] = (
+        record["n_true_fg"] / record["n_patches"] if record["has_mask"] else math.nan
+    )
+    record["panels"] = triptych_panels(record["has_mask"])
     shown = display_image(
         find_test_item(dataset_manifest, image), grid, int(feats.meta["patch_size"])
     )
     metrics = (
-        f"patch-level AP {record['ap']:.3f}, IoU {record['iou']:.3f}"
+        f"patch-level AP {record['ap']:.3f} (chance {record['chance_ap']:.3f}), "
+        f"IoU {record['iou']:.3f}"
         if record["has_mask"]
         else "no mask: no held-out score"
     )
+    if record["has_mask"] and not record["n_pred_fg"]:
+        metrics += f" (no patch scored above {threshold:g})"
     title = title_lines(
         meta,
         image,
         [f"probe C={clf.c:g}, median filter {'on' if median_filter else 'off'}; {metrics}"],
     )
-    draw_triptych(shown, score_grid, mask, title=title, out=png)
+    truth = fg_fraction > TRUE_FG if record["has_mask"] else None
+    draw_triptych(shown, score_grid, mask, truth=truth, threshold=threshold, title=title, out=png)
     write_json(record, scores)
     log.info(
         "%s: %d of %d patches foreground; AP %s, IoU %s",

@@ -1,7 +1,9 @@
 """The segmentation section of the report: AP tables, AP plots and held-out test scores.
 
-Every table has ``weights`` and ``random_init`` columns, and every plot title carries
-the random-weights banner when any result used random weights.
+Every AP comes with its chance level, ``chance_ap``: the foreground share of the held-out
+patches (the AP of a score that ranks patches at random). Every table has ``weights`` and
+``random_init`` columns, and every plot title carries the random-weights banner when any
+result used random weights.
 """
 
 import json
@@ -30,7 +32,11 @@ def read_cv(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         frames.append(frame)
     if not frames:
         return pd.DataFrame(
-            columns=[*KEYS, "image", "C", "ap", "skipped", "weights", "random_init"]
+            columns=[
+                *KEYS,
+                *("image", "C", "ap", "n_test", "n_test_fg", "skipped"),
+                *("weights", "random_init"),
+            ]
         )
     out = pd.concat(frames, ignore_index=True)
     out["res"] = out["res"].astype(int)
@@ -39,11 +45,19 @@ def read_cv(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
 
 
 def ap_table(cv: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample sd of the fold AP per (dataset, model, res, C), with the number of folds."""
+    """Mean and sample sd of the fold AP per (dataset, model, res, C), the number of folds and
+    chance (the mean foreground share of the held-out images' patches).
+    """
     scored = cv[~cv["skipped"].astype(bool)]
-    group = scored.groupby([*KEYS, "C"], sort=True)["ap"]
+    scored = scored.assign(chance=scored["n_test_fg"] / scored["n_test"])
+    group = scored.groupby([*KEYS, "C"], sort=True)
     table = pd.DataFrame(
-        {"mean_ap": group.mean(), "sd_ap": group.std(ddof=1), "n_folds": group.count()}
+        {
+            "mean_ap": group["ap"].mean(),
+            "sd_ap": group["ap"].std(ddof=1),
+            "n_folds": group["ap"].count(),
+            "chance_ap": group["chance"].mean(),
+        }
     )
     skipped = (
         cv[cv["skipped"].astype(bool)].groupby([*KEYS, "C"])["image"].count().rename("n_skipped")
@@ -52,7 +66,7 @@ def ap_table(cv: pd.DataFrame) -> pd.DataFrame:
     table = ident.join(table).join(skipped)
     table["n_folds"] = table["n_folds"].fillna(0).astype(int)
     table["n_skipped"] = table["n_skipped"].fillna(0).astype(int)
-    cols = ["mean_ap", "sd_ap", "n_folds", "n_skipped", "weights", "random_init"]
+    cols = ["mean_ap", "sd_ap", "n_folds", "n_skipped", "chance_ap", "weights", "random_init"]
     return table.reset_index()[[*KEYS, "C", *cols]]
 
 
@@ -73,10 +87,12 @@ def read_test_scores(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         "C",
         "has_mask",
         "ap",
+        "chance_ap",
         "iou",
         "n_patches",
         "n_pred_fg",
         "n_true_fg",
+        "max_score",
         "median_filter",
         "threshold",
         "weights",
@@ -87,11 +103,11 @@ def read_test_scores(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
 
 
 def plot_ap_vs_c(ap: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> None:
-    """Mean AP (± sd) against C, one line per (dataset, model, res)."""
+    """Mean AP (± sd) against C, one line per (dataset, model, res), chance dashed."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for (dataset, model, res), part in ap.groupby(KEYS, sort=True):
         part = part.sort_values("C")
-        ax.errorbar(
+        line = ax.errorbar(
             part["C"],
             part["mean_ap"],
             yerr=part["sd_ap"].fillna(0),
@@ -99,6 +115,8 @@ def plot_ap_vs_c(ap: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> 
             capsize=3,
             label=f"{dataset} {model} {res}px",
         )
+        ax.plot(part["C"], part["chance_ap"], ls="--", color=line[0].get_color(), lw=1)
+    ax.plot([], [], ls="--", color="grey", label="chance (foreground share), same colour")
     ax.set(xscale="log", xlabel="C (inverse L2 strength)", ylabel="mean AP over held-out images")
     ax.set_title(title("Probe AP vs C (leave-one-image-out)", random_init), fontsize="medium")
     if len(ap):
@@ -107,11 +125,11 @@ def plot_ap_vs_c(ap: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> 
 
 
 def plot_best_vs_res(best: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> None:
-    """Best-C mean AP (± sd) against resolution, one line per (dataset, model)."""
+    """Best-C mean AP (± sd) against resolution, one line per (dataset, model), chance dashed."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for (dataset, model), part in best.groupby(["dataset", "model"], sort=True):
         part = part.sort_values("res")
-        ax.errorbar(
+        line = ax.errorbar(
             part["res"],
             part["mean_ap"],
             yerr=part["sd_ap"].fillna(0),
@@ -119,6 +137,7 @@ def plot_best_vs_res(best: pd.DataFrame, *, png: str, svg: str, random_init: boo
             capsize=3,
             label=f"{dataset} {model}",
         )
+        ax.plot(part["res"], part["chance_ap"], ls="--", color=line[0].get_color(), lw=1)
         for r in part.itertuples():
             ax.annotate(
                 f"C={r.C:g}",
@@ -127,6 +146,7 @@ def plot_best_vs_res(best: pd.DataFrame, *, png: str, svg: str, random_init: boo
                 xytext=(4, 4),
                 fontsize="x-small",
             )
+    ax.plot([], [], ls="--", color="grey", label="chance (foreground share), same colour")
     ax.set(xlabel="resolution (image height, px)", ylabel="mean AP at the best C")
     ax.set_title(title("Best probe AP vs resolution", random_init), fontsize="medium")
     if len(best):

@@ -1,0 +1,140 @@
+"""The page's fixed sections: the run summary (first), the cost (after the results) and the
+config (last).
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+import pandas as pd
+import yaml
+
+from fmeval.report import costs, runinfo
+from fmeval.report.tables import Cell, Table, fmt, html_table
+
+MODEL_KEYS = ("key", "backend", "name", "patch_size", "weights", "weights_id")
+
+
+def summary_context(
+    *,
+    manifests: Sequence[Mapping],
+    devices: list[dict],
+    jobs: pd.DataFrame,
+    workflow_dir: str,
+    random_reasons: Sequence[str],
+) -> dict:
+    """What ``sections/summary.html.j2`` shows."""
+    stages = costs.stage_times(jobs)
+    models = pd.DataFrame([{k: m.get(k, "–") for k in MODEL_KEYS} for m in manifests])
+    return {
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "host": runinfo.host(),
+        "version": runinfo.pipeline_version(),
+        "commit": runinfo.git_commit(workflow_dir),
+        "devices": html_table(
+            "devices",
+            pd.DataFrame(devices, columns=["rule", "device", "jobs"]),
+            _cols("rule", "device", "jobs"),
+        ),
+        "device_names": sorted({d["device"] for d in devices}),
+        "total_job_s": float(jobs["wall_s"].sum()),
+        "elapsed_s": costs.elapsed_s(jobs),
+        "stages": html_table(
+            "stage-times",
+            stages,
+            [
+                ("stage", "stage"),
+                ("jobs", "jobs"),
+                ("wall time (s, summed over jobs)", lambda r: Cell(fmt(r["wall_s"], 1), "num")),
+            ],
+        ),
+        "models": html_table(
+            "models",
+            models,
+            [
+                ("model", "key"),
+                ("backend", "backend"),
+                ("name", "name"),
+                ("patch size", "patch_size"),
+                ("weights", "weights"),
+                ("weights identity", "weights_id"),
+            ],
+        ),
+        "random_reasons": list(random_reasons),
+        "libraries": runinfo.library_versions(),
+    }
+
+
+def _cols(*names: str) -> list:
+    return [(n, n) for n in names]
+
+
+def cost_context(jobs: pd.DataFrame, *, rules: Sequence[str], n_phantoms: int | None) -> dict:
+    """What ``sections/cost.html.j2`` shows: a row per rule, CT time per method, per job."""
+    summary = costs.summarise_costs(jobs, rules=rules)
+    digits = {
+        "total_wall_s": 1,
+        "max_wall_s": 1,
+        "peak_rss_mb": 0,
+        "total_cpu_s": 1,
+        "mean_load": 0,
+    }
+    rule_table = html_table(
+        "cost-rules",
+        summary,
+        [("rule", "rule"), ("jobs", "jobs")]
+        + [(name, _number(name, d)) for name, d in digits.items()],
+        random_rows=False,
+    )
+    for row in rule_table.rows:
+        if row.cells[1].text == "0":
+            row.cls = "no-jobs"
+    methods = None
+    if n_phantoms and (jobs["rule"] == "reconstruct_sinograms").any():
+        per_method = costs.method_costs(jobs, rule="reconstruct_sinograms", n_items=n_phantoms)
+        methods = html_table(
+            "cost-ct-methods",
+            per_method,
+            [
+                ("method", "method"),
+                ("jobs (views × noise)", "jobs"),
+                ("total_wall_s", _number("total_wall_s", 1)),
+                ("mean_wall_s per job", _number("mean_wall_s", 1)),
+                (f"wall_s per phantom (of {n_phantoms})", _number("wall_s_per_item", 2)),
+                ("peak_rss_mb", _number("peak_rss_mb", 0)),
+            ],
+            random_rows=False,
+        )
+    job_table = html_table(
+        "cost-jobs",
+        jobs,
+        [
+            ("rule", "rule"),
+            ("job", "job"),
+            ("wall_s", _number("wall_s", 1)),
+            ("max_rss_mb", _number("max_rss_mb", 0)),
+            ("cpu_s", _number("cpu_s", 1)),
+            ("mean_load", _number("mean_load", 0)),
+        ],
+        random_rows=False,
+    )
+    return {
+        "rules": rule_table,
+        "methods": methods,
+        "jobs": job_table,
+        "notes": costs.COLUMN_NOTES,
+        "missing": [r for r in summary["rule"] if not summary.set_index("rule").loc[r, "jobs"]],
+    }
+
+
+def _number(column: str, digits: int):
+    return lambda r: Cell(fmt(float(r[column]), digits), "num")
+
+
+def config_text(config: Mapping) -> str:
+    """The config as YAML, in the order it was given."""
+    return yaml.safe_dump(json.loads(json.dumps(config, default=str)), sort_keys=False)
+
+
+def empty_table(id: str) -> Table:
+    return Table(id, [], [])
