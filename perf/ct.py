@@ -1,21 +1,28 @@
 """CT speed: seconds per phantom for each method, the pipeline's way vs the tutorial's way.
 
-- pipeline: the operator norm is measured once per view count (rule measure_operator,
-  shared by every noise level and method) and each job builds the operator without the
-  power iteration, once, then reconstructs the phantoms in batches under inference_mode.
-- tutorial: a fresh ``Tomography(normalize=True)`` per cell (so a power iteration per
-  cell, and deepinv's default single grid_sample over all angles) and one phantom at a
+- pipeline: rule measure_operator builds the sparse operator once per view count (deepinv's
+  Radon transform as a CSR matrix, and its norm by deepinv's power iteration on it), cached
+  as .npz + .json; each job loads it (:func:`fmeval.ct.tomography.build_operator`, a deepinv
+  Tomography whose A and A^T are CSR products) and reconstructs the phantoms in batches
+  under inference_mode.
+- tutorial: a fresh ``Tomography(normalize=True)`` per cell (a power iteration per cell,
+  deepinv's single grid_sample over all angles, A^T through autograd) and one phantom at a
   time; the tutorial has no TV, so its TV is deepinv's stock ``PGD(L2(), TVPrior())``.
 
-It also counts the calls to A and A^T per phantom and the time spent in them, to say
-where the time goes. RAM runs with random weights (same cost as the pretrained ones).
+Per view count it prints the cached operator's cost (matrix build, norm, file size, load);
+per method the seconds per phantom both ways (operator build/load included, split over the
+phantoms), their ratio, the calls to A and A^T per phantom and the share of the solve in
+them, and the largest difference between the two ways' reconstructions (relative to the
+reconstructions' range). RAM runs with random weights (same cost as the pretrained ones).
 
-    .venv/bin/python perf/ct.py                       # 1000 and 50 views, 4 phantoms
+    .venv/bin/python perf/ct.py                       # 1000, 200 and 50 views, 2 phantoms
     .venv/bin/python perf/ct.py --views 50 --phantoms 8 --methods fbp tv
 """
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,15 +31,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
+from fmeval.ct.operator import measure_norm, radon_matrix, write_matrix
 from fmeval.ct.phantoms import generate_phantoms
 from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct
 from fmeval.ct.sweep import NoiseLevel
-from fmeval.ct.tomography import (
-    build_operator,
-    measure_operator_norm,
-    noise_model,
-    simulate_sinograms,
-)
+from fmeval.ct.tomography import build_operator, noise_model, simulate_sinograms
 
 LOW = NoiseLevel("low", 0.001, 0.001)  # the tutorial's noise
 TV = {"lam": 0.01, "n_iter": 100, "prox_iter": 20}
@@ -67,16 +70,37 @@ def make_model(method: str):
     return dinv.models.RAM(pretrained=False).eval()
 
 
-def pipeline(method, views, sino, norm, model, batch_size):
+def cache_operator(views: int, folder: Path) -> tuple[Path, float, dict]:
+    """What rule measure_operator does: the matrix (timed), its norm (timed), the .npz."""
     start = time.perf_counter()
-    physics = build_operator(views, operator_norm=norm, noise_model=noise_model(LOW))
+    matrix = radon_matrix(views)
+    matrix_s = time.perf_counter() - start
+    start = time.perf_counter()
+    norm = measure_norm(matrix)
+    norm_s = time.perf_counter() - start
+    path = folder / f"{views}.npz"
+    start = time.perf_counter()
+    write_matrix(matrix, path)
+    write_s = time.perf_counter() - start
+    cost = {
+        "matrix_s": matrix_s,
+        "norm_s": norm_s,
+        "write_s": write_s,
+        "nnz": matrix.values.numel(),
+    }
+    return path, norm, {**cost, "mb": os.path.getsize(path) / 1e6}
+
+
+def pipeline(method, views, sino, norm, matrix, model, batch_size):
+    start = time.perf_counter()
+    physics = build_operator(views, operator_norm=norm, matrix=matrix, noise_model=noise_model(LOW))
     build = time.perf_counter() - start
     counter = Counter(physics)
     solver = make_solver(method, options=TV if method == "tv" else {}, model=model)
     start = time.perf_counter()
-    reconstruct(sino, physics, solver, batch_size=batch_size)
+    images = reconstruct(sino, physics, solver, batch_size=batch_size)
     solve = time.perf_counter() - start
-    return build, solve, counter
+    return build, solve, counter, images
 
 
 def stock_tv(y, physics):
@@ -92,18 +116,19 @@ def tutorial(method, views, sino, model):
     )
     build = time.perf_counter() - start
     solver = stock_tv if method == "tv" else make_solver(method, model=model)
+    out = []
     start = time.perf_counter()
     with torch.no_grad():
         for i in range(len(sino)):
-            solver(torch.from_numpy(sino[i : i + 1]), physics)
+            out.append(solver(torch.from_numpy(sino[i : i + 1]), physics)[:, 0].numpy())
     solve = time.perf_counter() - start
-    return build, solve
+    return build, solve, np.concatenate(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--views", type=int, nargs="+", default=[1000, 50])
-    parser.add_argument("--phantoms", type=int, default=4)
+    parser.add_argument("--views", type=int, nargs="+", default=[1000, 200, 50])
+    parser.add_argument("--phantoms", type=int, default=2)
     parser.add_argument("--methods", nargs="+", default=["fbp", "tv", "ram"])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
@@ -112,41 +137,55 @@ def main() -> None:
     gt = generate_phantoms(args.phantoms)
     n = len(gt)
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n} phantoms, noise {LOW}"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n} phantoms, noise {LOW}, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
+        flush=True,
     )
-    rows = []
-    for views in args.views:
-        start = time.perf_counter()
-        norm = measure_operator_norm(views, seed=0)
-        norm_s = time.perf_counter() - start
-        physics = build_operator(views, operator_norm=norm)
-        sino = simulate_sinograms(
-            gt, physics, level=LOW, views=views, seed=0, batch_size=args.batch_size
-        )
-        print(
-            f"\n{views} views: operator norm (power iteration, once per view count) {norm_s:.1f} s"
-        )
-        for method in args.methods:
-            model = make_model(method)
-            build, solve, counter = pipeline(method, views, sino, norm, model, args.batch_size)
-            t_build, t_solve = tutorial(method, views, sino, model)
-            ours, theirs = (build + solve) / n, (t_build + t_solve) / n
-            in_ops = sum(counter.seconds.values())
-            rows.append((views, method, ours, theirs))
-            print(
-                f"  {method:3s}: pipeline {ours:7.3f} s/phantom (build {build:5.2f} s + solve "
-                f"{solve / n:7.3f} s/phantom) | "
-                f"tutorial {theirs:7.3f} s/phantom (build {t_build:5.2f} s + solve "
-                f"{t_solve / n:7.3f} s/phantom) | "
-                f"ratio {theirs / ours:5.2f}x | per phantom: {counter.calls['A'] / n:.1f} A + "
-                f"{counter.calls['A_adjoint'] / n:.1f} A^T calls, {in_ops / solve:.0%} of the "
-                "solve in them"
+    rows, costs = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for views in args.views:
+            matrix, norm, cost = cache_operator(views, Path(folder))
+            costs.append((views, cost))
+            physics = build_operator(views, operator_norm=norm, matrix=matrix)
+            sino = simulate_sinograms(
+                gt, physics, level=LOW, views=views, seed=0, batch_size=args.batch_size
             )
+            print(
+                f"\n{views} views: cached operator {cost['nnz'] / 1e6:.1f} M nonzeros, "
+                f"{cost['mb']:.0f} MB, built in {cost['matrix_s']:.1f} s + norm "
+                f"{cost['norm_s']:.1f} s (once per view count)",
+                flush=True,
+            )
+            for method in args.methods:
+                model = make_model(method)
+                build, solve, counter, ours_x = pipeline(
+                    method, views, sino, norm, matrix, model, args.batch_size
+                )
+                t_build, t_solve, theirs_x = tutorial(method, views, sino, model)
+                ours, theirs = (build + solve) / n, (t_build + t_solve) / n
+                in_ops = sum(counter.seconds.values())
+                diff = np.abs(ours_x - theirs_x).max() / np.ptp(theirs_x)
+                rows.append((views, method, ours, theirs))
+                print(
+                    f"  {method:3s}: pipeline {ours:7.3f} s/phantom (load {build:5.2f} s + solve "
+                    f"{solve / n:7.3f} s/phantom) | tutorial {theirs:7.3f} s/phantom (build "
+                    f"{t_build:5.2f} s + solve {t_solve / n:7.3f} s/phantom) | ratio "
+                    f"{theirs / ours:6.2f}x | per phantom: {counter.calls['A'] / n:.1f} A + "
+                    f"{counter.calls['A_adjoint'] / n:.1f} A^T calls, {in_ops / solve:.0%} of the "
+                    f"solve in them | max |ours - tutorial| / range {diff:.1e}",
+                    flush=True,
+                )
     print("\nviews method  pipeline_s/phantom  tutorial_s/phantom  speed-up")
     for views, method, ours, theirs in rows:
         print(f"{views:5d} {method:6s} {ours:19.3f} {theirs:19.3f} {theirs / ours:8.2f}x")
+    print("\nviews  nonzeros_M  cache_MB  matrix_build_s  norm_s  write_s")
+    for views, c in costs:
+        print(
+            f"{views:5d} {c['nnz'] / 1e6:11.1f} {c['mb']:9.0f} {c['matrix_s']:15.1f} "
+            f"{c['norm_s']:7.1f} {c['write_s']:8.1f}"
+        )
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()

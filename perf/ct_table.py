@@ -1,9 +1,8 @@
 """FBP / TV (or RAM) PSNR and SSIM on the seeded phantoms for a views x noise grid, printed.
 
-The same fmeval functions as the CT rules (phantoms, seeded operator norm, seeded noise,
-batched reconstruction, skimage scores, Student-t 95% CI), without snakemake, one cell per
-line as it finishes. The noise levels are the config defaults. A cell at 1000 views costs
-about 30 CPU-minutes for TV (100 steps) on 32 phantoms.
+The same fmeval functions as the CT rules (phantoms, the sparse operator and its norm, seeded
+noise, batched reconstruction, skimage scores, Student-t 95% CI), without snakemake, one cell
+per line as it finishes (its seconds last). The noise levels are the config defaults.
 
     .venv/bin/python perf/ct_table.py --views 1000 500 --methods fbp tv
     .venv/bin/python perf/ct_table.py --views 1000 --methods tv --noise high
@@ -19,10 +18,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from fmeval.ct.metrics import mean_ci, score_images
+from fmeval.ct.operator import measure_norm, radon_matrix
 from fmeval.ct.phantoms import generate_phantoms
 from fmeval.ct.reconstruction import make_solver, reconstruct
 from fmeval.ct.sweep import NoiseLevel
-from fmeval.ct.tomography import build_operator, measure_operator_norm, simulate_sinograms
+from fmeval.ct.tomography import build_operator, simulate_sinograms
 
 LEVELS = [
     NoiseLevel("clean", 0, 0),
@@ -50,7 +50,8 @@ def main() -> None:
     options = {"tv": {"lam": args.lam, "n_iter": args.n_iter, "prox_iter": args.prox_iter}}
     print("method views noise n psnr_mean psnr_ci ssim_mean ssim_ci seconds", flush=True)
     for views in args.views:
-        physics = build_operator(views, operator_norm=measure_operator_norm(views, seed=args.seed))
+        matrix = radon_matrix(views)
+        physics = build_operator(views, operator_norm=measure_norm(matrix), matrix=matrix)
         for level in levels:
             sino = simulate_sinograms(
                 gt, physics, level=level, views=views, seed=args.seed, batch_size=args.batch_size

@@ -1,4 +1,4 @@
-# CT reconstruction: seeded ellipse phantoms, one operator norm per view count,
+# CT reconstruction: seeded ellipse phantoms, one sparse operator and norm per view count,
 # noisy sinograms per (views, noise), reconstructions per (method, views, noise),
 # PSNR/SSIM per phantom and the CT report section. The grid is CT (rules/common.smk).
 
@@ -46,6 +46,7 @@ rule fetch_ram_weights:
 rule measure_operator:
     output:
         operator="results/ct/operators/{views}.json",
+        matrix="results/ct/operators/{views}.npz",
     log:
         "logs/ct/operators/{views}.log",
     benchmark:
@@ -83,6 +84,7 @@ rule reconstruct_sinograms:
     input:
         sinograms=rules.simulate_sinograms.output.sinograms,
         operator=rules.measure_operator.output.operator,
+        matrix=rules.measure_operator.output.matrix,
         ram=get_ram_weights,
     output:
         images="results/ct/reconstructions/{method}/{noise}/{views}.npy",

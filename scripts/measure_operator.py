@@ -1,4 +1,4 @@
-"""Rule script: the seeded operator norm of one view count, as JSON."""
+"""Rule script: the sparse operator of one view count (.npz) and its norm (JSON)."""
 
 from fmeval.ct.tomography import write_operator
 from fmeval.logs import run_logged
@@ -10,4 +10,5 @@ run_logged(
     views=int(snakemake.wildcards.views),
     seed=snakemake.params.seed,
     operator=snakemake.output.operator,
+    matrix=snakemake.output.matrix,
 )

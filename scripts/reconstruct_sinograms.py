@@ -11,6 +11,7 @@ run_logged(
     method=snakemake.wildcards.method,
     sinograms=snakemake.input.sinograms,
     operator=snakemake.input.operator,
+    matrix=snakemake.input.matrix,
     ram=snakemake.input.get("ram"),
     views=int(snakemake.wildcards.views),
     noise=NoiseLevel(**snakemake.params.noise),

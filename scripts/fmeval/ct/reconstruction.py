@@ -10,7 +10,7 @@ batches of ``batch_size``, under ``torch.inference_mode``.
   by deepinv's proximal gradient descent (``dinv.optim.PGD`` with ``L2`` and ``TVPrior``)
   from the FBP, step 1 (= 1/||A||^2 for the normalised operator). One A and one A^T
   per step instead of deepinv's default two of each (see ``build_tv``); the iterates are the
-  same (tests/test_ct_reconstruction.py compares them with stock PGD).
+  same (tests/unit/ct/test_reconstruction.py compares them with stock PGD).
 """
 
 import json
@@ -174,6 +174,7 @@ def run_reconstruction(
     sinograms: str,
     operator: str,
     ram: str | None,
+    matrix: str,
     views: int,
     noise: NoiseLevel,
     options: Mapping,
@@ -196,6 +197,7 @@ def run_reconstruction(
     physics = build_operator(
         views,
         operator_norm=read_operator(operator)["operator_norm"],
+        matrix=matrix,
         device=torch_device,
         noise_model=noise_model(noise),
     )

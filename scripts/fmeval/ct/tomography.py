@@ -1,13 +1,16 @@
-"""The CT forward model: deepinv's parallel-beam Tomography, its operator norm, and noise.
+"""The CT forward model: deepinv's parallel-beam Tomography as a cached sparse matrix, and noise.
 
-``Tomography(normalize=True)`` estimates ||A|| by a power iteration that starts
-from the *global* torch RNG and costs about 90% of building the operator (100
-A^T A products: ~30 s at 1000 views on a CPU). So the norm is measured once per
-view count, with the RNG seeded from ``ct.seed`` (:func:`measure_operator_norm`,
-rule ``measure_operator``), stored, and every later job builds the operator
-without the power iteration and installs the stored norm exactly as deepinv's
-``normalize=True`` does (:func:`build_operator`). Sinograms and reconstructions
-of one view count thus share one norm, whatever the global RNG state.
+deepinv's ``Tomography(img_width=128, angles=views, normalize=True)`` samples the image on
+one rotated grid per view with ``grid_sample``; its A^T goes through autograd (~3-6x the
+cost of A). It is a fixed linear map, so rule ``measure_operator`` writes it down once per
+view count (:func:`fmeval.ct.operator.radon_matrix`, from deepinv's own grids and
+grid_sample's bilinear weights) and stores it with deepinv's ||A||
+(``results/ct/operators/{views}.npz`` and ``.json``). Every reconstruction job loads a
+:class:`fmeval.ct.operator.SparseTomography` (:func:`build_operator`): a deepinv ``Tomography``
+whose A and A^T are CSR products, so deepinv's ``fbp``, RAM and PGD
+run unchanged on it. It equals stock deepinv to float rounding (~1e-7 relative; tests in
+tests/unit/ct/test_operator.py). The sinograms are simulated with deepinv's own operator
+(:func:`stock_operator`, one A per phantom), so they stay deepinv's bit for bit.
 
 Noise is drawn per phantom from its own generator, seeded by (seed, views, noise
 level, phantom index), so adding phantoms leaves earlier sinograms unchanged.
@@ -23,6 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fmeval.ct.operator import (
+    RadonMatrix,
+    SparseTomography,
+    radon_matrix,
+    read_matrix,
+    write_matrix,
+)
 from fmeval.ct.phantoms import IMAGE_SIZE, load_phantoms
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.errors import DataError
@@ -32,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def measure_operator_norm(views: int, *, seed: int, img_width: int = IMAGE_SIZE) -> float:
-    """||A|| of the normalised operator, as deepinv computes it, with the power iteration seeded.
+    """||A|| as stock ``Tomography(normalize=True)`` measures it (the reference for tests, perf).
 
     The global torch RNG is seeded inside :func:`torch.random.fork_rng`, so the
     caller's RNG state is left as it was.
@@ -47,22 +57,41 @@ def measure_operator_norm(views: int, *, seed: int, img_width: int = IMAGE_SIZE)
     return float(physics.operator_norm)
 
 
-def write_operator(*, views: int, seed: int, operator: str | os.PathLike) -> dict:
-    """Measure the operator norm of ``views`` and write it with its settings as JSON."""
+def write_operator(
+    *, views: int, seed: int, operator: str | os.PathLike, matrix: str | os.PathLike
+) -> dict:
+    """Build the sparse operator of ``views`` (``matrix``, .npz) and write its norm as JSON.
+
+    The norm is stock deepinv's (its power iteration; :func:`fmeval.ct.operator.measure_norm`
+    on the matrix agrees to ~3e-7 in a third of the time, but the sinograms' Poisson noise is
+    discrete, so the pipeline keeps deepinv's norm bit for bit and its sinograms with it).
+    """
     import deepinv as dinv
 
     start = time.perf_counter()
+    radon = radon_matrix(views, img_width=IMAGE_SIZE)
+    matrix_s = time.perf_counter() - start
+    norm = measure_operator_norm(views, seed=seed)  # stock deepinv's, bit for bit
+    norm_s = time.perf_counter() - start - matrix_s
+    write_matrix(radon, matrix)
     record = {
         "views": views,
         "img_width": IMAGE_SIZE,
-        "operator_norm": measure_operator_norm(views, seed=seed),
+        "operator_norm": norm,
         "seed": seed,
         "deepinv": dinv.__version__,
         "seconds": time.perf_counter() - start,
+        "matrix_seconds": matrix_s,
+        "norm_seconds": norm_s,
+        "matrix_nnz": int(radon.values.numel()),
+        "matrix_mb": radon.nbytes / 1e6,
     }
     with atomic_path(operator, suffix=".json") as tmp:
         tmp.write_text(json.dumps(record, indent=1))
-    log.info("views %d: ||A|| = %.6g (%.1f s)", views, record["operator_norm"], record["seconds"])
+    log.info(
+        "views %d: %d nonzeros (%.1f MB) in %.1f s, ||A|| = %.6g in %.1f s",
+        views, record["matrix_nnz"], record["matrix_mb"], matrix_s, norm, norm_s,
+    )  # fmt: skip
     return record
 
 
@@ -79,20 +108,40 @@ def build_operator(
     views: int,
     *,
     operator_norm: float,
+    matrix: RadonMatrix | str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    noise_model: torch.nn.Module | None = None,
+):
+    """deepinv's normalised Tomography of ``views`` as CSR products (:class:`SparseTomography`).
+
+    ``matrix``: the cached matrix (a path from ``measure_operator`` or a RadonMatrix);
+    ``None`` builds it here (seconds at 1000 views).
+    """
+    if matrix is None:
+        matrix = radon_matrix(views, img_width=IMAGE_SIZE)
+    elif not isinstance(matrix, RadonMatrix):
+        matrix = read_matrix(matrix, views=views)
+    if matrix.views != views:
+        raise DataError(f"the operator matrix is for {matrix.views} views, not {views}")
+    return SparseTomography(
+        matrix, operator_norm=operator_norm, device=device, noise_model=noise_model
+    )
+
+
+def stock_operator(
+    views: int,
+    *,
+    operator_norm: float,
     img_width: int = IMAGE_SIZE,
     device: str | torch.device = "cpu",
     noise_model: torch.nn.Module | None = None,
     parallel_computation: bool | None = None,
 ):
-    """deepinv's normalised Tomography with a stored norm (no power iteration).
+    """deepinv's own normalised Tomography with a stored norm (no power iteration).
 
-    The result equals ``Tomography(..., normalize=True)`` built with the RNG that
-    gave ``operator_norm`` (tests/test_ct_tomography.py checks A, A^T and FBP).
-
-    ``parallel_computation`` is deepinv's switch between one grid_sample over all
-    angles (fast on a GPU) and a loop over angles; ``None`` picks the loop on CPU,
-    where it is 1.6-2x faster at 1000 views (less memory traffic), and the single
-    grid_sample elsewhere. Both are the same operator up to float rounding.
+    The result equals ``Tomography(..., normalize=True)``; the tests and perf/ct.py
+    compare :func:`build_operator` with it. ``parallel_computation``: deepinv's single
+    grid_sample over all angles (``None``: on GPUs) or its loop over angles (CPU).
     """
     import deepinv as dinv
 
@@ -187,7 +236,9 @@ def run_simulation(
         )
     images = load_phantoms(phantoms)
     start = time.perf_counter()
-    physics = build_operator(views, operator_norm=record["operator_norm"])
+    # Stock deepinv's A for the data: one A per phantom, and the sinograms (Poisson noise is
+    # discrete: a 1e-7 change in a rate can move a count) stay those of deepinv bit for bit.
+    physics = stock_operator(views, operator_norm=record["operator_norm"])
     log.info("built the %d-view operator in %.2f s", views, time.perf_counter() - start)
     start = time.perf_counter()
     data = simulate_sinograms(

@@ -15,6 +15,7 @@ from fmeval.ct.tomography import (
     noise_seed,
     run_simulation,
     simulate_sinograms,
+    stock_operator,
     write_operator,
 )
 
@@ -79,7 +80,7 @@ def test_stored_norm_operator_equals_deepinvs_normalised_one(physics, norm, phan
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         reference = dinv.physics.Tomography(img_width=128, angles=VIEWS, normalize=True)
-    physics = build_operator(
+    physics = stock_operator(
         VIEWS, operator_norm=norm, parallel_computation=True
     )  # deepinv's default
     x = torch.from_numpy(phantoms[:2]).unsqueeze(1)
@@ -89,14 +90,16 @@ def test_stored_norm_operator_equals_deepinvs_normalised_one(physics, norm, phan
         assert torch.equal(physics.A(x), y)
         assert torch.equal(physics.A_adjoint(y), reference.A_adjoint(y))
         assert torch.equal(physics.fbp(y), reference.fbp(y))
-    # unit norm, as RAM expects
+    # unit norm, as RAM expects (the pipeline's sparse operator)
+    physics = build_operator(VIEWS, operator_norm=norm)
     assert physics.compute_sqnorm(x[:1], max_iter=50, tol=1e-4, verbose=False) == pytest.approx(
         1.0, rel=1e-2
     )
 
 
-def test_angle_loop_and_single_grid_sample_are_the_same_operator(physics, norm, phantoms):
-    fused = build_operator(VIEWS, operator_norm=norm, parallel_computation=True)
+def test_angle_loop_and_single_grid_sample_are_the_same_operator(norm, phantoms):
+    physics = stock_operator(VIEWS, operator_norm=norm, parallel_computation=False)
+    fused = stock_operator(VIEWS, operator_norm=norm, parallel_computation=True)
     x = torch.from_numpy(phantoms[:2]).unsqueeze(1)
     with torch.inference_mode():
         y = fused.A(x)
@@ -139,8 +142,10 @@ def test_noise_is_seeded_and_independent_of_batching(physics, phantoms, level):
 
 def test_more_phantoms_leave_the_first_sinograms_identical(tmp_path):
     """n_phantoms 3 -> 6 through the rule's code path: the first 3 sinograms are byte-identical."""
-    write_operator(views=VIEWS, seed=0, operator=tmp_path / "op.json")
-    assert json.loads((tmp_path / "op.json").read_text())["views"] == VIEWS
+    write_operator(views=VIEWS, seed=0, operator=tmp_path / "op.json", matrix=tmp_path / "op.npz")
+    record = json.loads((tmp_path / "op.json").read_text())
+    assert record["views"] == VIEWS and record["matrix_nnz"] > 0
+    assert record["operator_norm"] == measure_operator_norm(VIEWS, seed=0)
     outs = {}
     for n in (3, 6):
         make_phantoms(n=n, phantoms=tmp_path / f"p{n}.npy")

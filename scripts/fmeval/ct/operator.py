@@ -1,0 +1,308 @@
+"""deepinv's parallel-beam Radon transform as a sparse matrix, and a Tomography that uses it.
+
+deepinv 0.5's ``Tomography(img_width, angles=views)`` (``circle=False``) zero-pads the
+image to the diagonal (``ceil(sqrt(2) * w)`` pixels), samples it bilinearly with
+``grid_sample(align_corners=True)`` on one rotated grid per view, and sums each grid
+column: detector ``d`` of view ``v`` is ``sum_h bilinear(x_pad, grid[v, h, d])``. That is
+a fixed linear map, so :func:`radon_matrix` writes it down once: it takes deepinv's own
+grids (``Radon._create_grids``), computes grid_sample's four bilinear weights per sample
+(its formulas, in float32), drops the corners that fall on the zero padding and sums the
+duplicates. The rows are view-major (``v * detectors + d``), the columns the image's
+pixels, row-major.
+
+:class:`SparseTomography` is a ``deepinv.physics.Tomography`` whose ``A`` and ``A_adjoint``
+are CSR products with that matrix and its transpose, divided by the stored operator norm
+as ``normalize=True`` does; deepinv's ``fbp`` (ramp filter, then ``A_adjoint``, scaled),
+``A_dagger``, ``prox_l2`` and everything built on them (RAM, PGD) run unchanged on top.
+deepinv's ``A_adjoint`` is the autograd adjoint of its ``A`` (``adjoint_via_backprop``), so
+the transposed matrix is the same map; tests/unit/ct/test_operator.py checks A, A^T, FBP
+and the norm against stock deepinv.
+"""
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import deepinv as dinv
+import numpy as np
+import torch
+from deepinv.physics.functional import RampFilter
+from deepinv.physics.functional.radon import SQRT2, Radon
+
+from fmeval.errors import DataError
+from fmeval.io.atomic import atomic_path
+
+INDEX = torch.int32  # CSR indices: nnz < 2**31 up to ~3000 views at 128 px
+
+
+def view_angles(views: int, *, device: str | torch.device = "cpu") -> torch.Tensor:
+    """deepinv's angles for ``angles=views``: ``views`` uniform angles in [0, 180) degrees."""
+    return torch.linspace(0, 180, steps=views + 1, device=device)[:-1]
+
+
+def padding(img_width: int) -> tuple[int, int]:
+    """(padded width, zeros before the image) of deepinv's ``Radon.forward`` (``circle=False``)."""
+    pad = int((SQRT2 * img_width - img_width).ceil())
+    before = (img_width + pad) // 2 - img_width // 2
+    return img_width + pad, before
+
+
+@dataclass(frozen=True)
+class RadonMatrix:
+    """The un-normalised Radon transform of ``views`` views as CSR arrays (view-major rows)."""
+
+    views: int
+    img_width: int
+    detectors: int
+    crow: torch.Tensor  # (views * detectors + 1,) int32
+    col: torch.Tensor  # (nnz,) int32
+    values: torch.Tensor  # (nnz,) float32
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.views * self.detectors, self.img_width**2
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.crow, self.col, self.values))
+
+    def csr(self, device: str | torch.device = "cpu") -> torch.Tensor:
+        return _csr(self.crow, self.col, self.values, self.shape).to(device)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The matrix as named arrays (for ``np.savez``); :meth:`from_arrays` reads them back."""
+        meta = np.array([self.views, self.img_width, self.detectors], dtype=np.int64)
+        return {
+            "meta": meta,
+            "crow": self.crow.numpy(),
+            "col": self.col.numpy(),
+            "values": self.values.numpy(),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "RadonMatrix":
+        views, img_width, detectors = (int(v) for v in arrays["meta"])
+        matrix = cls(
+            views=views,
+            img_width=img_width,
+            detectors=detectors,
+            crow=torch.from_numpy(np.asarray(arrays["crow"])),
+            col=torch.from_numpy(np.asarray(arrays["col"])),
+            values=torch.from_numpy(np.asarray(arrays["values"])),
+        )
+        rows, _ = matrix.shape
+        if matrix.crow.shape != (rows + 1,) or matrix.col.shape != matrix.values.shape:
+            raise ValueError(f"inconsistent CSR arrays for {views} views of {img_width} px")
+        crow, col = matrix.crow.numpy(), matrix.col.numpy()
+        if (
+            int(crow[-1]) != col.size
+            or matrix.values.dtype != torch.float32
+            or (np.diff(crow) < 0).any()
+            or (col.size and (col.min() < 0 or col.max() >= img_width**2))
+        ):
+            raise ValueError(f"inconsistent CSR arrays for {views} views of {img_width} px")
+        return matrix
+
+    def transposed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """CSR arrays (crow, col, values) of A^T (A's CSC arrays): A^T y row-parallel."""
+        import scipy.sparse
+
+        a = scipy.sparse.csr_array(
+            (self.values.numpy(), self.col.numpy(), self.crow.numpy()), shape=self.shape
+        )
+        t = a.T.tocsr()
+        return (
+            torch.from_numpy(t.indptr.astype(np.int32)),
+            torch.from_numpy(t.indices.astype(np.int32)),
+            torch.from_numpy(t.data),
+        )
+
+
+def _csr(crow, col, values, shape) -> torch.Tensor:
+    """A torch CSR tensor (its arrays are checked by :meth:`RadonMatrix.from_arrays`)."""
+    with warnings.catch_warnings():  # "CSR support is in beta", "invariant checks disabled"
+        warnings.filterwarnings("ignore", category=UserWarning, message=".*[Ss]parse")
+        return torch.sparse_csr_tensor(crow, col, values, shape)
+
+
+def _view_block(grids: torch.Tensor, *, img_width: int, before: int):
+    """scipy CSR (len(grids) * detectors, img_width**2) of grid_sample + column sums.
+
+    ``grids``: (views, 1, H, D, 2) deepinv grids in [-1, 1] over the zero-padded image
+    (H = D = its width); ``grid_sample(align_corners=True)`` reads the point
+    ``(coord + 1) / 2 * (size - 1)`` and weights its four neighbours by the fractional
+    parts, in float32 as here; corners on the padding (zeros) are dropped.
+    """
+    import scipy.sparse
+
+    views, _, height, detectors, _ = grids.shape
+    g = grids[:, 0].numpy()
+    ix = (g[..., 0] + np.float32(1)) / np.float32(2) * np.float32(height - 1)
+    iy = (g[..., 1] + np.float32(1)) / np.float32(2) * np.float32(height - 1)
+    x0, y0 = np.floor(ix), np.floor(iy)
+    wx, wy = ix - x0, iy - y0
+    x0 = x0.astype(np.int32) - before  # in the unpadded image
+    y0 = y0.astype(np.int32) - before
+    row = np.broadcast_to(
+        (
+            np.arange(views, dtype=np.int32)[:, None, None] * detectors
+            + np.arange(detectors, dtype=np.int32)
+        ),
+        (views, height, detectors),
+    )
+    one = np.float32(1)
+    rows, cols, vals = [], [], []
+    for dy, dx, w in (
+        (0, 0, (one - wx) * (one - wy)),
+        (0, 1, wx * (one - wy)),
+        (1, 0, (one - wx) * wy),
+        (1, 1, wx * wy),
+    ):
+        r, c = y0 + dy, x0 + dx
+        keep = (r >= 0) & (r < img_width) & (c >= 0) & (c < img_width) & (w != 0)
+        rows.append(row[keep])
+        cols.append((r * img_width + c)[keep])
+        vals.append(w[keep].astype(np.float64))
+    shape = (views * detectors, img_width**2)
+    coo = scipy.sparse.coo_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape
+    )
+    return coo.tocsr()  # sums the duplicates (overlapping footprints of neighbouring samples)
+
+
+def radon_matrix(views: int, *, img_width: int = 128, chunk: int = 50) -> RadonMatrix:
+    """deepinv's ``Tomography(img_width, angles=views)`` Radon transform (un-normalised) as CSR.
+
+    Built ``chunk`` views at a time from deepinv's own per-view grids; duplicates (the
+    bilinear footprints of neighbouring samples overlap) are summed in float64, then
+    stored as float32.
+    """
+    width, before = padding(img_width)
+    angles = view_angles(views)
+    crows, cols, values = [np.zeros(1, dtype=np.int64)], [], []
+    offset = 0
+    for start in range(0, views, chunk):
+        part = angles[start : start + chunk]
+        grids = Radon(img_width, part, circle=False, parallel_computation=False).all_grids
+        if grids.shape[2:4] != (width, width):
+            raise AssertionError(
+                f"deepinv's grid is {tuple(grids.shape)}, expected {width}x{width} per view"
+            )
+        block = _view_block(grids, img_width=img_width, before=before)
+        crows.append(block.indptr[1:] + offset)
+        cols.append(block.indices)
+        values.append(block.data.astype(np.float32))
+        offset += block.nnz
+    return RadonMatrix(
+        views=views,
+        img_width=img_width,
+        detectors=width,
+        crow=torch.from_numpy(np.concatenate(crows).astype(np.int32)),
+        col=torch.from_numpy(np.concatenate(cols).astype(np.int32)),
+        values=torch.from_numpy(np.concatenate(values)),
+    )
+
+
+class _Angles(torch.nn.Module):
+    """What deepinv's ``Tomography.fbp`` reads of ``radon`` / ``iradon``: angles, ramp filter."""
+
+    def __init__(self, angles: torch.Tensor, *, dtype: torch.dtype, ramp: bool = False):
+        super().__init__()
+        self.register_buffer("theta", angles, persistent=False)
+        if ramp:
+            self.filter = RampFilter(dtype=dtype)
+
+
+class SparseTomography(dinv.physics.Tomography):
+    """``Tomography(img_width, angles=views, normalize=True)`` with A and A^T as CSR products.
+
+    deepinv's ``__init__`` (its grids and power iteration) is skipped; the attributes
+    its ``fbp`` and ``A_dagger`` read are set here, so those run as deepinv wrote them:
+    ``fbp(y) = A_adjoint(ramp(y)) * pi / (2 views) * norm**2``.
+    """
+
+    def __init__(
+        self,
+        matrix: RadonMatrix,
+        *,
+        operator_norm: float,
+        device: str | torch.device = "cpu",
+        noise_model: torch.nn.Module | None = None,
+    ):
+        dinv.physics.LinearPhysics.__init__(self, noise_model=noise_model, device=device)
+        dtype = torch.float32
+        angles = view_angles(matrix.views)
+        self.register_buffer("angles", angles)
+        self.img_width, self.views = matrix.img_width, matrix.views
+        self.detectors = matrix.detectors
+        self.dtype = dtype
+        self.fan_beam = False
+        self.adjoint_via_backprop = True  # deepinv's fbp branch that calls A_adjoint
+        self.fbp_interpolate_boundary = False
+        self.radon = _Angles(angles, dtype=dtype)
+        self.iradon = _Angles(angles, dtype=dtype, ramp=True)
+        self.register_buffer("operator_norm", torch.tensor(operator_norm, dtype=dtype))
+        self.normalize = True
+        self.register_buffer("matrix", matrix.csr(), persistent=False)
+        crow, col, values = matrix.transposed()
+        self.register_buffer(
+            "matrix_t", _csr(crow, col, values, matrix.shape[::-1]), persistent=False
+        )
+        self.to(device)
+
+    def A(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        if x.shape[-2:] != (self.img_width, self.img_width):
+            raise ValueError(
+                f"Input image size {tuple(x.shape[-2:])} does not match the operator image size "
+                f"{(self.img_width, self.img_width)}."
+            )
+        lead = x.shape[:-2]
+        cols = x.reshape(-1, self.img_width**2).T  # (pixels, images)
+        out = torch.sparse.mm(self.matrix, cols)  # (views * detectors, images)
+        out = out.T.reshape(*lead, self.views, self.detectors).transpose(-1, -2)
+        return out / self.operator_norm
+
+    def A_adjoint(self, y: torch.Tensor, **kwargs) -> torch.Tensor:
+        lead = y.shape[:-2]
+        cols = y.transpose(-1, -2).reshape(-1, self.views * self.detectors).T  # (rows, sinograms)
+        out = torch.sparse.mm(self.matrix_t, cols)  # (pixels, sinograms)
+        out = out.T.reshape(*lead, self.img_width, self.img_width)
+        return out / self.operator_norm if self.normalize else out
+
+
+def measure_norm(matrix: RadonMatrix) -> float:
+    """||A|| as ``Tomography(normalize=True)`` measures it, on the matrix.
+
+    deepinv's power iteration (``compute_norm``, 100 steps at most, tolerance 1e-3) from
+    its own start, ``randn`` of a generator seeded 0, on the un-normalised operator.
+    """
+    physics = SparseTomography(matrix, operator_norm=1.0)
+    physics.normalize = False
+    w = matrix.img_width
+    x0 = torch.randn((1, w, w), generator=torch.Generator("cpu").manual_seed(0))[None]
+    with torch.no_grad():
+        return float(physics.compute_norm(x0, squared=False, verbose=False))
+
+
+def write_matrix(matrix: RadonMatrix, path: str | os.PathLike) -> None:
+    """``matrix`` as an uncompressed .npz (its CSR arrays), written atomically."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **matrix.arrays())
+
+
+def read_matrix(path: str | os.PathLike, *, views: int | None = None) -> RadonMatrix:
+    """The matrix of :func:`write_matrix`; a DataError names the file and the fix."""
+    try:
+        with np.load(path) as arrays:
+            matrix = RadonMatrix.from_arrays({k: arrays[k] for k in arrays.files})
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"cannot read the operator matrix {path} ({exc}); delete it and rerun measure_operator"
+        ) from exc
+    if views is not None and matrix.views != views:
+        raise DataError(
+            f"operator matrix {path} is for {matrix.views} views, not {views}; "
+            "rerun measure_operator"
+        )
+    return matrix
