@@ -99,8 +99,8 @@ def plot_ap_vs_c(ap: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> 
             capsize=3,
             label=f"{dataset} {model} {res}px",
         )
-    ax.set(xscale="log", xlabel="C (inverse L2 strength)", ylabel="mean AP over held-out images")
-    ax.settitle(title("Probe AP vs C (leave-one-image-out)", random_init), fontsize="medium")
+    ax.set(xscale="log", xlabel="C (inverse L2 strength)", ylabel="mean AP over held-out folds")
+    ax.set_title(title("Probe AP vs C (held-out CV folds)", random_init), fontsize="medium")
     if len(ap):
         ax.legend(fontsize="small")
     save_figure(fig, png, svg)
@@ -128,7 +128,7 @@ def plot_best_vs_res(best: pd.DataFrame, *, png: str, svg: str, random_init: boo
                 fontsize="x-small",
             )
     ax.set(xlabel="resolution (image height, px)", ylabel="mean AP at the best C")
-    ax.settitle(title("Best probe AP vs resolution", random_init), fontsize="medium")
+    ax.set_title(title("Best probe AP vs resolution", random_init), fontsize="medium")
     if len(best):
         ax.legend(fontsize="small")
     save_figure(fig, png, svg)
