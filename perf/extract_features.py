@@ -17,6 +17,7 @@ weights cost the same to run.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -44,11 +45,12 @@ from fmeval.features.models import ModelSpec
 from fmeval.runtime import pick_device
 
 DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
+OFFICIAL_HUB = REPO.parent / "shared" / "hub" / "dinov2"
 MODELS = {
-    "torchhub": {
+    "torchhub": {  # the official DINOv2 hub code (the real torchhub path), else the fixture
         "backend": "torchhub",
         "name": "dinov2_vits14",
-        "repo": str(REPO / "tests/fixtures/dinov2_hub"),
+        "repo": str(OFFICIAL_HUB if OFFICIAL_HUB.is_dir() else REPO / "tests/fixtures/dinov2_hub"),
     },
     "timm": {"backend": "timm", "name": "vit_small_patch14_dinov2.lvd142m"},
 }
@@ -155,6 +157,36 @@ def where_time_goes(
     return out
 
 
+def gemm_peak(device: torch.device, size: int = 2048, repeat: int = 5) -> float:
+    """Best fp32 GEMM GFLOP/s of ``size`` x ``size`` matrices on ``device`` (current threads)."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    best = 0.0
+    for _ in range(repeat):
+        seconds = timed(torch.matmul, a, b)
+        best = max(best, 2 * size**3 / seconds / 1e9)
+    return best
+
+
+def gflop_per_image(model, spec, items, *, res: int, device: torch.device) -> float:
+    """Forward FLOPs of one image at ``res`` (torch's FlopCounterMode), in GFLOP."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    p = prepare(items[:1], res=res, patch_size=spec.patch_size)[0]
+    x = to_normalised_tensor(resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=14))
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        run_backbone(spec, model, x[None].to(device))
+    return counter.get_total_flops() / 1e9
+
+
+def peak_memory_gb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--res", type=int, default=448)
@@ -210,6 +242,16 @@ def main() -> None:
             f"{', '.join(f'{t:.1f}' for t in tut_s)} s)"
         )
         print(f"ratio ours / tutorial:     {best_tut / best_ours:7.2f}x")
+        gflop = gflop_per_image(model, spec, items, res=args.res, device=device)
+        peak = gemm_peak(device)
+        for name, best in (("ours", best_ours), ("tutorial", best_tut)):
+            rate = gflop * n / best
+            print(
+                f"{name:9s} {rate:7.1f} GFLOP/s = {rate / peak:5.1%} of the measured fp32 GEMM "
+                f"peak {peak:.1f} GFLOP/s ({gflop:.1f} GFLOP per image)"
+            )
+        print(f"peak memory (process RSS or CUDA allocated): {peak_memory_gb(device):.2f} GB")
+        print(f"load average: {os.getloadavg()}")
         if args.repeat > 1:
             print(
                 "median ratio:              "

@@ -57,7 +57,7 @@ wildcard_constraints:
     dataset=_alternatives(DATASETS),
     model=_alternatives(MODELS),
     res=r"\d+",
-    image=_alternatives(get_all_test_images()) or "(?!)",
+    image=r"[^/]+",  # names are checked by the rules that look them up
     n_phantoms=r"\d+",
     views=r"\d+",
     noise=_alternatives(CT.noise),

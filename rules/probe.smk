@@ -1,5 +1,7 @@
-# The linear foreground probe on cached features: leave-one-image-out CV over
-# probe.cs, then the final fit at the best C. Never runs a backbone.
+# The linear foreground probe on cached features: CV over probe.cs (leave-one-image-out
+# or k folds of images, probe.cv), then the final fit at the best C. Never runs a backbone.
+# probe.memory_mb is an execution setting (the solver's chunking, not its numbers): it is
+# read by the scripts from the config and sets mem_mb, and changing it reruns nothing.
 
 
 rule cross_validate_probe:
@@ -16,9 +18,12 @@ rule cross_validate_probe:
         "../envs/fmeval.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=config["probe"]["memory_mb"] or 4000,
     params:
         cs=[float(c) for c in config["probe"]["cs"]],
+        cv=config["probe"]["cv"],
+        folds=config["probe"]["folds"],
+        seed=config["probe"]["seed"],
         fg_threshold=config["probe"]["fg_threshold"],
         bg_threshold=config["probe"]["bg_threshold"],
         max_iter=config["probe"]["max_iter"],
@@ -40,7 +45,7 @@ rule fit_probe:
         "../envs/fmeval.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=config["probe"]["memory_mb"] or 4000,
     params:
         fg_threshold=config["probe"]["fg_threshold"],
         bg_threshold=config["probe"]["bg_threshold"],

@@ -13,6 +13,10 @@ run_logged(
     bg_threshold=snakemake.params.bg_threshold,
     max_iter=snakemake.params.max_iter,
     device=snakemake.config["device"],  # an execution setting: reruns nothing
+    cv=snakemake.params.cv,
+    folds=snakemake.params.folds,
+    seed=snakemake.params.seed,
+    memory_mb=snakemake.config["probe"]["memory_mb"],
     table=snakemake.output.table,
     summary=snakemake.output.summary,
 )

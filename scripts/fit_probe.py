@@ -13,5 +13,6 @@ run_logged(
     bg_threshold=snakemake.params.bg_threshold,
     max_iter=snakemake.params.max_iter,
     device=snakemake.config["device"],  # an execution setting: reruns nothing
+    memory_mb=snakemake.config["probe"]["memory_mb"],
     probe=snakemake.output.probe,
 )

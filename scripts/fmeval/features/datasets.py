@@ -1,8 +1,17 @@
-"""Segmentation datasets: fetch the image and label tarballs, pair them, write a manifest.
+"""Segmentation datasets: images and masks from folders, tarballs or lists of files, paired.
 
-A dataset folder holds ``images/``, ``labels/``, ``test/`` and ``manifest.json``;
-the manifest is the rule's output and is written last, so a partial folder is never
-taken as done.
+A dataset's ``images`` and ``labels`` (its masks) each come from a ``source`` (a local
+folder, or a tarball by path or URL) or a list of ``files``; an optional glob ``pattern``
+picks files under the folder or tarball (e.g. DAVIS ``JPEGImages/480p/*/*.jpg``). Images and
+masks pair by key: the file stem, or with a ``pattern`` the path below the pattern's fixed
+prefix without its extension (``bear/00000``, named ``bear-00000``); a mask's key drops the
+labels' ``suffix`` (``a_mask.png`` pairs with ``a.jpg`` for ``suffix: _mask``). Masks are
+read by :mod:`fmeval.features.masks` (kinds ``alpha``, ``binary``, ``palette``), test masks
+by the same reader.
+
+The output folder holds the extracted tarballs, ``test/`` and ``manifest.json``, written
+last, so a partial folder is never taken as done; files of a local folder are referenced
+in place (absolute paths), not copied.
 """
 
 import json
@@ -10,65 +19,148 @@ import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from fmeval.errors import DataError
-from fmeval.features.images import IMAGE_SUFFIXES, MIN_IMAGE_SIDE, alpha_of, load_mask, open_image
+from fmeval.errors import ConfigError, DataError
+from fmeval.features.images import IMAGE_SUFFIXES, MIN_IMAGE_SIDE, open_image
+from fmeval.features.masks import MaskSpec, read_mask
 from fmeval.features.names import unique_test_name
 from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, extract_tarball
 from fmeval.io.atomic import atomic_dir
-from fmeval.io.sources import DEADLINE_S, fetch
+from fmeval.io.sources import DEADLINE_S, fetch, is_remote, local_path
 
 MANIFEST = "manifest.json"
-_OLD_DOWNLOAD = re.compile("tmp[a-z0-9_]{8}")  # tempfile.TemporaryDirectory of fmeval <= issue 9
+GLOB_CHARS = set("*?[")
+_OLD_DOWNLOAD = re.compile("tmp[a-z0-9_]{8}")  # tempfile.TemporaryDirectory of older fmeval
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one download and one tarball (the config's ``downloads`` section)."""
+
+    deadline_s: float = DEADLINE_S
+    max_archive_bytes: int = DEFAULT_MAX_BYTES
+    max_archive_members: int = DEFAULT_MAX_MEMBERS
 
 
 @dataclass(frozen=True)
 class Item:
-    """One image of a dataset: its name, split, image path and optional mask path."""
+    """One image of a dataset: its name, split, image path, optional mask and mask reader."""
 
     name: str
     split: str
     image: Path
     mask: Path | None
-    mask_in_alpha: bool = True
+    mask_spec: MaskSpec = field(default_factory=MaskSpec)
 
 
-def image_files(paths: Sequence[Path]) -> dict[str, Path]:
-    """Image files keyed by stem, sorted; hidden files (``._*``, ``.DS_Store``) are ignored."""
+def _fixed_prefix(pattern: str) -> PurePosixPath:
+    """The leading path components of a glob pattern that hold no wildcard."""
+    fixed = []
+    for part in PurePosixPath(pattern).parent.parts:
+        if GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    return PurePosixPath(*fixed)
+
+
+def image_files(
+    paths: Sequence[Path], *, root: Path | None = None, pattern: str | None = None
+) -> dict[str, Path]:
+    """Image files by key (the stem, or the path below ``pattern``'s fixed prefix), sorted.
+
+    Hidden files (``._*``, ``.DS_Store``) and other file types are ignored.
+    """
     found: dict[str, Path] = {}
+    base = root / _fixed_prefix(pattern) if (root is not None and pattern) else None
     for path in sorted(paths):
         if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        if path.stem in found:
-            raise DataError(
-                f"two files share the stem {path.stem!r}: {found[path.stem]} and {path}"
-            )
-        found[path.stem] = path
+        key = path.relative_to(base).with_suffix("").as_posix() if base else path.stem
+        if key in found:
+            raise DataError(f"two files share the stem {key!r}: {found[key]} and {path}")
+        found[key] = path
     return found
 
 
+def split_suffix(
+    images: Mapping[str, Path], labels: Mapping[str, Path], suffix: str
+) -> tuple[dict, dict]:
+    """Drop ``suffix`` from mask keys; files of the other kind in a shared folder are ignored."""
+    if not suffix:
+        return dict(images), dict(labels)
+    masks = {k[: -len(suffix)]: p for k, p in labels.items() if k.endswith(suffix)}
+    return {k: p for k, p in images.items() if not k.endswith(suffix)}, masks
+
+
 def pair_by_stem(
-    images: Mapping[str, Path], labels: Mapping[str, Path]
+    images: Mapping[str, Path], labels: Mapping[str, Path], *, suffix: str = ""
 ) -> list[tuple[str, Path, Path]]:
-    """(stem, image, label) for each stem, sorted; any mismatch is one clear error."""
+    """(key, image, label) for each key, sorted; any mismatch is one clear error."""
     only_images = sorted(set(images) - set(labels))
     only_labels = sorted(set(labels) - set(images))
     if only_images or only_labels or not images:
         raise DataError(
             f"images and labels do not pair by file stem ({len(images)} images, {len(labels)} "
-            "labels); "
-            f"images without a label: {only_images[:10]}; labels without an image: "
-            f"{only_labels[:10]}. "
-            "Each images/<stem>.jpg needs a labels/<stem>.png."
+            f"labels); images without a label: {only_images[:10]}; labels without an image: "
+            f"{only_labels[:10]}. Each image <stem>.jpg needs a label <stem>{suffix}.png "
+            "(set datasets.<name>.labels.suffix, e.g. `_mask`, when mask names carry one)."
         )
-    return [(stem, images[stem], labels[stem]) for stem in sorted(images)]
+    return [(key, images[key], labels[key]) for key in sorted(images)]
+
+
+def collect(
+    part: Mapping, *, dest: Path, what: str, key: str, limits: Limits = Limits()
+) -> dict[str, Path]:
+    """The image files of one part (``images`` or ``labels``) by key; tarballs extracted."""
+    source, files, pattern = part.get("source"), part.get("files"), part.get("pattern")
+    if (source is None) == (files is None):
+        raise ConfigError(f"{key} needs exactly one of `source` (folder or tarball) or `files`")
+    if files is not None:
+        paths = [local_path(f).resolve() for f in files]
+        if missing := [str(p) for p in paths if not p.is_file()]:
+            raise DataError(f"{what}: listed files do not exist: {missing[:5]} ({key}.files)")
+        return image_files(paths)
+    if not is_remote(source) and local_path(source).is_dir():
+        if part.get("sha256"):
+            raise ConfigError(f"{key}.sha256 applies to a tarball; {source} is a folder")
+        root = local_path(source).resolve()
+        paths = root.glob(pattern) if pattern else root.rglob("*")
+        return image_files([p for p in paths if p.is_file()], root=root, pattern=pattern)
+    archive = fetch(
+        source,
+        dest.parent / f".{dest.name}.tar",
+        sha256=part.get("sha256"),
+        what=f"{what} tarball",
+        config_key=f"{key}.source",
+        deadline_s=limits.deadline_s,
+    )
+    paths = extract_tarball(
+        archive,
+        dest,
+        what=f"{what} tarball {source}",
+        max_bytes=limits.max_archive_bytes,
+        max_members=limits.max_archive_members,
+        suffixes=IMAGE_SUFFIXES,
+    )
+    archive.unlink()
+    if pattern:
+        paths = [p for p in dest.glob(pattern) if p.is_file()]
+    return image_files(paths, root=dest, pattern=pattern)
+
+
+def mask_spec(labels: Mapping) -> MaskSpec:
+    return MaskSpec(labels.get("kind", "alpha"), labels.get("value"))
 
 
 def _suffix(source: str, default: str) -> str:
     suffix = PurePosixPath(str(source).split("?")[0]).suffix
     return suffix if suffix else default
+
+
+def _relative(path: Path, tmp: Path) -> str:
+    return str(path.relative_to(tmp)) if path.is_relative_to(tmp) else str(path)
 
 
 def _remove_old_downloads(folder: Path) -> None:
@@ -77,6 +169,34 @@ def _remove_old_downloads(folder: Path) -> None:
         for old in folder.iterdir():
             if _OLD_DOWNLOAD.fullmatch(old.name) and old.is_dir() and not (old / MANIFEST).exists():
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _fetch_test(
+    entry: Mapping, i: int, *, tmp: Path, name: str, tname: str, spec, limits: Limits
+) -> dict:
+    key = f"datasets.{name}.test_images[{i}]"
+    image = fetch(
+        entry["image"],
+        tmp / "test" / f"{tname}{_suffix(entry['image'], '.jpg')}",
+        sha256=entry.get("sha256"),
+        what=f"{name} test image {tname}",
+        config_key=f"{key}.image",
+        deadline_s=limits.deadline_s,
+    )
+    open_image(image, min_side=MIN_IMAGE_SIDE)
+    record = {"name": tname, "image": _relative(image, tmp), "mask": None}
+    if entry.get("mask"):
+        mask = fetch(
+            entry["mask"],
+            tmp / "test" / f"{tname}.mask{_suffix(entry['mask'], '.png')}",
+            sha256=entry.get("mask_sha256"),
+            what=f"{name} test mask {tname}",
+            config_key=f"{key}.mask",
+            deadline_s=limits.deadline_s,
+        )
+        read_mask(mask, spec.for_test_masks())
+        record["mask"] = _relative(mask, tmp)
+    return record
 
 
 def download_dataset(
@@ -92,81 +212,52 @@ def download_dataset(
 ) -> Path:
     """Fetch, verify, extract, pair and check a dataset; return its manifest path.
 
-    The tarballs are downloaded inside the dataset's temporary folder and deleted before
-    it becomes the dataset, so a killed run leaves only a ``.tmp-*`` folder, which the
-    next run deletes. Extraction is bounded by ``max_archive_bytes`` and
-    ``max_archive_members`` (``downloads.*`` in the config).
+    Tarballs are downloaded inside the dataset's temporary folder and deleted after
+    extraction, so a killed run leaves only a ``.tmp-*`` folder, which the next run deletes.
+    Downloads and extraction are bounded by the config's ``downloads`` section.
     """
     out_dir = Path(out_dir)
     key = f"datasets.{name}"
+    spec = mask_spec(labels)
+    limits = Limits(deadline_s, max_archive_bytes, max_archive_members)
     _remove_old_downloads(out_dir.parent)
     with atomic_dir(out_dir) as tmp:
-        dl = tmp / ".download"
-        archives = {}
-        sources = {"images": images, "labels": labels}
-        for part, source in sources.items():
-            archives[part] = fetch(
-                source["source"],
-                dl / f"{part}.tar",
-                sha256=source.get("sha256"),
-                what=f"{name} {part} tarball",
-                config_key=f"{key}.{part}.source",
-                deadline_s=deadline_s,
-            )
         found = {
-            part: image_files(
-                extract_tarball(
-                    archives[part],
-                    tmp / "raw" / part,
-                    what=f"{name} {part} tarball {sources[part]['source']}",
-                    max_bytes=max_archive_bytes,
-                    max_members=max_archive_members,
-                    suffixes=IMAGE_SUFFIXES,
-                )
+            part: collect(
+                cfg,
+                dest=tmp / "raw" / part,
+                what=f"{name} {part}",
+                key=f"{key}.{part}",
+                limits=limits,
             )
-            for part in archives
+            for part, cfg in (("images", images), ("labels", labels))
         }
-        shutil.rmtree(dl)
-        pairs = pair_by_stem(found["images"], found["labels"])
-        train = []
+        suffix = labels.get("suffix", "")
+        pairs = pair_by_stem(*split_suffix(found["images"], found["labels"], suffix), suffix=suffix)
+        train, names = [], {}
         for stem, image, label in pairs:
+            tname = stem.replace("/", "-")
+            if tname in names:
+                raise DataError(f"images {names[tname]} and {image} both get the name {tname!r}")
+            names[tname] = image
             open_image(image, min_side=MIN_IMAGE_SIDE)
-            alpha_of(open_image(label), name=str(label.relative_to(tmp / "raw" / "labels")))
+            rel = label.relative_to(tmp / "raw" / "labels") if label.is_relative_to(tmp) else label
+            read_mask(label, spec, name=str(rel))
             train.append(
-                {
-                    "name": stem,
-                    "image": str(image.relative_to(tmp)),
-                    "mask": str(label.relative_to(tmp)),
-                }
+                {"name": tname, "image": _relative(image, tmp), "mask": _relative(label, tmp)}
             )
-
-        test, used = [], {item["name"] for item in train}
+        test, used = [], set(names)
         for i, entry in enumerate(test_images):
             tname = unique_test_name(entry, used)
-            image = fetch(
-                entry["image"],
-                tmp / "test" / f"{tname}{_suffix(entry['image'], '.jpg')}",
-                sha256=entry.get("sha256"),
-                what=f"{name} test image {tname}",
-                config_key=f"{key}.test_images[{i}].image",
-                deadline_s=deadline_s,
+            test.append(
+                _fetch_test(entry, i, tmp=tmp, name=name, tname=tname, spec=spec, limits=limits)
             )
-            open_image(image, min_side=MIN_IMAGE_SIDE)
-            record = {"name": tname, "image": str(image.relative_to(tmp)), "mask": None}
-            if entry.get("mask"):
-                mask = fetch(
-                    entry["mask"],
-                    tmp / "test" / f"{tname}.mask{_suffix(entry['mask'], '.png')}",
-                    sha256=entry.get("mask_sha256"),
-                    what=f"{name} test mask {tname}",
-                    config_key=f"{key}.test_images[{i}].mask",
-                    deadline_s=deadline_s,
-                )
-                load_mask(mask, from_alpha=False)
-                record["mask"] = str(mask.relative_to(tmp))
-            test.append(record)
-
-        manifest = {"dataset": name, "train": train, "test": test}
+        manifest = {
+            "dataset": name,
+            "mask": {"kind": spec.kind, "value": spec.value},
+            "train": train,
+            "test": test,
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return out_dir / MANIFEST
 
@@ -175,6 +266,7 @@ def read_manifest(path: str | os.PathLike) -> list[Item]:
     """The items of a dataset manifest, train first, with absolute paths."""
     path = Path(path)
     manifest = json.loads(path.read_text())
+    spec = MaskSpec(**manifest.get("mask", {"kind": "alpha"}))
     items = []
     for split in ("train", "test"):
         for rec in manifest[split]:
@@ -184,7 +276,7 @@ def read_manifest(path: str | os.PathLike) -> list[Item]:
                     split=split,
                     image=path.parent / rec["image"],
                     mask=path.parent / rec["mask"] if rec["mask"] else None,
-                    mask_in_alpha=split == "train",
+                    mask_spec=spec if split == "train" else spec.for_test_masks(),
                 )
             )
     return items

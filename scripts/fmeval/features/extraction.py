@@ -1,20 +1,21 @@
 """Patch and CLS feature extraction, batched over images that share a resized shape."""
 
 import logging
+import os
 import platform
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 from PIL import Image
 
 from fmeval.features.backbones import run_backbone
 from fmeval.features.datasets import Item
 from fmeval.features.images import (
-    load_mask,
     load_rgb,
     oriented_size,
     patch_fractions,
@@ -22,12 +23,16 @@ from fmeval.features.images import (
     resize_to_grid,
     to_normalised_tensor,
 )
+from fmeval.features.masks import read_mask
 from fmeval.features.models import ModelSpec
 from fmeval.features.store import feature_column
-from fmeval.io.tables import write_table
+from fmeval.io.atomic import atomic_path
+from fmeval.io.tables import encode_metadata, write_table
 from fmeval.runtime import autocast, pick_device
 
 log = logging.getLogger(__name__)
+
+CPU_FORWARD_BATCH = 1  # images per forward pass on CPU (batch_size still groups the I/O)
 
 
 @dataclass
@@ -52,7 +57,7 @@ def prepare(items: Sequence[Item], *, res: int, patch_size: int) -> list[Prepare
         )
         fg = None
         if item.mask is not None:
-            mask = load_mask(item.mask, from_alpha=item.mask_in_alpha)
+            mask = read_mask(item.mask, item.mask_spec)
             if mask.size != size:
                 mask = mask.resize(size, resample=Image.Resampling.NEAREST)
             fg = patch_fractions(mask, grid, patch_size=patch_size).astype(np.float32)
@@ -86,9 +91,95 @@ def embed(
         ]
     ).to(device)
     with torch.inference_mode(), autocast(precision, device):
-        patches, cls = run_backbone(spec, model, x)
-    patches = patches.float().permute(0, 2, 3, 1).cpu().numpy()
-    return patches, cls.float().cpu().numpy()
+        # On CPU one image per forward is faster than a batch (measured ~10%, perf/
+        # extract_features.py: the attention of a batch leaves the caches); on GPU, the batch.
+        step = CPU_FORWARD_BATCH if device.type == "cpu" else len(x)
+        outs = [run_backbone(spec, model, x[i : i + step]) for i in range(0, len(x), step)]
+    patches = torch.cat([o[0] for o in outs]).float().permute(0, 2, 3, 1).cpu().numpy()
+    return patches, torch.cat([o[1] for o in outs]).float().cpu().numpy()
+
+
+def _patch_rows(p: Prepared, feat: np.ndarray) -> dict:
+    r, c = p.grid
+    n = r * c
+    rr, cc = np.divmod(np.arange(n, dtype=np.int32), c)
+    fg = p.fg.reshape(-1) if p.fg is not None else np.full(n, np.nan, dtype=np.float32)
+    return {
+        "image": np.full(n, p.item.name, dtype=object),
+        "split": np.full(n, p.item.split, dtype=object),
+        "row": rr.astype(np.int16),
+        "col": cc.astype(np.int16),
+        "fg_fraction": fg,
+        "feature": feat.reshape(n, -1),
+    }
+
+
+def patch_batch_table(batch: Sequence[Prepared], patches: np.ndarray) -> pa.Table:
+    """The patch rows of one embedded batch (one Parquet row group)."""
+    parts = [_patch_rows(p, feat) for p, feat in zip(batch, patches)]
+    cols = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    fg = cols["fg_fraction"]
+    return pa.table(
+        {
+            "image": pa.array(cols["image"], type=pa.string()).dictionary_encode(),
+            "split": pa.array(cols["split"], type=pa.string()).dictionary_encode(),
+            "row": cols["row"],
+            "col": cols["col"],
+            "fg_fraction": pa.array(fg, mask=np.isnan(fg), type=pa.float32()),
+            "feature": feature_column(cols["feature"]),
+        }
+    )
+
+
+def cls_table_of(prepared: Sequence[Prepared], cls: dict[str, np.ndarray]) -> pa.Table:
+    return pa.table(
+        {
+            "image": [p.item.name for p in prepared],
+            "split": [p.item.split for p in prepared],
+            "width": [p.size[0] for p in prepared],
+            "height": [p.size[1] for p in prepared],
+            "grid_rows": [p.grid[0] for p in prepared],
+            "grid_cols": [p.grid[1] for p in prepared],
+            "cls": feature_column(np.stack([cls[p.item.name] for p in prepared])),
+        }
+    )
+
+
+@dataclass
+class Plan:
+    """What an extraction will write: the prepared items, their batches (= row groups)."""
+
+    prepared: list[Prepared]
+    batches: list[list[Prepared]]
+
+    @property
+    def grids(self) -> dict[str, list[int]]:
+        return {p.item.name: list(p.grid) for p in self.prepared}
+
+    @property
+    def row_groups(self) -> dict[str, int]:
+        return {p.item.name: i for i, batch in enumerate(self.batches) for p in batch}
+
+
+def plan_extraction(items: Sequence[Item], *, spec: ModelSpec, res: int, batch_size: int) -> Plan:
+    prepared = prepare(items, res=res, patch_size=spec.patch_size)
+    return Plan(prepared, batches(prepared, batch_size))
+
+
+def iter_batches(
+    model: torch.nn.Module,
+    spec: ModelSpec,
+    plan: Plan,
+    *,
+    device: torch.device,
+    precision: str = "fp32",
+) -> Iterator[tuple[pa.Table, dict[str, np.ndarray]]]:
+    """(patch rows, CLS by image) of each batch, as computed: nothing accumulates."""
+    model = model.to(device)
+    for batch in plan.batches:
+        patches, cls = embed(model, spec, batch, device=device, precision=precision)
+        log.info("embedded %d image(s) at grid %s", len(batch), batch[0].grid)
+        yield patch_batch_table(batch, patches), {p.item.name: c for p, c in zip(batch, cls)}
 
 
 def extract_features(
@@ -101,52 +192,71 @@ def extract_features(
     device: torch.device,
     precision: str = "fp32",
 ) -> tuple[pa.Table, pa.Table, dict]:
-    """The patch table, the CLS table and the grid shapes for ``items``."""
-    model = model.to(device)
-    prepared = prepare(items, res=res, patch_size=spec.patch_size)
-    out_patch: dict[str, np.ndarray] = {}
-    out_cls: dict[str, np.ndarray] = {}
-    for batch in batches(prepared, batch_size):
-        patches, cls = embed(model, spec, batch, device=device, precision=precision)
-        for p, feat, c in zip(batch, patches, cls):
-            out_patch[p.item.name], out_cls[p.item.name] = feat, c
-        log.info("embedded %d image(s) at grid %s", len(batch), batch[0].grid)
+    """The patch table, the CLS table and the grid shapes for ``items``, in memory.
 
-    names, splits, rows, cols, fgs, feats = [], [], [], [], [], []
-    for p in prepared:
-        r, c = p.grid
-        n = r * c
-        names.append(np.full(n, p.item.name, dtype=object))
-        splits.append(np.full(n, p.item.split, dtype=object))
-        rr, cc = np.divmod(np.arange(n, dtype=np.int32), c)
-        rows.append(rr.astype(np.int16))
-        cols.append(cc.astype(np.int16))
-        fgs.append(p.fg.reshape(-1) if p.fg is not None else np.full(n, np.nan, dtype=np.float32))
-        feats.append(out_patch[p.item.name].reshape(n, -1))
-    fg = np.concatenate(fgs)
-    patch_table = pa.table(
-        {
-            "image": pa.array(np.concatenate(names)).dictionary_encode(),
-            "split": pa.array(np.concatenate(splits)).dictionary_encode(),
-            "row": np.concatenate(rows),
-            "col": np.concatenate(cols),
-            "fg_fraction": pa.array(fg, mask=np.isnan(fg), type=pa.float32()),
-            "feature": feature_column(np.concatenate(feats)),
-        }
+    For small sets and tests; :func:`stream_features` writes the same rows batch by batch.
+    """
+    plan = plan_extraction(items, spec=spec, res=res, batch_size=batch_size)
+    tables, cls = [], {}
+    for table, tokens in iter_batches(model, spec, plan, device=device, precision=precision):
+        tables.append(table)
+        cls.update(tokens)
+    patch_table = pa.concat_tables(tables).unify_dictionaries().combine_chunks()
+    return patch_table, cls_table_of(plan.prepared, cls), plan.grids
+
+
+def stream_features(
+    model: torch.nn.Module,
+    spec: ModelSpec,
+    plan: Plan,
+    meta: dict,
+    *,
+    device: torch.device,
+    precision: str = "fp32",
+    patches_out: str | os.PathLike,
+    cls_out: str | os.PathLike,
+) -> int:
+    """Embed and write each batch as one Parquet row group as it comes; return the row count."""
+    return write_stream(
+        iter_batches(model, spec, plan, device=device, precision=precision),
+        plan,
+        meta,
+        patches_out=patches_out,
+        cls_out=cls_out,
     )
-    cls_table = pa.table(
-        {
-            "image": [p.item.name for p in prepared],
-            "split": [p.item.split for p in prepared],
-            "width": [p.size[0] for p in prepared],
-            "height": [p.size[1] for p in prepared],
-            "grid_rows": [p.grid[0] for p in prepared],
-            "grid_cols": [p.grid[1] for p in prepared],
-            "cls": feature_column(np.stack([out_cls[p.item.name] for p in prepared])),
-        }
-    )
-    grids = {p.item.name: list(p.grid) for p in prepared}
-    return patch_table, cls_table, grids
+
+
+def write_stream(
+    batches: Iterable[tuple[pa.Table, dict[str, np.ndarray]]],
+    plan: Plan,
+    meta: dict,
+    *,
+    patches_out: str | os.PathLike,
+    cls_out: str | os.PathLike,
+) -> int:
+    """Write (patch rows, CLS by image) batches as row groups, atomically; return the row count.
+
+    The CLS file is written first, so the patch file marks completion.
+    """
+    meta = {**meta, "row_groups": plan.row_groups}
+    cls: dict[str, np.ndarray] = {}
+    n_rows = 0
+    with atomic_path(patches_out, suffix=".parquet") as tmp:
+        writer = None
+        try:
+            for table, tokens in batches:
+                if writer is None:
+                    meta["embed_dim"] = table.schema.field("feature").type.list_size
+                    schema = table.schema.with_metadata(encode_metadata(meta))
+                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                writer.write_table(table, row_group_size=table.num_rows)
+                cls.update(tokens)
+                n_rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        write_table(cls_table_of(plan.prepared, cls), cls_out, meta=meta)
+    return n_rows
 
 
 def provenance(
@@ -156,7 +266,7 @@ def provenance(
     dataset: str,
     res: int,
     grids: dict,
-    dim: int,
+    dim: int | None,
     precision: str = "fp32",
     device: str = "cpu",
 ) -> dict:
@@ -190,7 +300,7 @@ def provenance(
 def write_features(
     patch_table: pa.Table, cls_table: pa.Table, meta: dict, *, patches: str, cls: str
 ) -> None:
-    """Write both tables atomically (CLS first, so the patch file marks completion)."""
+    """Write both in-memory tables atomically (CLS first, so the patch file marks completion)."""
     write_table(cls_table, cls, meta=meta)
     write_table(patch_table, patches, meta=meta)
 
@@ -223,25 +333,27 @@ def run_extraction(
         batch_size,
     )
     model = create_backbone(spec, manifest)
-    patch_table, cls_table, grids = extract_features(
-        model,
-        spec,
-        read_manifest(dataset_manifest),
-        res=res,
-        batch_size=batch_size,
-        device=dev,
-        precision=precision,
+    plan = plan_extraction(
+        read_manifest(dataset_manifest), spec=spec, res=res, batch_size=batch_size
     )
     meta = provenance(
         spec,
         manifest,
         dataset=dataset,
         res=res,
-        grids=grids,
-        dim=patch_table.schema.field("feature").type.list_size,
+        grids=plan.grids,
+        dim=None,
         precision=precision,
         device=str(dev),
     )
-    meta["device"] = str(dev)  # the device actually used (the report lists it)
-    write_features(patch_table, cls_table, meta, patches=patches, cls=cls)
-    log.info("wrote %d patches of %d images to %s", patch_table.num_rows, len(grids), patches)
+    n_rows = stream_features(
+        model,
+        spec,
+        plan,
+        meta,
+        device=dev,
+        precision=precision,
+        patches_out=patches,
+        cls_out=cls,
+    )
+    log.info("wrote %d patches of %d images to %s", n_rows, len(plan.prepared), patches)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 
+from fmeval.errors import DataError
 from fmeval.io.tables import decode_metadata, read_meta
 
 
@@ -58,6 +60,12 @@ def read_features(path: str | os.PathLike) -> PatchFeatures:
     Arrow chunk and ``features`` is a view of its value buffer (``owndata`` is False).
     """
     table = _read(path)
+    return _features(table, decode_metadata(table.schema))
+
+
+def _features(table: pa.Table, meta: dict) -> PatchFeatures:
+    if table.column("image").num_chunks > 1:
+        table = table.unify_dictionaries().combine_chunks()
     feats = _zero_copy(table.column("feature"))
     dim = feats.type.list_size
     matrix = feats.values.to_numpy(zero_copy_only=True).reshape(-1, dim)
@@ -81,7 +89,7 @@ def read_features(path: str | os.PathLike) -> PatchFeatures:
         row=_zero_copy(table.column("row")).to_numpy(zero_copy_only=True),
         col=_zero_copy(table.column("col")).to_numpy(zero_copy_only=True),
         fg_fraction=fg,
-        meta=decode_metadata(table.schema),
+        meta=meta,
     )
 
 
@@ -109,3 +117,86 @@ def read_cls(path: str | os.PathLike) -> ClsTokens:
 def is_random_init(path: str | os.PathLike) -> bool:
     """True when the file was made with random-initialised weights."""
     return bool(read_meta(Path(path)).get("random_init", False))
+
+
+# --- reading only the rows a step needs ------------------------------------------------
+
+
+def _names(column: pa.Array) -> np.ndarray:
+    """The image names of a (dictionary or plain) string column, as an object array."""
+    if pa.types.is_dictionary(column.type):
+        names = np.asarray(column.dictionary.to_pylist(), dtype=object)
+        return names[column.indices.to_numpy(zero_copy_only=False)]
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _matrix(column: pa.Array) -> np.ndarray:
+    return column.values.to_numpy(zero_copy_only=False).reshape(-1, column.type.list_size)
+
+
+@dataclass
+class Rows:
+    """Rows picked from a feature file: features (float32), fg fractions, image of each row."""
+
+    features: np.ndarray  # (N, D) float32
+    fg_fraction: np.ndarray  # (N,) float32
+    image_index: np.ndarray  # (N,) int, index into ``images``
+    images: list[str]  # every image of the split, in file order
+    unmasked: list[str]  # images of the split without a mask
+    meta: dict
+
+
+def read_split_rows(path: str | os.PathLike, *, split: str, keep) -> Rows:
+    """The rows of ``split`` whose fg fraction ``keep(fg) -> bool array`` selects.
+
+    Reads one row group at a time (the small columns first, then the features of the kept
+    rows only), so peak memory is the result plus one row group, not the whole file.
+    """
+    pf = pq.ParquetFile(path)
+    picks, images, index, fgs, unmasked = [], {}, [], [], set()
+    for i in range(pf.num_row_groups):
+        t = pf.read_row_group(i, columns=["image", "split", "fg_fraction"])
+        names = _names(_zero_copy(t.column("image")))
+        in_split = _names(_zero_copy(t.column("split"))) == split
+        fg = _zero_copy(t.column("fg_fraction")).to_numpy(zero_copy_only=False)
+        fg = fg.astype(np.float32)
+        for name in names[in_split]:
+            images.setdefault(name, len(images))
+        unmasked.update(names[in_split & np.isnan(fg)])
+        rows = np.flatnonzero(in_split & keep(fg))
+        picks.append(rows)
+        index.append(np.array([images[n] for n in names[rows]], dtype=np.int64))
+        fgs.append(fg[rows])
+    dim = pf.schema_arrow.field("feature").type.list_size
+    x = np.empty((sum(len(r) for r in picks), dim), dtype=np.float32)
+    at = 0
+    for i, rows in enumerate(picks):
+        if len(rows):
+            col = _zero_copy(pf.read_row_group(i, columns=["feature"]).column("feature"))
+            x[at : at + len(rows)] = _matrix(col)[rows]
+            at += len(rows)
+    return Rows(
+        features=x,
+        fg_fraction=np.concatenate(fgs) if fgs else np.zeros(0, np.float32),
+        image_index=np.concatenate(index) if index else np.zeros(0, np.int64),
+        images=list(images),
+        unmasked=sorted(unmasked),
+        meta=decode_metadata(pf.schema_arrow),
+    )
+
+
+def read_image(path: str | os.PathLike, image: str) -> PatchFeatures:
+    """The patch rows of one image only: its row group (recorded in the metadata) or a filter."""
+    pf = pq.ParquetFile(path)
+    meta = decode_metadata(pf.schema_arrow)
+    group = meta.get("row_groups", {}).get(image)
+    if group is not None:
+        table = pf.read_row_group(group)
+        table = table.filter(pa.compute.equal(table.column("image").cast(pa.string()), image))
+    else:
+        table = pq.read_table(path, filters=[("image", "==", image)])
+    if not table.num_rows:
+        raise DataError(
+            f"image {image!r} is not in the feature file {path}; rerun extract_features"
+        )
+    return _features(table.combine_chunks(), meta)

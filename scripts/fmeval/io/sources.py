@@ -85,7 +85,14 @@ def check_config_sources(config: Mapping) -> None:
         key = f"datasets.{name}"
         for part in ("images", "labels"):
             src = entry[part]
-            check_source(src["source"], sha256=src.get("sha256"), config_key=f"{key}.{part}.source")
+            if src.get("source") is not None:  # a folder, a tarball, or ...
+                check_source(
+                    src["source"], sha256=src.get("sha256"), config_key=f"{key}.{part}.source"
+                )
+            for j, path in enumerate(src.get("files") or []):  # ... a list of local files
+                check_source(
+                    path, sha256=None, config_key=f"{key}.{part}.files[{j}]", local_only=True
+                )
         for i, test in enumerate(entry.get("test_images") or []):
             check_source(
                 test["image"], sha256=test.get("sha256"), config_key=f"{key}.test_images[{i}].image"

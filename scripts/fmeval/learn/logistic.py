@@ -9,14 +9,19 @@ over the fold's training rows, with the fold's own mean ``mu_f`` and population 
 Only the solver differs. The features are standardised once (on all rows); a fold's
 own standardisation is then an exact change of variables that turns its penalty into a
 diagonal one, ``sum_j (sd_fj / sd_j)^2 beta_j^2 / 2``, on the shared matrix, so no fold
-copies the data. All folds are solved together: one GEMM gives every fold's decision
-values, and a Newton step with a Cholesky-factored Hessian (refreshed only when progress
-stalls) converges in a handful of passes. The C path is warm-started: the folds of each C
-start from the all-rows solution at that C, which starts from the previous C's.
+copies the data. All folds of a chunk are solved together: one GEMM gives every fold's
+decision values, and a Newton step with a Cholesky-factored Hessian (refreshed only when
+progress stalls) converges in a handful of passes. The C path is warm-started: the folds of
+each C start from the all-rows solution at that C, which starts from the previous C's.
+
+Memory: the rows stay as given (float32 features are not copied); a :class:`Design`
+standardises them in float64 one block of rows at a time (or once, when that fits the
+budget), and :func:`fold_chunk` sizes the chunks of folds to a memory budget.
 Runs on CUDA when asked and present (same float64 objective).
 """
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +30,154 @@ import torch
 log = logging.getLogger(__name__)
 
 EPS = float(np.finfo(np.float64).eps)
+BLOCK_ROWS = 8192
+REFRESH = 3  # all-rows fits: a fresh Hessian every third pass (each costs ~P passes)
+
+
+class Design:
+    """Rows ``x`` (N, D), standardised as ``(x - mean) / scale`` in float64, and a ones column.
+
+    ``x`` is kept as given (a float32 matrix is not copied); blocks of ``block_rows`` rows are
+    standardised on the fly, or all at once when ``cache`` is set.
+    """
+
+    def __init__(
+        self,
+        x,
+        *,
+        device: torch.device,
+        mean=None,
+        scale=None,
+        cache: bool = False,
+        block_rows: int = BLOCK_ROWS,
+    ):
+        self.x = torch.as_tensor(x, device=device)
+        self.n, d = self.x.shape
+        self.p = d + 1
+        self.device = device
+        self.block_rows = max(1, int(block_rows))
+        f64 = {"dtype": torch.float64, "device": device}
+        if mean is None:
+            mean, scale = self._moments()
+        self.mean = torch.as_tensor(mean, **f64)
+        self.scale = torch.as_tensor(scale, **f64)
+        self._z1 = None
+        if cache:
+            self._z1 = torch.cat([self.block(s) for s in self.slices()])
+
+    @classmethod
+    def from_z1(cls, z1: torch.Tensor) -> "Design":
+        """A design over rows already standardised, with their ones column (``standardise``)."""
+        d = z1.shape[1] - 1
+        design = cls(z1[:, :d], device=z1.device, mean=torch.zeros(d), scale=torch.ones(d))
+        design._z1 = z1.to(torch.float64)
+        return design
+
+    def _moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and population sd like ``StandardScaler`` (two passes, float64)."""
+        d = self.p - 1
+        total = torch.zeros(d, dtype=torch.float64, device=self.device)
+        for s in self.slices():
+            total += self.x[s].to(torch.float64).sum(0)
+        mean = total / self.n
+        ss = torch.zeros_like(total)
+        for s in self.slices():
+            ss += ((self.x[s].to(torch.float64) - mean) ** 2).sum(0)
+        scale = torch.sqrt(ss / self.n)
+        return mean, torch.where(scale < 10 * EPS, torch.ones_like(scale), scale)
+
+    def slices(self, n: int | None = None) -> Iterator[slice]:
+        n = self.n if n is None else n
+        for start in range(0, n, self.block_rows):
+            yield slice(start, min(start + self.block_rows, n))
+
+    def block(self, s: slice) -> torch.Tensor:
+        """Standardised rows ``s`` with the ones column, (B, P) float64."""
+        if self._z1 is not None:
+            return self._z1[s]
+        return self._standardise(self.x[s])
+
+    def rows(self, idx: torch.Tensor) -> torch.Tensor:
+        if self._z1 is not None:
+            return self._z1[idx]
+        return self._standardise(self.x[idx])
+
+    def _standardise(self, x: torch.Tensor) -> torch.Tensor:
+        z = torch.empty(len(x), self.p, dtype=torch.float64, device=self.device)
+        z[:, :-1] = x
+        z[:, :-1].sub_(self.mean).div_(self.scale)
+        z[:, -1] = 1.0
+        return z
+
+    # Without the cached matrix, products fold the standardisation into the small operand:
+    # z . w + b = x . (w / sd) + (b - mean . w / sd), so each block is only cast to float64.
+
+    def matmul(self, theta: torch.Tensor) -> torch.Tensor:
+        """Decision values (N, F) of ``theta`` (F, P)."""
+        out = torch.empty(self.n, theta.shape[0], dtype=torch.float64, device=self.device)
+        if self._z1 is not None:
+            for s in self.slices():
+                out[s] = self._z1[s] @ theta.T
+            return out
+        w = theta[:, :-1] / self.scale  # (F, D)
+        b = theta[:, -1] - w @ self.mean  # (F,)
+        for s in self.slices():
+            torch.addmm(b, self.x[s].to(torch.float64), w.T, out=out[s])
+        return out
+
+    def rmatmul(self, v: torch.Tensor) -> torch.Tensor:
+        """``Z1^T v`` for ``v`` (N, F), as (F, P)."""
+        if self._z1 is not None:
+            acc = torch.zeros(self.p, v.shape[1], dtype=torch.float64, device=self.device)
+            for s in self.slices():
+                acc += self._z1[s].T @ v[s]
+            return acc.T
+        acc = torch.zeros(self.p - 1, v.shape[1], dtype=torch.float64, device=self.device)
+        for s in self.slices():
+            acc += self.x[s].to(torch.float64).T @ v[s]
+        total = v.sum(0)  # (F,)
+        z = (acc - self.mean[:, None] * total) / self.scale[:, None]
+        return torch.cat([z, total[None]], 0).T
+
+    def gram(self, w: torch.Tensor) -> torch.Tensor:
+        """(F, P, P): ``Z1^T diag(w[:, f]) Z1`` for each column of ``w`` (N, F).
+
+        Each block's product is a float32 GEMM accumulated in float64: these are Hessians, used
+        only to precondition steps (the gradient, which decides the optimum, stays float64).
+        """
+        n_f, d = w.shape[1], self.p - 1
+        h = torch.zeros(n_f, self.p, self.p, dtype=torch.float64, device=self.device)
+        if self._z1 is not None:
+            for s in self.slices():
+                z = self._z1[s].to(torch.float32)
+                ws = w[s].to(torch.float32)
+                for f in range(n_f):
+                    h[f] += ((z * ws[:, f : f + 1]).T @ z).to(torch.float64)
+            return h
+        sz = torch.zeros(d, n_f, dtype=torch.float64, device=self.device)
+        mu, sd = self.mean.to(torch.float32), self.scale.to(torch.float32)
+        for s in self.slices():
+            z = (self.x[s].to(torch.float32) - mu) / sd  # centred first: no cancellation
+            ws = w[s].to(torch.float32)
+            sz += (z.T @ ws).to(torch.float64)
+            for f in range(n_f):
+                h[f, :d, :d] += ((z * ws[:, f : f + 1]).T @ z).to(torch.float64)
+        for f in range(n_f):
+            h[f, :d, d] = h[f, d, :d] = sz[:, f]
+            h[f, d, d] = w[:, f].sum()
+        return h
+
+    def gram_rows(self, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """(P, P): ``Z1[idx]^T diag(w) Z1[idx]``, in blocks of rows (float32 GEMMs, as gram)."""
+        h = torch.zeros(self.p, self.p, dtype=torch.float64, device=self.device)
+        for s in self.slices(len(idx)):
+            z = self.rows(idx[s]).to(torch.float32)
+            h += ((z * w[s, None].to(torch.float32)).T @ z).to(torch.float64)
+        return h
+
+    def matmul_rows(self, idx: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """Decision values (len(idx),) of one ``theta`` (P,) on rows ``idx``, in blocks."""
+        return torch.cat([self.rows(idx[s]) @ theta for s in self.slices(len(idx))])
 
 
 @dataclass
@@ -38,25 +191,36 @@ class Standardised:
 
 def standardise(x: np.ndarray, *, device: torch.device) -> Standardised:
     """Standardise like ``StandardScaler`` (population sd, near-constant features kept as is)."""
-    x64 = torch.as_tensor(np.asarray(x), device=device).to(torch.float64)
-    mean = x64.mean(0)
-    var = ((x64 - mean) ** 2).mean(0)
-    scale = torch.sqrt(var)
-    scale = torch.where(scale < 10 * EPS, torch.ones_like(scale), scale)
-    z = (x64 - mean) / scale
-    z1 = torch.cat([z, torch.ones(len(z), 1, dtype=z.dtype, device=device)], 1)
-    return Standardised(z1, mean.cpu().numpy(), scale.cpu().numpy())
+    design = Design(np.asarray(x), device=device, cache=True)
+    return Standardised(design._z1, design.mean.cpu().numpy(), design.scale.cpu().numpy())
 
 
-def fold_penalty(z1: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def as_design(z) -> Design:
+    return z if isinstance(z, Design) else Design.from_z1(z)
+
+
+def fold_chunk(n_rows: int, n_params: int, budget_bytes: float) -> int:
+    """How many folds fit a working-memory budget: ~12 (N,) float64 arrays and 3 Hessians each."""
+    per_fold = 12 * 8 * n_rows + 3 * 8 * n_params**2
+    return max(1, int(budget_bytes // per_fold))
+
+
+def fold_penalty(design, mask: torch.Tensor) -> torch.Tensor:
     """(F, D + 1) diagonal penalty weights of each fold: its own sd squared (0 for the intercept).
 
     ``mask`` is (N, F), 1.0 where a row is in the fold's training set.
     """
-    z = z1[:, :-1]
+    design = as_design(design)
+    d = design.p - 1
+    s1 = torch.zeros(d, mask.shape[1], dtype=torch.float64, device=mask.device)
+    s2 = torch.zeros_like(s1)
+    for s in design.slices():
+        z = design.block(s)[:, :d]
+        s1 += z.T @ mask[s]
+        s2 += (z * z).T @ mask[s]
     n = mask.sum(0)  # (F,)
-    mean = (z.T @ mask) / n  # (D, F)
-    var = ((z * z).T @ mask) / n - mean**2
+    mean = s1 / n
+    var = s2 / n - mean**2
     sd = torch.sqrt(torch.clamp(var, min=0.0))
     # StandardScaler sets the scale of near-constant features to 1 in the raw units
     sd = torch.where(sd < 10 * EPS, torch.ones_like(sd), sd)
@@ -64,38 +228,18 @@ def fold_penalty(z1: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([lam, torch.zeros(lam.shape[0], 1, dtype=lam.dtype, device=lam.device)], 1)
 
 
-def _loss(
-    r: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, theta, lam, c: float
-) -> torch.Tensor:
+def _loss(r: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, theta, lam, c: float):
     """Per-fold objective from decision values ``r`` (N, F)."""
-    data = (torch.nn.functional.softplus(r) - y[:, None] * r) * mask
+    data = torch.nn.functional.softplus(r)  # one (N, F) temporary, updated in place
+    data.addcmul_(y[:, None], r, value=-1).mul_(mask)
     return c * data.sum(0) + 0.5 * (lam * theta * theta).sum(1)
 
 
-def _hessian(z1, mask, r, lam, c: float) -> torch.Tensor:
+def _hessian(design: Design, mask, r, lam, c: float) -> torch.Tensor:
     """(F, P, P) exact Hessian of each fold's objective at decision values ``r`` (N, F)."""
-    p = torch.sigmoid(r)
-    w = p * (1 - p) * mask  # (N, F)
-    h = torch.stack([(z1 * w[:, f : f + 1]).T @ z1 for f in range(w.shape[1])])
-    return c * h + torch.diag_embed(lam)
-
-
-def _shared_hessian(z1, mask, r0, lam, c: float) -> torch.Tensor:
-    """Each fold's Hessian at one shared point ``r0`` (N,): all rows minus the rows it leaves out.
-
-    One (N, P, P) product plus one small product per fold, instead of F full ones.
-    """
-    p = torch.sigmoid(r0)
-    w = p * (1 - p)
-    union = mask.amax(1) > 0
-    zu, wu = z1[union], w[union]
-    h_all = (zu * wu[:, None]).T @ zu
-    out = []
-    for f in range(mask.shape[1]):
-        left_out = union & (mask[:, f] == 0)
-        zl, wl = z1[left_out], w[left_out]
-        out.append(h_all - (zl * wl[:, None]).T @ zl)
-    return c * torch.stack(out) + torch.diag_embed(lam)
+    w = torch.sigmoid(r)
+    w.mul_(1 - w).mul_(mask)
+    return c * design.gram(w) + torch.diag_embed(lam)
 
 
 def _cholesky(h: torch.Tensor) -> torch.Tensor:
@@ -114,53 +258,50 @@ class Solution:
 
 
 def solve(
-    z1: torch.Tensor,
-    y: torch.Tensor,
-    mask: torch.Tensor,
-    lam: torch.Tensor,
+    design,
+    y,
+    mask,
+    lam,
     c: float,
-    theta0: torch.Tensor,
+    theta0,
     *,
     max_iter: int,
     tol: float,
     refresh: int = 0,
-    shared_start: bool = False,
+    start_hessian: torch.Tensor | None = None,
 ) -> Solution:
     """Minimise every fold's objective at one C from ``theta0`` (F, P).
 
     Steps are ``H^-1 g`` with a backtracking line search. ``H`` is the exact Hessian at the
-    start (from one shared product when every fold starts at the same point,
-    ``shared_start``), recomputed every ``refresh`` passes (0: never; 1: plain Newton) and
-    whenever a full step fails the line search. A fold
-    has converged when its largest gradient entry, divided by ``C * n_rows``, is at most ``tol``
-    (the scale of scikit-learn's own lbfgs criterion).
+    start (``start_hessian`` when given), recomputed every ``refresh`` passes (0: never; 1:
+    plain Newton) and whenever a full step fails the line search. A fold has converged when
+    its largest gradient entry, divided by ``C * n_rows``, is at most ``tol`` (the scale of
+    scikit-learn's own lbfgs criterion).
     """
+    design = as_design(design)
     theta = theta0.clone()
     n_folds = theta.shape[0]
     n = mask.sum(0)
-    r = z1 @ theta.T
+    r = design.matmul(theta)
     f_val = _loss(r, y, mask, theta, lam, c)
-    chol = None
+    chol = None if start_hessian is None else _cholesky(start_hessian)
     n_iter = np.zeros(n_folds, dtype=int)
-    active = torch.ones(n_folds, dtype=torch.bool, device=z1.device)
+    active = torch.ones(n_folds, dtype=torch.bool, device=design.device)
     n_refresh = 0
     for it in range(max_iter):
-        p = torch.sigmoid(r)
-        grad = c * (z1.T @ ((p - y[:, None]) * mask)).T + lam * theta  # (F, P)
-        gmax = grad.abs().amax(1) / (c * n)
-        active = gmax > tol
+        resid = torch.sigmoid(r).sub_(y[:, None]).mul_(mask)
+        grad = c * design.rmatmul(resid) + lam * theta
+        del resid
+        active = grad.abs().amax(1) / (c * n) > tol
         if not bool(active.any()):
             break
-        if chol is None or (refresh and it % refresh == 0):
-            if it == 0 and shared_start:
-                chol = _cholesky(_shared_hessian(z1, mask, r[:, 0], lam, c))
-            else:
-                chol = _cholesky(_hessian(z1, mask, r, lam, c))
-                n_refresh += 1
-        step = torch.cholesky_solve(grad.unsqueeze(-1), chol).squeeze(-1)
-        step = step * active[:, None]
-        q = z1 @ step.T  # decision-value change for a unit step
-        t = torch.ones(n_folds, dtype=z1.dtype, device=z1.device)
+        fresh = it == 0 and start_hessian is not None
+        if chol is None or (refresh and it % refresh == 0 and not fresh):
+            chol = _cholesky(_hessian(design, mask, r, lam, c))
+            n_refresh += 1
+        step = torch.cholesky_solve(grad.unsqueeze(-1), chol).squeeze(-1) * active[:, None]
+        q = design.matmul(step)  # decision-value change for a unit step
+        t = torch.ones(n_folds, dtype=torch.float64, device=design.device)
         slope = (grad * step).sum(1)
         for _ in range(40):
             new_theta = theta - t[:, None] * step
@@ -172,15 +313,14 @@ def solve(
             t = torch.where(ok, t, t / 2)
             chol = None  # the quadratic model was poor: refresh the Hessian next pass
         theta, r, f_val = new_theta, new_r, new_f
+        del q, new_r
         n_iter += active.cpu().numpy()
-    log.debug(
-        "solved %d fold(s) at C=%g: %d pass(es), %d Hessian refresh(es)", n_folds, c, it, n_refresh
-    )
+    log.debug("solved %d fold(s) at C=%g: %d pass(es), %d Hessian(s)", n_folds, c, it, n_refresh)
     return Solution(theta, n_iter, ~active.cpu().numpy())
 
 
 def cv_path(
-    z1: torch.Tensor,
+    design,
     y: np.ndarray,
     groups: np.ndarray,
     folds: list[int],
@@ -189,56 +329,67 @@ def cv_path(
     max_iter: int,
     tol: float = 1e-8,
     fold_batch: int = 32,
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+):
     """Leave-one-group-out along the C path (ascending): each held-out group's decision values.
 
     Fold ``j`` trains on the rows whose ``groups`` differs from ``folds[j]``. Folds are solved
-    ``fold_batch`` at a time, to bound memory. Returns ``held_out`` (per fold, a
-    (len(cs), n_rows_of_group) array), ``n_iter`` and ``converged`` (both (len(cs), F)).
+    ``fold_batch`` at a time, to bound memory (see :func:`fold_chunk`). Returns ``held_out``
+    (per fold, a (len(cs), n_rows_of_group) array), ``n_iter`` and ``converged`` (both
+    (len(cs), F)).
     """
-    dev = z1.device
+    design = as_design(design)
+    dev = design.device
     yt = torch.as_tensor(y, dtype=torch.float64, device=dev)
     groups = np.asarray(groups)
-    union = torch.as_tensor(np.ones((len(y), 1)), dtype=torch.float64, device=dev)
-    lam_all = fold_penalty(z1, union)
-    theta_all = torch.zeros(1, z1.shape[1], dtype=torch.float64, device=dev)
-    held_out = [np.zeros((len(cs), int((groups == g).sum()))) for g in folds]
+    gt = torch.as_tensor(groups, device=dev)
+    ones = torch.ones(design.n, 1, dtype=torch.float64, device=dev)
+    lam_all = fold_penalty(design, ones)
+    theta_all = torch.zeros(1, design.p, dtype=torch.float64, device=dev)
+    rows = [torch.as_tensor(np.flatnonzero(groups == g), device=dev) for g in folds]
+    held_out = [np.zeros((len(cs), len(r))) for r in rows]
     n_iter = np.zeros((len(cs), len(folds)), dtype=int)
     converged = np.zeros((len(cs), len(folds)), dtype=bool)
     batches = [
         list(range(i, min(i + fold_batch, len(folds)))) for i in range(0, len(folds), fold_batch)
     ]
-    masks = {}
+    lams = {}
     for k in np.argsort(cs):
         c = float(cs[k])
         theta_all = solve(
-            z1, yt, union, lam_all, c, theta_all, max_iter=max_iter, tol=tol, refresh=1
+            design, yt, ones, lam_all, c, theta_all, max_iter=max_iter, tol=tol, refresh=REFRESH
         ).theta
+        r0 = design.matmul(theta_all)[:, 0]
+        w0 = torch.sigmoid(r0) * (1 - torch.sigmoid(r0))
+        h_all = design.gram(w0[:, None])[0]
+        del r0
         for batch in batches:
-            if tuple(batch) not in masks:
-                train = groups[:, None] != np.asarray([folds[j] for j in batch])[None, :]
-                mask = torch.as_tensor(train, dtype=torch.float64, device=dev)
-                masks[tuple(batch)] = (mask, fold_penalty(z1, mask))
-            mask, lam = masks[tuple(batch)]
+            held = torch.as_tensor([folds[j] for j in batch], device=dev)
+            mask = (gt[:, None] != held[None, :]).to(torch.float64)
+            if batch[0] not in lams:  # one (F, P) penalty per chunk, kept along the path
+                lams[batch[0]] = fold_penalty(design, mask)
+            lam = lams[batch[0]]
+            h0 = torch.stack([h_all - design.gram_rows(rows[j], w0[rows[j]]) for j in batch])
+            h0 = c * h0 + torch.diag_embed(lam)
             start = theta_all.expand(len(batch), -1).clone()
-            sol = solve(z1, yt, mask, lam, c, start, max_iter=max_iter, tol=tol, shared_start=True)
+            sol = solve(
+                design, yt, mask, lam, c, start, max_iter=max_iter, tol=tol, start_hessian=h0
+            )
+            del mask, h0
             for i, j in enumerate(batch):
-                rows = torch.as_tensor(np.flatnonzero(groups == folds[j]), device=dev)
-                held_out[j][k] = (z1[rows] @ sol.theta[i]).cpu().numpy()
+                held_out[j][k] = design.matmul_rows(rows[j], sol.theta[i]).cpu().numpy()
             n_iter[k, batch], converged[k, batch] = sol.n_iter, sol.converged
         log.info("C=%g: %d fold(s), Newton passes %s", c, len(folds), n_iter[k].tolist())
     return held_out, n_iter, converged
 
 
-def fit_full(
-    z1: torch.Tensor, y: np.ndarray, c: float, *, max_iter: int, tol: float = 1e-8
-) -> tuple[np.ndarray, float, bool]:
-    """Coefficients and intercept (in the standardised units of ``z1``) on all rows at one C."""
-    dev = z1.device
+def fit_full(design, y: np.ndarray, c: float, *, max_iter: int, tol: float = 1e-8):
+    """Coefficients and intercept (in the standardised units) on all rows at one C."""
+    design = as_design(design)
+    dev = design.device
     yt = torch.as_tensor(y, dtype=torch.float64, device=dev)
-    mask = torch.ones(len(y), 1, dtype=torch.float64, device=dev)
-    lam = fold_penalty(z1, mask)
-    theta0 = torch.zeros(1, z1.shape[1], dtype=torch.float64, device=dev)
-    sol = solve(z1, yt, mask, lam, c, theta0, max_iter=max_iter, tol=tol, refresh=1)
+    mask = torch.ones(design.n, 1, dtype=torch.float64, device=dev)
+    lam = fold_penalty(design, mask)
+    theta0 = torch.zeros(1, design.p, dtype=torch.float64, device=dev)
+    sol = solve(design, yt, mask, lam, c, theta0, max_iter=max_iter, tol=tol, refresh=REFRESH)
     theta = sol.theta[0].cpu().numpy()
     return theta[:-1], float(theta[-1]), bool(sol.converged[0])

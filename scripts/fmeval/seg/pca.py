@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.decomposition import PCA
 
-from fmeval.features.store import read_cls, read_features
+from fmeval.features.store import read_cls, read_image
 from fmeval.io.tables import write_json
 from fmeval.plots import save_png, title_lines
 from fmeval.seg.probe import load_probe
@@ -117,7 +117,7 @@ def run_pca(
     info: str,
 ) -> dict:
     """Everything ``render_pca`` does for one test image."""
-    feats = read_features(features)
+    feats = read_image(features, image)
     tokens = read_cls(cls)
     clf = load_probe(probe)
     x, _, grid = image_patches(feats, image)

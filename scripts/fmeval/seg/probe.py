@@ -23,11 +23,12 @@ from scipy.special import expit
 from sklearn.metrics import average_precision_score
 
 from fmeval.errors import DataError
-from fmeval.features.store import PatchFeatures, read_features
+from fmeval.features.store import PatchFeatures, read_split_rows
 from fmeval.io.atomic import atomic_path
 from fmeval.io.tables import json_safe, write_json, write_table
-from fmeval.learn.logistic import cv_path, fit_full, standardise
+from fmeval.learn.logistic import Design, cv_path, fit_full, fold_chunk
 from fmeval.runtime import pick_device
+from fmeval.seg.folds import Folds, assign_folds, memory_budget
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,37 @@ def select_patches(
     )
 
 
-def _fold_counts(data: ProbeData, f: int) -> dict:
-    test = data.image == f
+def load_probe_data(
+    path: str | os.PathLike, *, fg_threshold: float, bg_threshold: float, split: str = "train"
+) -> ProbeData:
+    """:func:`select_patches` from a feature file, reading only the rows it keeps (float32)."""
+    rows = read_split_rows(
+        path, split=split, keep=lambda fg: (fg < bg_threshold) | (fg > fg_threshold)
+    )
+    if rows.unmasked:
+        raise DataError(
+            f"{split} images without a mask in the feature file: {rows.unmasked[:5]}; every "
+            f"{split} image needs one"
+        )
+    if not len(rows.fg_fraction):
+        raise DataError(
+            f"no {split} patch has a foreground fraction below {bg_threshold} or above "
+            f"{fg_threshold}; check the labels or widen probe.bg_threshold / probe.fg_threshold"
+        )
+    used = np.unique(rows.image_index)
+    remap = np.full(len(rows.images), -1)
+    remap[used] = np.arange(len(used))
+    return ProbeData(
+        x=rows.features,
+        y=(rows.fg_fraction > fg_threshold).astype(np.int64),
+        image=remap[rows.image_index],
+        images=[rows.images[i] for i in used],
+        meta={k: rows.meta[k] for k in CARRIED_META if k in rows.meta},
+    )
+
+
+def _fold_counts(data: ProbeData, f: int, folds: Folds | None = None) -> dict:
+    test = data.image == f if folds is None else folds.fold_of[data.image] == f
     return {
         "n_train": int((~test).sum()),
         "n_train_fg": int(data.y[~test].sum()),
@@ -102,11 +132,12 @@ def _fold_counts(data: ProbeData, f: int) -> dict:
     }
 
 
-def _skip_reason(data: ProbeData, f: int) -> str | None:
-    counts = _fold_counts(data, f)
+def _skip_reason(data: ProbeData, f: int, folds: Folds | None = None) -> str | None:
+    counts = _fold_counts(data, f, folds)
     if counts["n_test_fg"] in (0, counts["n_test"]):
         which = "foreground" if counts["n_test_fg"] else "background"
-        return f"held-out image has only {which} patches ({counts['n_test']}); AP is undefined"
+        held = "image has" if folds is None or folds.scheme == "loo" else "images have"
+        return f"held-out {held} only {which} patches ({counts['n_test']}); AP is undefined"
     if counts["n_train_fg"] in (0, counts["n_train"]):
         return "training patches of this fold have one class"
     return None
@@ -124,15 +155,18 @@ def _check_classes(data: ProbeData) -> None:
 
 
 def _fold_rows(
-    data: ProbeData, cs: Sequence[float], aps: dict, extra: dict | None = None
+    data: ProbeData, folds: Folds, cs: Sequence[float], aps: dict, extra: dict | None = None
 ) -> pd.DataFrame:
     rows = []
-    for f, name in enumerate(data.images):
-        reason = _skip_reason(data, f)
+    for f in range(folds.k):
+        reason = _skip_reason(data, f, folds)
+        label = folds.label(f, data.images)
         if reason:
-            log.warning("fold %s skipped: %s", name, reason)
+            log.warning("fold %s skipped: %s", label, reason)
+        held = folds.images_of(f, data.images)
         for k, c in enumerate(cs):
-            row = {"image": name, "C": float(c), **_fold_counts(data, f)}
+            row = {"fold": f, "image": label, "images": held, "C": float(c)}
+            row.update(_fold_counts(data, f, folds))
             row["ap"] = math.nan if reason else float(aps[f][k])
             row["skipped"] = reason is not None
             row["reason"] = reason or ""
@@ -142,38 +176,65 @@ def _fold_rows(
     return pd.DataFrame(rows)
 
 
-def cross_validate(
-    data: ProbeData, cs: Sequence[float], *, max_iter: int, device: str = "cpu", tol: float = 1e-8
-) -> pd.DataFrame:
-    """Leave-one-image-out CV over ``cs``: one row per (held-out image, C), AP and patch counts.
+def loo_folds(data: ProbeData) -> Folds:
+    return assign_folds(data.images, cv="loo")
 
-    A fold whose held-out image has one class is skipped (AP NaN, ``skipped``, ``reason``).
+
+def cross_validate(
+    data: ProbeData,
+    cs: Sequence[float],
+    *,
+    max_iter: int,
+    device: str = "cpu",
+    tol: float = 1e-8,
+    folds: Folds | None = None,
+    budget_bytes: float | None = None,
+) -> pd.DataFrame:
+    """CV over ``cs`` (leave-one-image-out unless ``folds``): one row per (fold, C).
+
+    A fold whose held-out images have one class is skipped (AP NaN, ``skipped``, ``reason``).
+    Folds are solved in chunks that fit ``budget_bytes`` (default: half the available memory)
+    beside the features; the standardised float64 matrix is cached when it fits too.
     """
     _check_classes(data)
-    folds = [f for f in range(len(data.images)) if _skip_reason(data, f) is None]
+    folds = folds or loo_folds(data)
+    budget = memory_budget(None) if budget_bytes is None else budget_bytes
+    scored = [f for f in range(folds.k) if _skip_reason(data, f, folds) is None]
     aps: dict[int, list[float]] = {}
-    n_iter: dict[int, list[int]] = {f: [0] * len(cs) for f in range(len(data.images))}
-    converged: dict[int, list[bool]] = {f: [True] * len(cs) for f in range(len(data.images))}
-    if folds:
-        dev = pick_device(device)
-        z = standardise(data.x, device=dev)
-        held_out, iters, conv = cv_path(
-            z.z1, data.y, data.image, folds, cs, max_iter=max_iter, tol=tol
+    n_iter = {f: [0] * len(cs) for f in range(folds.k)}
+    converged = {f: [True] * len(cs) for f in range(folds.k)}
+    if scored:
+        n, p = data.x.shape[0], data.x.shape[1] + 1
+        free = budget - data.x.nbytes
+        cache = 8 * n * p <= free / 2
+        design = Design(data.x, device=pick_device(device), cache=cache)
+        chunk = fold_chunk(n, p, free - (8 * n * p if cache else 0))
+        log.info(
+            "CV %s: %d fold(s) in chunks of %d, standardised matrix %s (budget %.0f MB)",
+            folds.scheme,
+            len(scored),
+            chunk,
+            "cached" if cache else "in blocks",
+            budget / 2**20,
         )
-        for j, f in enumerate(folds):
-            test = data.image == f
+        row_fold = folds.fold_of[data.image]
+        held_out, iters, conv = cv_path(
+            design, data.y, row_fold, scored, cs, max_iter=max_iter, tol=tol, fold_batch=chunk
+        )
+        for j, f in enumerate(scored):
+            test = row_fold == f
             aps[f] = [
                 average_precision_score(data.y[test], expit(held_out[j][k])) for k in range(len(cs))
             ]
             n_iter[f] = [int(v) for v in iters[:, j]]
             converged[f] = [bool(v) for v in conv[:, j]]
             if not all(converged[f]):
-                log.warning("fold %s did not converge within max_iter=%d", data.images[f], max_iter)
-    return _fold_rows(data, cs, aps, {"n_iter": n_iter, "converged": converged})
+                log.warning("fold %d did not converge within max_iter=%d", f, max_iter)
+    return _fold_rows(data, folds, cs, aps, {"n_iter": n_iter, "converged": converged})
 
 
 def cross_validate_reference(
-    data: ProbeData, cs: Sequence[float], *, max_iter: int, **options
+    data: ProbeData, cs: Sequence[float], *, max_iter: int, folds: Folds | None = None, **options
 ) -> pd.DataFrame:
     """The tutorial's loop: a fresh ``StandardScaler`` + ``LogisticRegression`` per fold and C.
 
@@ -184,11 +245,12 @@ def cross_validate_reference(
     from sklearn.preprocessing import StandardScaler
 
     _check_classes(data)
+    folds = folds or loo_folds(data)
     aps = {}
-    for f in range(len(data.images)):
-        if _skip_reason(data, f):
+    for f in range(folds.k):
+        if _skip_reason(data, f, folds):
             continue
-        test = data.image == f
+        test = folds.fold_of[data.image] == f
         aps[f] = []
         for c in cs:
             clf = make_pipeline(
@@ -199,7 +261,7 @@ def cross_validate_reference(
             aps[f].append(
                 average_precision_score(data.y[test], clf.predict_proba(data.x[test])[:, 1])
             )
-    return _fold_rows(data, cs, aps)
+    return _fold_rows(data, folds, cs, aps)
 
 
 def summarise_cv(table: pd.DataFrame, cs: Sequence[float]) -> dict:
@@ -244,32 +306,45 @@ def run_cross_validation(
     device: str,
     table: str,
     summary: str,
+    cv: str = "auto",
+    folds: int = 10,
+    seed: int = 0,
+    memory_mb: float | None = None,
 ) -> dict:
     """Everything ``cross_validate_probe`` does: select, cross-validate, write the table and
     summary.
     """
-    data = select_patches(
-        read_features(features), fg_threshold=fg_threshold, bg_threshold=bg_threshold
-    )
+    data = load_probe_data(features, fg_threshold=fg_threshold, bg_threshold=bg_threshold)
     if data.meta.get("random_init"):
         log.warning("features come from RANDOM-INIT weights: the APs are for testing only")
-    folds = cross_validate(data, cs, max_iter=max_iter, device=device)
-    result = summarise_cv(folds, cs)
+    split = assign_folds(data.images, cv=cv, k=folds, seed=seed)
+    folds_table = cross_validate(
+        data,
+        cs,
+        max_iter=max_iter,
+        device=device,
+        folds=split,
+        budget_bytes=memory_budget(memory_mb),
+    )
+    result = summarise_cv(folds_table, cs)
     meta = {
         **data.meta,
         "device": str(pick_device(device)),  # where the CV ran (features: their own file)
+        "cv": split.scheme,
+        "folds": split.k,
+        "seed": seed,
         "cs": cs,
         "fg_threshold": fg_threshold,
         "bg_threshold": bg_threshold,
         "max_iter": max_iter,
     }
-    write_table(pa.Table.from_pandas(folds, preserve_index=False), table, meta=meta)
+    write_table(pa.Table.from_pandas(folds_table, preserve_index=False), table, meta=meta)
     write_json({**meta, **result}, summary)
     log.info(
         "best C %g (mean AP %.4f) over %d fold(s), on %s",
         result["best_c"],
         result["best_mean_ap"],
-        len(data.images),
+        split.k,
         meta["device"],
     )
     return result
@@ -300,16 +375,25 @@ class Probe:
         return expit(self.decision(x))
 
 
-def fit_probe(data: ProbeData, c: float, *, max_iter: int, device: str = "cpu") -> Probe:
+def fit_probe(
+    data: ProbeData,
+    c: float,
+    *,
+    max_iter: int,
+    device: str = "cpu",
+    budget_bytes: float | None = None,
+) -> Probe:
     """The final probe on all selected patches at one C (same model as the CV)."""
     _check_classes(data)
-    z = standardise(data.x, device=pick_device(device))
-    coef, intercept, converged = fit_full(z.z1, data.y, c, max_iter=max_iter)
+    budget = memory_budget(None) if budget_bytes is None else budget_bytes
+    cache = 8 * data.x.shape[0] * (data.x.shape[1] + 1) <= (budget - data.x.nbytes) / 2
+    z = Design(data.x, device=pick_device(device), cache=cache)
+    coef, intercept, converged = fit_full(z, data.y, c, max_iter=max_iter)
     if not converged:
         log.warning("the final probe did not converge within max_iter=%d", max_iter)
     return Probe(
-        z.mean,
-        z.scale,
+        z.mean.cpu().numpy(),
+        z.scale.cpu().numpy(),
         coef,
         intercept,
         c,
@@ -353,13 +437,14 @@ def run_fit(
     max_iter: int,
     device: str,
     probe: str,
+    memory_mb: float | None = None,
 ) -> Probe:
     """Everything ``fit_probe`` does: the final classifier at the CV's best C."""
     best_c = json.loads(Path(summary).read_text())["best_c"]
-    data = select_patches(
-        read_features(features), fg_threshold=fg_threshold, bg_threshold=bg_threshold
+    data = load_probe_data(features, fg_threshold=fg_threshold, bg_threshold=bg_threshold)
+    fitted = fit_probe(
+        data, best_c, max_iter=max_iter, device=device, budget_bytes=memory_budget(memory_mb)
     )
-    fitted = fit_probe(data, best_c, max_iter=max_iter, device=device)
     save_probe(fitted, probe)
     log.info(
         "fitted the probe at C=%g on %d patches (%d foreground), on %s",

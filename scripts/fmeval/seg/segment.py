@@ -20,7 +20,7 @@ from sklearn.metrics import average_precision_score
 from fmeval.errors import DataError
 from fmeval.features.datasets import Item, read_manifest
 from fmeval.features.images import load_rgb, resize_to_grid
-from fmeval.features.store import PatchFeatures, read_features
+from fmeval.features.store import PatchFeatures, read_image
 from fmeval.io.tables import write_json
 from fmeval.plots import save_png, title_lines
 from fmeval.seg.probe import Probe, load_probe
@@ -166,7 +166,7 @@ def run_segmentation(
     scores: str,
 ) -> dict:
     """Everything ``segment_test_images`` does for one test image."""
-    feats = read_features(features)
+    feats = read_image(features, image)
     clf = load_probe(probe)
     x, fg_fraction, grid = image_patches(feats, image)
     score_grid = score_map(clf, x, grid, median_filter=median_filter)

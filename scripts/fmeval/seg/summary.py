@@ -117,8 +117,8 @@ def plot_ap_vs_c(ap: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> 
         )
         ax.plot(part["C"], part["chance_ap"], ls="--", color=line[0].get_color(), lw=1)
     ax.plot([], [], ls="--", color="grey", label="chance (foreground share), same colour")
-    ax.set(xscale="log", xlabel="C (inverse L2 strength)", ylabel="mean AP over held-out images")
-    ax.set_title(title("Probe AP vs C (leave-one-image-out)", random_init), fontsize="medium")
+    ax.set(xscale="log", xlabel="C (inverse L2 strength)", ylabel="mean AP over held-out folds")
+    ax.set_title(title("Probe AP vs C (held-out CV folds)", random_init), fontsize="medium")
     if len(ap):
         ax.legend(fontsize="small")
     save_figure(fig, png, svg)

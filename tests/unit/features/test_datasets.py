@@ -33,9 +33,9 @@ def test_download_pairs_and_writes_manifest(tmp_path, synth):
     assert [i.name for i in test] == [s for s, *_ in synthetic.TEST]
     for item in train:
         assert item.image.name == f"{item.name}.jpg" and item.mask.name == f"{item.name}.png"
-        assert item.image.is_file() and item.mask.is_file() and item.mask_in_alpha
+        assert item.image.is_file() and item.mask.is_file() and item.mask_spec.kind == "alpha"
     echo, foxtrot = test
-    assert echo.mask is not None and echo.mask.is_file() and not echo.mask_in_alpha
+    assert echo.mask is not None and echo.mask.is_file() and echo.mask_spec.kind == "auto"
     assert foxtrot.mask is None
     # the folder holds nothing half-made, and the manifest is relative (the folder can move)
     assert not [p for p in manifest.parent.parent.iterdir() if p.name.startswith(".tmp")]
