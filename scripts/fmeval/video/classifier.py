@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from fmeval.errors import ConfigError
-from fmeval.images import patch_fractions
-from fmeval.logistic import fit_full, standardise
+from fmeval.features.images import patch_fractions
+from fmeval.learn.logistic import fit_full, standardise
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,9 @@ TRAIN_FRAMES = ("first", "middle")
 def train_index(n_frames: int, train_frame: str) -> int:
     """The index of the annotated frame the classifier learns from."""
     if train_frame not in TRAIN_FRAMES:
-        raise ConfigError(f"video.classifier.train_frame is {train_frame!r}; use one of {TRAIN_FRAMES}")
+        raise ConfigError(
+            f"video.classifier.train_frame is {train_frame!r}; use one of {TRAIN_FRAMES}"
+        )
     return 0 if train_frame == "first" else n_frames // 2
 
 
@@ -43,20 +45,33 @@ def object_fractions(
 class PatchClassifier:
     """One binary logistic regression per object, on standardised patch features."""
 
-    def __init__(self, x: np.ndarray, fractions: np.ndarray, *, c: float, max_iter: int,
-                 device: torch.device = torch.device("cpu")) -> None:  # fmt: skip
-        z = standardise(x, device=device)
+    def __init__(
+        self,
+        x: np.ndarray,
+        fractions: np.ndarray,
+        *,
+        c: float,
+        max_iter: int,
+        device: torch.device | None = None,
+    ) -> None:
+        z = standardise(x, device=device or torch.device("cpu"))
         self.mean, self.scale = z.mean, z.scale
         self.coef, self.intercept, self.constant = [], [], []
         for k in range(fractions.shape[1]):
             y = (fractions[:, k] > 0.5).astype(np.float64)
             if y.min() == y.max():  # one class only: nothing to fit, predict it everywhere
                 log.warning("object %d: every training patch is %s", k + 1, "in" if y[0] else "out")
-                self.coef.append(None), self.intercept.append(None), self.constant.append(float(y[0]))
+                (
+                    self.coef.append(None),
+                    self.intercept.append(None),
+                    self.constant.append(float(y[0])),
+                )
                 continue
             coef, icpt, converged = fit_full(z.z1, y, c, max_iter=max_iter)
             if not converged:
-                log.warning("object %d: the classifier did not converge in %d passes", k + 1, max_iter)
+                log.warning(
+                    "object %d: the classifier did not converge in %d passes", k + 1, max_iter
+                )
             self.coef.append(coef), self.intercept.append(icpt), self.constant.append(None)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -70,4 +85,6 @@ class PatchClassifier:
     def soft_labels(self, x: np.ndarray) -> torch.Tensor:
         """(P, 1 + K): a constant 0.5 background channel, then each object's probability."""
         p = self.predict_proba(x)
-        return torch.as_tensor(np.concatenate([np.full((len(p), 1), 0.5), p], 1), dtype=torch.float32)
+        return torch.as_tensor(
+            np.concatenate([np.full((len(p), 1), 0.5), p], 1), dtype=torch.float32
+        )

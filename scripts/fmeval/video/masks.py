@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from fmeval.atomic import atomic_path
+from fmeval.io.atomic import atomic_path
 
 
 def to_grid(labels: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -25,7 +25,7 @@ def to_grid(labels: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 def normalise_channels(soft: torch.Tensor) -> torch.Tensor:
-    """Min-max normalise each channel of (C, H, W) that has a positive maximum (DINO's norm_mask)."""
+    """Min-max normalise each channel of (C, H, W) with a positive maximum (DINO's norm_mask)."""
     out = soft.clone()
     for k in range(out.shape[0]):
         ch = out[k]

@@ -44,7 +44,7 @@ def boundary_map(mask: np.ndarray) -> np.ndarray:
 
 
 def boundary_tolerance(shape: tuple[int, int], bound_th: float = BOUND_TH) -> int:
-    """The matching radius in pixels: ``bound_th`` itself when >= 1, else that fraction of the diagonal."""
+    """The matching radius in pixels: ``bound_th`` when >= 1, else that fraction of the diagonal."""
     if bound_th >= 1:
         return int(bound_th)
     return int(math.ceil(bound_th * math.hypot(*shape)))

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from fmeval.errors import ConfigError, DataError
-from fmeval.features import pick_device
-from fmeval.store import PatchFeatures, read_features
+from fmeval.features.store import PatchFeatures, read_features
+from fmeval.runtime import pick_device, set_threads
 from fmeval.video.classifier import PatchClassifier, object_fractions, train_index
 from fmeval.video.masks import to_frame, to_grid, write_masks
 from fmeval.video.propagation import one_hot, propagate
@@ -27,7 +27,9 @@ def object_ids(labels: np.ndarray) -> list[int]:
 def sequence_grid(pf: PatchFeatures, frames: list[Frame]) -> tuple[int, int]:
     grids = {pf.grid_of(f.name) for f in frames}
     if len(grids) != 1:
-        raise DataError(f"the frames of {frames[0].name.split('/')[0]} have different patch grids {grids}")
+        raise DataError(
+            f"the frames of {frames[0].name.split('/')[0]} have different patch grids {grids}"
+        )
     return grids.pop()
 
 
@@ -53,8 +55,13 @@ def predict_sequence(
     size = (first.shape[1], first.shape[0])
     if method == "propagate":
         given = 0
-        soft = propagate((frame_features(pf, f) for f in frames), one_hot(to_grid(first, grid), ids),
-                         grid=grid, device=device, **options)  # fmt: skip
+        soft = propagate(
+            (frame_features(pf, f) for f in frames),
+            one_hot(to_grid(first, grid), ids),
+            grid=grid,
+            device=device,
+            **options,
+        )
         masks = [to_frame(s, ids, grid=grid, patch_size=patch_size, size=size) for s in soft]
         masks[0] = first  # the given mask, as the protocol writes it
     elif method == "classifier":
@@ -63,11 +70,22 @@ def predict_sequence(
             raise DataError(f"{frames[given].name} has no mask to train the classifier on")
         labels = read_labels(frames[given].mask)
         fractions = object_fractions(labels, ids[1:], grid=grid, patch_size=patch_size)
-        clf = PatchClassifier(frame_features(pf, frames[given]), fractions,
-                              c=options["c"], max_iter=options["max_iter"], device=device)  # fmt: skip
+        clf = PatchClassifier(
+            frame_features(pf, frames[given]),
+            fractions,
+            c=options["c"],
+            max_iter=options["max_iter"],
+            device=device,
+        )
         masks = [
-            to_frame(clf.soft_labels(frame_features(pf, f)), ids, grid=grid,
-                     patch_size=patch_size, size=size, normalise=False)  # fmt: skip
+            to_frame(
+                clf.soft_labels(frame_features(pf, f)),
+                ids,
+                grid=grid,
+                patch_size=patch_size,
+                size=size,
+                normalise=False,
+            )
             for f in frames
         ]
     else:
@@ -86,13 +104,15 @@ def run_prediction(
     masks_out: str,
 ) -> None:
     """Everything ``predict_video_masks`` does: every sequence's masks, in one ``.npz``."""
-    torch.set_num_threads(max(1, threads))
+    set_threads(threads)
     pf = read_features(features)
     sequences = read_video_manifest(dataset_manifest)
     dev = pick_device(device)
     masks, ids, given = {}, {}, {}
     for seq, frames in sequences.items():
-        masks[seq], ids[seq], given[seq] = predict_sequence(pf, frames, method=method, options=options, device=dev)
+        masks[seq], ids[seq], given[seq] = predict_sequence(
+            pf, frames, method=method, options=options, device=dev
+        )
         log.info("%s: %d frames, objects %s (%s)", seq, len(frames), ids[seq][1:], method)
     meta = {
         "method": method,

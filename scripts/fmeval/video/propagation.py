@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from fmeval.errors import ConfigError
 
+CPU = torch.device("cpu")
+
 
 def neighbourhood(rows: int, cols: int, size: int, *, device: torch.device) -> torch.Tensor:
     """(P, P) bool: True where source patch j lies within ``size`` patches of query i."""
@@ -38,12 +40,15 @@ def one_hot(labels: np.ndarray, ids: list[int]) -> torch.Tensor:
     return out
 
 
-def check_options(*, n_last_frames: int, size_mask_neighborhood: int, topk: int, temperature: float) -> None:
+def check_options(
+    *, n_last_frames: int, size_mask_neighborhood: int, topk: int, temperature: float
+) -> None:
     if n_last_frames < 0 or size_mask_neighborhood < 0 or topk < 1 or not temperature > 0:
         raise ConfigError(
             f"bad propagation options (n_last_frames={n_last_frames}, size_mask_neighborhood="
             f"{size_mask_neighborhood}, topk={topk}, temperature={temperature}); "
-            "set video.propagate: n_last_frames >= 0, size_mask_neighborhood >= 0, topk >= 1, temperature > 0"
+            "set video.propagate: n_last_frames >= 0, size_mask_neighborhood >= 0, topk >= 1, "
+            "temperature > 0"
         )
 
 
@@ -57,21 +62,27 @@ def propagate(
     size_mask_neighborhood: int = 12,
     topk: int = 5,
     temperature: float = 0.7,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device = CPU,
 ) -> Iterator[torch.Tensor]:
     """Soft labels (P, C) of every frame, the first being ``first_labels`` itself.
 
     ``features`` yields each frame's (P, D) patch features in row-major grid order
     (P = rows * cols); ``first_labels`` is the first frame's (P, C) one-hot labels.
     """
-    check_options(n_last_frames=n_last_frames, size_mask_neighborhood=size_mask_neighborhood,
-                  topk=topk, temperature=temperature)  # fmt: skip
+    check_options(
+        n_last_frames=n_last_frames,
+        size_mask_neighborhood=size_mask_neighborhood,
+        topk=topk,
+        temperature=temperature,
+    )
     frames = iter(features)
     first = F.normalize(torch.as_tensor(next(frames), device=device).float(), dim=1)
     labels0 = first_labels.to(device).float()
     n_patches = first.shape[0]
     if n_patches != grid[0] * grid[1] or labels0.shape[0] != n_patches:
-        raise ValueError(f"grid {grid} does not match {n_patches} patches / {labels0.shape[0]} labels")
+        raise ValueError(
+            f"grid {grid} does not match {n_patches} patches / {labels0.shape[0]} labels"
+        )
     near = neighbourhood(*grid, size_mask_neighborhood, device=device)
     recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=n_last_frames)
     yield labels0.cpu()

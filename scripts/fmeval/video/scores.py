@@ -1,15 +1,12 @@
 """J and F of every predicted frame and object, and their DAVIS means."""
 
-import json
-import os
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fmeval.atomic import atomic_path
-from fmeval.store import write_table
+from fmeval.io.tables import write_json, write_table
 from fmeval.video.masks import read_masks
 from fmeval.video.metrics import BOUND_TH, score_frame
 from fmeval.video.sequences import read_labels, read_video_manifest
@@ -17,7 +14,9 @@ from fmeval.video.sequences import read_labels, read_video_manifest
 KEYS = ["dataset", "model", "res", "method"]
 
 
-def score_sequence(pred: np.ndarray, frames, ids: list[int], given: int, *, bound_th: float) -> pd.DataFrame:
+def score_sequence(
+    pred: np.ndarray, frames, ids: list[int], given: int, *, bound_th: float
+) -> pd.DataFrame:
     """One row per frame and object: J, F, whether the frame is scored.
 
     As in the DAVIS semi-supervised evaluation the first and last frames are not
@@ -30,8 +29,16 @@ def score_sequence(pred: np.ndarray, frames, ids: list[int], given: int, *, boun
             continue
         scored = t not in (0, last, given)
         for rec in score_frame(read_labels(frame.mask), pred[t], ids[1:], bound_th=bound_th):
-            rows.append({"sequence": frame.name.split("/")[0], "frame": frame.name.split("/")[-1],
-                         "t": t, **rec, "given": t == given, "scored": scored})  # fmt: skip
+            rows.append(
+                {
+                    "sequence": frame.name.split("/")[0],
+                    "frame": frame.name.split("/")[-1],
+                    "t": t,
+                    **rec,
+                    "given": t == given,
+                    "scored": scored,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -67,19 +74,29 @@ def run_scoring(
     metrics_out: str,
     summary_out: str,
 ) -> dict:
-    """Everything ``score_video`` does: ``metrics.parquet`` (frame x object) and ``summary.json``."""
+    """Everything ``score_video`` does: ``metrics.parquet`` (frame x object), ``summary.json``."""
     pred, meta = read_masks(masks)
     sequences = read_video_manifest(dataset_manifest)
-    parts = [score_sequence(pred[s], sequences[s], meta["ids"][s], meta["given"][s], bound_th=bound_th)
-             for s in meta["sequences"]]  # fmt: skip
+    parts = [
+        score_sequence(pred[s], sequences[s], meta["ids"][s], meta["given"][s], bound_th=bound_th)
+        for s in meta["sequences"]
+    ]
     table = pd.concat(parts, ignore_index=True)
     for key in KEYS:
         table.insert(KEYS.index(key), key, labels[key])
     table["random_init"] = bool(meta.get("random_init"))
-    summary = {**dict(labels), "random_init": bool(meta.get("random_init")), "weights": meta.get("weights"),
-               "options": meta["options"], "bound_th": bound_th, **summarise(table)}  # fmt: skip
-    write_table(pa.Table.from_pandas(table, preserve_index=False), metrics_out,
-                meta={"random_init": summary["random_init"]})  # fmt: skip
-    with atomic_path(summary_out, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, default=float))
+    summary = {
+        **dict(labels),
+        "random_init": bool(meta.get("random_init")),
+        "weights": meta.get("weights"),
+        "options": meta["options"],
+        "bound_th": bound_th,
+        **summarise(table),
+    }
+    write_table(
+        pa.Table.from_pandas(table, preserve_index=False),
+        metrics_out,
+        meta={"random_init": summary["random_init"]},
+    )
+    write_json(summary, summary_out)
     return summary

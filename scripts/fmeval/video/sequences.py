@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fmeval.atomic import atomic_dir
-from fmeval.datasets import MANIFEST, extract_tarball
 from fmeval.errors import DataError
-from fmeval.images import open_image
-from fmeval.sources import fetch, is_remote, local_path
+from fmeval.features.datasets import MANIFEST
+from fmeval.features.images import open_image
+from fmeval.io.archives import extract_tarball
+from fmeval.io.atomic import atomic_dir
+from fmeval.io.sources import fetch, is_remote, local_path
 
 IMAGES, ANNOTATIONS = "JPEGImages", "Annotations"
 
@@ -89,7 +90,8 @@ def find_frames(
             frames.append(Frame(f"{seq}/{img.stem}", img, mask if mask.is_file() else None))
         if frames[0].mask is None:
             raise DataError(
-                f"sequence {seq} has no mask for its first frame ({mask_dir / seq / images[0].stem}.png); "
+                f"sequence {seq} has no mask for its first frame "
+                f"({mask_dir / seq / images[0].stem}.png); "
                 "label propagation starts from it."
             )
         out[seq] = frames
@@ -98,7 +100,7 @@ def find_frames(
 
 def _check_frames(frames: dict[str, list[Frame]]) -> None:
     """Every frame and mask opens, and each mask has its frame's size."""
-    for seq, items in frames.items():
+    for items in frames.values():
         for f in items:
             size = open_image(f.image).size
             if f.mask is not None and open_image(f.mask).size != size:
@@ -127,11 +129,18 @@ def download_video(
             root = find_root(folder.resolve(), resolution)  # read in place: paths are absolute
         else:
             with tempfile.TemporaryDirectory(dir=tmp.parent) as dl:
-                archive = fetch(source, Path(dl) / "video.tar", sha256=sha256,
-                                what=f"video dataset {name}", config_key=key)  # fmt: skip
+                archive = fetch(
+                    source,
+                    Path(dl) / "video.tar",
+                    sha256=sha256,
+                    what=f"video dataset {name}",
+                    config_key=key,
+                )
                 extract_tarball(archive, tmp / "raw", what=f"video dataset {name} ({source})")
             root = find_root(tmp / "raw", resolution)
-        frames = find_frames(root, resolution=resolution, sequences=sequences, max_frames=max_frames)
+        frames = find_frames(
+            root, resolution=resolution, sequences=sequences, max_frames=max_frames
+        )
         _check_frames(frames)
 
         def rel(path: Path) -> str:

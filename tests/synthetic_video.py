@@ -5,8 +5,15 @@ import numpy as np
 PATCH = 4  # the stand-in backbone's patch size
 
 
-def moving_disc(n_frames: int = 12, *, height: int = 96, width: int = 144, radius: int = 24,
-                step: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def moving_disc(
+    n_frames: int = 12,
+    *,
+    height: int = 96,
+    width: int = 144,
+    radius: int = 24,
+    step: int = 3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """(T, H, W, 3) float frames in [0, 1] and (T, H, W) uint8 masks (1 = disc).
 
     The background is a static bluish noise texture; the disc carries its own reddish
@@ -14,7 +21,9 @@ def moving_disc(n_frames: int = 12, *, height: int = 96, width: int = 144, radiu
     """
     rng = np.random.default_rng(seed)
     background = np.clip(rng.normal([0.2, 0.3, 0.7], 0.12, size=(height, width, 3)), 0, 1)
-    texture = np.clip(rng.normal([0.8, 0.3, 0.2], 0.12, size=(2 * radius + 1, 2 * radius + 1, 3)), 0, 1)
+    texture = np.clip(
+        rng.normal([0.8, 0.3, 0.2], 0.12, size=(2 * radius + 1, 2 * radius + 1, 3)), 0, 1
+    )
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     inside = yy**2 + xx**2 <= radius**2
     frames, masks = [], []
@@ -46,7 +55,9 @@ def two_discs(n_frames: int = 8, *, height: int = 96, width: int = 144, seed: in
     radius = 14
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     inside = yy**2 + xx**2 <= radius**2
-    textures = {k: np.clip(rng.normal(c, 0.1, size=(*inside.shape, 3)), 0, 1) for k, c in colours.items()}
+    textures = {
+        k: np.clip(rng.normal(c, 0.1, size=(*inside.shape, 3)), 0, 1) for k, c in colours.items()
+    }
     frames, labels = [], []
     for t in range(n_frames):
         img, lab = background.copy(), np.zeros((height, width), dtype=np.uint8)

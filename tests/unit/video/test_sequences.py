@@ -6,12 +6,11 @@ import tarfile
 import numpy as np
 import pytest
 from PIL import Image
-
-from fmeval.datasets import read_manifest
-from fmeval.errors import DataError
-from fmeval.video.sequences import download_video, read_labels, read_video_manifest
-
 from synthetic_video import write_davis
+
+from fmeval.errors import DataError
+from fmeval.features.datasets import read_manifest
+from fmeval.video.sequences import download_video, read_labels, read_video_manifest
 
 
 @pytest.fixture
@@ -38,7 +37,9 @@ def test_greyscale_mask_is_one_object(davis):
 def test_folder_is_read_in_place(davis, tmp_path):
     root, written = davis
     manifest = download_video(name="synth", source=str(root), out_dir=tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json"]  # nothing copied
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "manifest.json"
+    ]  # nothing copied
     seqs = read_video_manifest(manifest)
     assert list(seqs) == ["disc", "pair"]
     assert [f.name for f in seqs["pair"]][:2] == ["pair/00000", "pair/00001"]
@@ -54,8 +55,13 @@ def test_tarball_with_a_top_folder_subset_and_frame_cap(davis, tmp_path):
     archive = tmp_path / "davis.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(root, arcname="DAVIS")
-    manifest = download_video(name="synth", source=str(archive), sequences=["pair"], max_frames=3,
-                              out_dir=tmp_path / "out")  # fmt: skip
+    manifest = download_video(
+        name="synth",
+        source=str(archive),
+        sequences=["pair"],
+        max_frames=3,
+        out_dir=tmp_path / "out",
+    )
     seqs = read_video_manifest(manifest)
     assert list(seqs) == ["pair"] and len(seqs["pair"]) == 3
     assert all(f.image.is_relative_to(tmp_path / "out") for f in seqs["pair"])

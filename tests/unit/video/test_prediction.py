@@ -5,14 +5,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from PIL import Image
+from synthetic_video import PATCH, pixel_patches, write_davis
 
-from fmeval.store import feature_column, write_table
+from fmeval.features.store import feature_column
+from fmeval.io.tables import write_table
 from fmeval.video.masks import read_masks
 from fmeval.video.prediction import run_prediction
 from fmeval.video.scores import run_scoring
 from fmeval.video.sequences import download_video, read_video_manifest
-
-from synthetic_video import PATCH, pixel_patches, write_davis
 
 OPTIONS = {
     "propagate": {"n_last_frames": 7, "size_mask_neighborhood": 12, "topk": 5, "temperature": 0.7},
@@ -33,15 +33,25 @@ def write_pixel_features(manifest, path) -> None:
             rows.append(r.astype(np.int16)), cols.append(c.astype(np.int16))
             feats.append(pixel_patches(img))
             grids[f.name] = list(grid)
-    table = pa.table({
-        "image": pa.array(names).dictionary_encode(),
-        "split": pa.array(["test"] * len(names)).dictionary_encode(),
-        "row": np.concatenate(rows), "col": np.concatenate(cols),
-        "fg_fraction": pa.array(np.full(len(names), np.nan, np.float32), type=pa.float32()),
-        "feature": feature_column(np.concatenate(feats)),
-    })  # fmt: skip
-    meta = {"dataset": "synth", "model": "pixels", "res": 96, "patch_size": PATCH,
-            "grids": grids, "random_init": True, "weights": "none"}  # fmt: skip
+    table = pa.table(
+        {
+            "image": pa.array(names).dictionary_encode(),
+            "split": pa.array(["test"] * len(names)).dictionary_encode(),
+            "row": np.concatenate(rows),
+            "col": np.concatenate(cols),
+            "fg_fraction": pa.array(np.full(len(names), np.nan, np.float32), type=pa.float32()),
+            "feature": feature_column(np.concatenate(feats)),
+        }
+    )
+    meta = {
+        "dataset": "synth",
+        "model": "pixels",
+        "res": 96,
+        "patch_size": PATCH,
+        "grids": grids,
+        "random_init": True,
+        "weights": "none",
+    }
     write_table(table, path, meta=meta)
 
 
@@ -58,19 +68,33 @@ def dataset(tmp_path_factory):
 def test_both_objects_are_segmented(dataset, method):
     tmp, manifest = dataset
     out = tmp / method
-    run_prediction(features=str(tmp / "features.parquet"), dataset_manifest=str(manifest), method=method,
-                   options=OPTIONS[method], device="cpu", threads=1, masks_out=str(out / "masks.npz"))  # fmt: skip
+    run_prediction(
+        features=str(tmp / "features.parquet"),
+        dataset_manifest=str(manifest),
+        method=method,
+        options=OPTIONS[method],
+        device="cpu",
+        threads=1,
+        masks_out=str(out / "masks.npz"),
+    )
     masks, meta = read_masks(out / "masks.npz")
     assert meta["ids"] == {"disc": [0, 1], "pair": [0, 1, 2]} and meta["random_init"] is True
     assert masks["pair"].shape == (8, 96, 144) and masks["pair"].dtype == np.uint8
     labels = {"dataset": "synth", "model": "pixels", "res": 96, "method": method}
-    summary = run_scoring(masks=str(out / "masks.npz"), dataset_manifest=str(manifest), labels=labels,
-                          metrics_out=str(out / "metrics.parquet"), summary_out=str(out / "summary.json"))  # fmt: skip
+    summary = run_scoring(
+        masks=str(out / "masks.npz"),
+        dataset_manifest=str(manifest),
+        labels=labels,
+        metrics_out=str(out / "metrics.parquet"),
+        summary_out=str(out / "summary.json"),
+    )
     table = pd.read_parquet(out / "metrics.parquet")
     # one row per frame and object: 8 frames x 1 object + 8 frames x 2 objects
     assert len(table) == 8 + 16
     assert set(table.loc[table["sequence"] == "pair", "object"]) == {1, 2}
-    assert table.loc[table["scored"], "t"].between(1, 6).all()  # first and last frames are not scored
+    assert (
+        table.loc[table["scored"], "t"].between(1, 6).all()
+    )  # first and last frames are not scored
     assert (table["method"] == method).all() and table["random_init"].all()
     assert summary["n_objects"] == 3
     assert summary["sequences"]["pair"]["J"] > 0.85, summary
