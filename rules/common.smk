@@ -12,6 +12,7 @@ from fmeval.config import check_config
 from fmeval.ct.sweep import ct_grid
 from fmeval.features.models import check_models
 from fmeval.features.names import name_test_images
+from fmeval.video.plan import video_plan
 
 # Each value is checked once: the schema checks every field (and fills in defaults),
 # check_config the rules that tie fields together. Everything below trusts the config.
@@ -21,6 +22,7 @@ MODELS = check_models(config["models"])
 DATASETS = list(config["datasets"])
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
+VIDEO = video_plan(config)  # the video sweep: datasets, models, resolutions, methods
 
 
 def _alternatives(names):
@@ -37,7 +39,7 @@ def get_all_test_images():
 
 
 wildcard_constraints:
-    dataset=_alternatives(DATASETS),
+    dataset=_alternatives([*DATASETS, *VIDEO.datasets]),
     model=_alternatives(MODELS),
     res=r"\d+",
     image=_alternatives(get_all_test_images()) or "(?!)",
@@ -149,6 +151,57 @@ def get_ct_example_images():
     return sorted(
         {p for spec in get_ct_examples().values() for p in spec["images"].values()}
     )
+
+
+# --- video object segmentation ----------------------------------------------------------
+
+
+def get_video_source(wildcards):
+    """Where one video dataset comes from, as passed to download_video."""
+    return VIDEO.datasets[wildcards.dataset]
+
+
+def get_video_options(wildcards):
+    """One method's options only, so that changing `topk` reruns only `propagate`."""
+    return VIDEO.options[wildcards.method]
+
+
+def expand_video_cells(pattern, **fixed):
+    """``pattern`` for every (dataset, model, res, method) of the video sweep."""
+    axes = {
+        "dataset": list(VIDEO.datasets),
+        "model": list(VIDEO.models),
+        "res": list(VIDEO.resolutions),
+        "method": list(VIDEO.methods),
+    }
+    return expand(pattern, **{**axes, **fixed})
+
+
+def get_video_strips():
+    """{dataset: {method: masks}} the strips show: the first model at the largest resolution."""
+    model, res = VIDEO.models[0], max(VIDEO.resolutions)
+    return {
+        d: dict(
+            zip(
+                VIDEO.methods,
+                expand_video_cells(
+                    rules.predict_video_masks.output.masks, dataset=d, model=model, res=res
+                ),
+            )
+        )
+        for d in VIDEO.datasets
+    }
+
+
+def get_video_outputs():
+    """Everything the video branch makes (for `rule all`); nothing without video datasets."""
+    if not VIDEO.datasets:
+        return []
+    return [
+        *expand_video_cells(rules.score_video.output.metrics),
+        *expand_video_cells(rules.score_video.output.summary),
+        *rules.report_video.output,
+    ]
 
 
 # --- report ------------------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 As in the DAVIS evaluation (``davis2017/metrics.py``): J is 1 when both masks are empty;
 F compares one-pixel boundary maps (``seg2bmap``) matched within a disk of radius
-``ceil(0.008 * image diagonal)`` pixels.
+``ceil(0.008 * image diagonal)`` pixels (the evaluation dilates with ``skimage.morphology.disk``;
+here a distance transform gives the same matches faster, tested against the dilation).
 """
 
 import math
 
 import numpy as np
-from scipy.ndimage import binary_dilation
-from skimage.morphology import disk
+from scipy.ndimage import distance_transform_edt
 
 BOUND_TH = 0.008  # the DAVIS boundary tolerance, a fraction of the image diagonal
 
@@ -51,7 +51,13 @@ def boundary_tolerance(shape: tuple[int, int], bound_th: float = BOUND_TH) -> in
 
 
 def boundary_f(gt: np.ndarray, pred: np.ndarray, *, bound_th: float = BOUND_TH) -> float:
-    """F: the boundary F-measure of ``pred`` against ``gt`` (both binary, same shape)."""
+    """F: the boundary F-measure of ``pred`` against ``gt`` (both binary, same shape).
+
+    A boundary pixel matches when a boundary pixel of the other mask lies within the
+    tolerance disk, i.e. inside ``binary_dilation(other, disk(r))``. The distance to the
+    other boundary comes from one Euclidean distance transform on the boundaries'
+    bounding box (the same test, since squared pixel distances are whole numbers).
+    """
     gt, pred = np.asarray(gt, dtype=bool), np.asarray(pred, dtype=bool)
     if gt.shape != pred.shape:
         raise ValueError(f"mask shapes differ: annotation {gt.shape}, prediction {pred.shape}")
@@ -61,11 +67,12 @@ def boundary_f(gt: np.ndarray, pred: np.ndarray, *, bound_th: float = BOUND_TH) 
         return 1.0
     if n_gt == 0 or n_pred == 0:
         return 0.0  # precision or recall is 0, the other 1
-    footprint = disk(boundary_tolerance(gt.shape, bound_th)).astype(bool)
-    gt_dil = binary_dilation(gt_b, structure=footprint)
-    pred_dil = binary_dilation(pred_b, structure=footprint)
-    precision = np.count_nonzero(pred_b & gt_dil) / n_pred
-    recall = np.count_nonzero(gt_b & pred_dil) / n_gt
+    radius = boundary_tolerance(gt.shape, bound_th)
+    rows, cols = np.nonzero(gt_b | pred_b)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    gt_b, pred_b = gt_b[box], pred_b[box]
+    precision = np.count_nonzero(distance_transform_edt(~gt_b)[pred_b] <= radius) / n_pred
+    recall = np.count_nonzero(distance_transform_edt(~pred_b)[gt_b] <= radius) / n_gt
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)

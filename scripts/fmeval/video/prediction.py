@@ -8,7 +8,7 @@ import torch
 
 from fmeval.errors import ConfigError, DataError
 from fmeval.features.store import PatchFeatures, read_features
-from fmeval.runtime import pick_device, set_threads
+from fmeval.runtime import pick_device
 from fmeval.video.classifier import PatchClassifier, object_fractions, train_index
 from fmeval.video.masks import to_frame, to_grid, write_masks
 from fmeval.video.propagation import one_hot, propagate
@@ -100,11 +100,9 @@ def run_prediction(
     method: str,
     options: Mapping,
     device: str,
-    threads: int,
     masks_out: str,
 ) -> None:
     """Everything ``predict_video_masks`` does: every sequence's masks, in one ``.npz``."""
-    set_threads(threads)
     pf = read_features(features)
     sequences = read_video_manifest(dataset_manifest)
     dev = pick_device(device)

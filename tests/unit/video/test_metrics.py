@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from scipy.ndimage import binary_dilation, gaussian_filter
+from skimage.morphology import disk
 
 from fmeval.video.metrics import (
     boundary_f,
@@ -99,3 +101,27 @@ def test_score_frame_per_object():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shapes differ"):
         region_similarity(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def reference_f(gt, pred, radius):
+    """The DAVIS f_measure as written: dilate each boundary map by disk(radius), intersect."""
+    gt_b, pred_b = boundary_map(gt), boundary_map(pred)
+    if not gt_b.any() or not pred_b.any():
+        return float(not gt_b.any() and not pred_b.any())
+    gt_dil = binary_dilation(gt_b, structure=disk(radius).astype(bool))
+    pred_dil = binary_dilation(pred_b, structure=disk(radius).astype(bool))
+    precision = (pred_b & gt_dil).sum() / pred_b.sum()
+    recall = (gt_b & pred_dil).sum() / gt_b.sum()
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_f_matches_the_disk_dilation(seed):
+    rng = np.random.default_rng(seed)
+    shape = (120, 200)  # tolerance ceil(0.008 * 233.2) = 2 px
+    blobs = [gaussian_filter(rng.normal(size=shape), 6) > t for t in (0.0, 0.02)]
+    gt, pred = blobs[0], np.roll(blobs[1], rng.integers(-5, 6, size=2), axis=(0, 1))
+    for radius in (1, 2, 5):
+        expected = reference_f(gt, pred, radius)
+        assert boundary_f(gt, pred, bound_th=radius) == pytest.approx(expected)
+    assert 0 < boundary_f(gt, pred) < 1

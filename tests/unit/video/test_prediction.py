@@ -74,7 +74,6 @@ def test_both_objects_are_segmented(dataset, method):
         method=method,
         options=OPTIONS[method],
         device="cpu",
-        threads=1,
         masks_out=str(out / "masks.npz"),
     )
     masks, meta = read_masks(out / "masks.npz")

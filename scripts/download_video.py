@@ -1,0 +1,12 @@
+"""Rule script: locate or fetch one DAVIS-layout video dataset and write its frame manifest."""
+
+from fmeval.logs import run_logged
+from fmeval.video.sequences import download_video
+
+run_logged(
+    snakemake.log[0],
+    download_video,
+    name=snakemake.wildcards.dataset,
+    out_dir=snakemake.params.out_dir,
+    **snakemake.params.source,
+)
