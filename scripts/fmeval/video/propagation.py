@@ -52,6 +52,13 @@ def check_options(
         )
 
 
+def _tensor(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A float32 tensor on ``device`` (read-only arrays, e.g. Arrow views, are copied first)."""
+    if not isinstance(x, torch.Tensor):
+        x = torch.from_numpy(np.require(x, dtype=np.float32, requirements=["W"]))
+    return x.to(device=device, dtype=torch.float32)
+
+
 @torch.inference_mode()
 def propagate(
     features: Iterable[np.ndarray | torch.Tensor],
@@ -76,7 +83,7 @@ def propagate(
         temperature=temperature,
     )
     frames = iter(features)
-    first = F.normalize(torch.as_tensor(next(frames), device=device).float(), dim=1)
+    first = F.normalize(_tensor(next(frames), device), dim=1)
     labels0 = first_labels.to(device).float()
     n_patches = first.shape[0]
     if n_patches != grid[0] * grid[1] or labels0.shape[0] != n_patches:
@@ -87,7 +94,7 @@ def propagate(
     recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=n_last_frames)
     yield labels0.cpu()
     for feat in frames:
-        query = F.normalize(torch.as_tensor(feat, device=device).float(), dim=1)
+        query = F.normalize(_tensor(feat, device), dim=1)
         sources = [(first, labels0), *recent]
         keys = torch.stack([k for k, _ in sources])  # (S, P, D)
         values = torch.cat([v for _, v in sources])  # (S * P, C)
