@@ -156,9 +156,9 @@ def get_ct_example_images():
 # --- video object segmentation ----------------------------------------------------------
 
 
-def get_video_source(wildcards):
-    """Where one video dataset comes from, as passed to download_video."""
-    return VIDEO.datasets[wildcards.dataset]
+def get_video_source(key):
+    """One field of a video dataset's entry (source, sha256, ...), for download_video."""
+    return lambda wildcards: VIDEO.datasets[wildcards.dataset].get(key)
 
 
 def get_video_options(wildcards):
@@ -185,11 +185,25 @@ def get_video_strips():
             zip(
                 VIDEO.methods,
                 expand_video_cells(
-                    rules.predict_video_masks.output.masks, dataset=d, model=model, res=res
+                    rules.predict_video_masks.output.masks,
+                    dataset=d,
+                    model=model,
+                    res=res,
                 ),
             )
         )
         for d in VIDEO.datasets
+    }
+
+
+def get_video_report():
+    """The video section for the page: {"tables": [jf, scores], "figures": [PNG]} or empty."""
+    if not VIDEO.datasets:
+        return {"tables": [], "figures": []}
+    out = rules.report_video.output
+    return {
+        "tables": [out.jf, out.scores],
+        "figures": [*out.j_over_time_png, *out.strips_png],
     }
 
 

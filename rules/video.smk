@@ -2,7 +2,7 @@
 # frame (download_video), extract_features embeds every frame once (rules/features.smk),
 # then each method predicts every frame's mask from the first frame's (or one annotated
 # frame's) mask, J and F score it per frame and object, and report_video draws the
-# section. The sweep is VIDEO (rules/common.smk): datasets x models x res x method.
+# section. The sweep is VIDEO (rules/common.smk): dataset x model x res x method.
 
 
 localrules:
@@ -17,14 +17,21 @@ rule download_video:
         manifest="resources/datasets/{dataset}/manifest.json",
     log:
         "logs/datasets/{dataset}.log",
+    benchmark:
+        "benchmarks/datasets/{dataset}.tsv"
     wildcard_constraints:
-        dataset=_alternatives(VIDEO.datasets),
+        dataset=_alternatives(VIDEO.datasets) or "(?!)",
     priority: 11
     conda:
         "../envs/fmeval.yaml"
-    threads: get_fetch_threads()
+    resources:
+        network=1,
     params:
-        source=get_video_source,
+        source=get_video_source("source"),
+        sha256=get_video_source("sha256"),
+        resolution=get_video_source("resolution"),
+        sequences=get_video_source("sequences"),
+        max_frames=get_video_source("max_frames"),
         out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
     script:
         "../scripts/download_video.py"
@@ -32,8 +39,8 @@ rule download_video:
 
 rule predict_video_masks:
     input:
-        features=lambda wc: get_features(wc.dataset, wc.model, wc.res)["patches"],
-        dataset="resources/datasets/{dataset}/manifest.json",
+        features=rules.extract_features.output.patches,
+        dataset_manifest=rules.download_video.output.manifest,
     output:
         masks="results/video/{dataset}/{model}/{res}/{method}/masks.npz",
     log:
@@ -41,7 +48,6 @@ rule predict_video_masks:
     benchmark:
         "benchmarks/video/{dataset}/{model}/{res}/{method}/predict.tsv"
     wildcard_constraints:
-        dataset=_alternatives(VIDEO.datasets),
         method=_alternatives(VIDEO.methods),
     conda:
         "../envs/fmeval.yaml"
@@ -59,7 +65,7 @@ rule predict_video_masks:
 rule score_video:
     input:
         masks=rules.predict_video_masks.output.masks,
-        dataset="resources/datasets/{dataset}/manifest.json",
+        dataset_manifest=rules.download_video.output.manifest,
     output:
         metrics="results/video/{dataset}/{model}/{res}/{method}/metrics.parquet",
         summary="results/video/{dataset}/{model}/{res}/{method}/summary.json",
@@ -68,18 +74,17 @@ rule score_video:
     benchmark:
         "benchmarks/video/{dataset}/{model}/{res}/{method}/score.tsv"
     wildcard_constraints:
-        dataset=_alternatives(VIDEO.datasets),
         method=_alternatives(VIDEO.methods),
     conda:
         "../envs/fmeval.yaml"
     threads: 1
     params:
         bound_th=VIDEO.bound_th,
-        labels=lambda wc: {
-            "dataset": wc.dataset,
-            "model": wc.model,
-            "res": int(wc.res),
-            "method": wc.method,
+        labels=lambda wildcards: {
+            "dataset": wildcards.dataset,
+            "model": wildcards.model,
+            "res": int(wildcards.res),
+            "method": wildcards.method,
         },
     script:
         "../scripts/score_video.py"
@@ -87,13 +92,28 @@ rule score_video:
 
 rule report_video:
     input:
-        metrics=get_all_video_metrics(),
-        masks=get_video_strip_masks(),
-        manifests=expand("resources/datasets/{dataset}/manifest.json", dataset=VIDEO.datasets),
+        metrics=expand_video_cells(rules.score_video.output.metrics),
+        strips=[p for d in get_video_strips().values() for p in d.values()],
+        dataset_manifests=expand(
+            rules.download_video.output.manifest, dataset=list(VIDEO.datasets)
+        ),
     output:
-        scores=f"{VIDEO_REPORT}/scores.csv",
-        jf=f"{VIDEO_REPORT}/jf.csv",
-        figures=get_video_report()["figures"],
+        scores="results/report/video/scores.csv",
+        jf="results/report/video/jf.csv",
+        j_over_time_png=expand(
+            "results/report/video/j_over_time_{dataset}.png",
+            dataset=list(VIDEO.datasets),
+        ),
+        j_over_time_svg=expand(
+            "results/report/video/j_over_time_{dataset}.svg",
+            dataset=list(VIDEO.datasets),
+        ),
+        strips_png=expand(
+            "results/report/video/strips_{dataset}.png", dataset=list(VIDEO.datasets)
+        ),
+        strips_svg=expand(
+            "results/report/video/strips_{dataset}.svg", dataset=list(VIDEO.datasets)
+        ),
     log:
         "logs/report/video.log",
     benchmark:
@@ -102,11 +122,8 @@ rule report_video:
         "../envs/fmeval.yaml"
     threads: 1
     params:
-        strip_masks=lambda wc: get_video_strip_masks(by_dataset=True),
-        manifests=lambda wc: {
-            d: f"resources/datasets/{d}/manifest.json" for d in VIDEO.datasets
-        },
+        datasets=list(VIDEO.datasets),
+        strips=get_video_strips(),
         strip_frames=VIDEO.strip_frames,
-        out_dir=VIDEO_REPORT,
     script:
         "../scripts/report_video.py"

@@ -13,6 +13,8 @@ run_logged(
     segmentation_figures=list(snakemake.input.segmentation_figures),
     ct_tables=list(snakemake.input.ct_tables),
     ct_figures=list(snakemake.input.ct_figures),
+    video_tables=list(snakemake.input.video_tables),
+    video_figures=list(snakemake.input.video_figures),
     benchmark_root=snakemake.params.benchmark_root,
     benchmark_patterns=snakemake.params.benchmark_patterns,
     html_out=snakemake.output.html,

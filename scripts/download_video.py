@@ -8,5 +8,9 @@ run_logged(
     download_video,
     name=snakemake.wildcards.dataset,
     out_dir=snakemake.params.out_dir,
-    **snakemake.params.source,
+    source=snakemake.params.source,
+    sha256=snakemake.params.sha256,
+    resolution=snakemake.params.resolution,
+    sequences=snakemake.params.sequences,
+    max_frames=snakemake.params.max_frames,
 )

@@ -6,11 +6,11 @@ from fmeval.video.prediction import run_prediction
 run_logged(
     snakemake.log[0],
     run_prediction,
+    threads=snakemake.threads,
     features=snakemake.input.features,
-    dataset_manifest=snakemake.input.dataset,
+    dataset_manifest=snakemake.input.dataset_manifest,
     method=snakemake.wildcards.method,
     options=snakemake.params.options,
     device=snakemake.params.device,
-    threads=snakemake.threads,
-    masks_out=snakemake.output.masks,
+    masks=snakemake.output.masks,
 )

@@ -7,9 +7,9 @@ run_logged(
     snakemake.log[0],
     run_scoring,
     masks=snakemake.input.masks,
-    dataset_manifest=snakemake.input.dataset,
+    dataset_manifest=snakemake.input.dataset_manifest,
     bound_th=snakemake.params.bound_th,
     labels=snakemake.params.labels,
-    metrics_out=snakemake.output.metrics,
-    summary_out=snakemake.output.summary,
+    metrics=snakemake.output.metrics,
+    summary=snakemake.output.summary,
 )

@@ -467,6 +467,8 @@ def build_report(
     segmentation_figures: Sequence[str],
     ct_tables: Sequence[str],
     ct_figures: Sequence[str],
+    video_tables: Sequence[str] = (),
+    video_figures: Sequence[str] = (),
     benchmark_root: str,
     benchmark_patterns: Mapping[str, str],
     html_out: str,
@@ -487,7 +489,11 @@ def build_report(
     ct_reasons = random_weight_sources(
         tables={f"ct/{k}": v for k, v in ct.items()}, manifests=[], config=config
     )
-    reasons = seg_reasons + ct_reasons
+    video = {Path(p).name: read_csv(p) for p in video_tables}
+    video_reasons = random_weight_sources(
+        tables={f"video/{k}": v for k, v in video.items()}, manifests=[], config={}
+    )
+    reasons = seg_reasons + ct_reasons + video_reasons
     random_init = bool(reasons)
     if random_init:
         log.warning("random weights: %s", "; ".join(reasons))
@@ -500,6 +506,7 @@ def build_report(
                 seg, segmentation_figures, tmp_fig, random_init=bool(seg_reasons), ap_out=ap_out
             ),
             ct_section(ct, ct_figures, tmp_fig, random_init=bool(ct_reasons), ct_out=ct_out),
+            video_section(video, video_figures),
             cost_section(benchmark_root, benchmark_patterns, tmp_fig),
         ]
     page = render_page(body, random_init=random_init, reasons=reasons)
@@ -645,6 +652,19 @@ def ct_section(
     return _section("ct", "CT reconstruction", "".join(parts))
 
 
+def video_section(video: Mapping[str, pd.DataFrame], figure_paths: Sequence[str]) -> str:
+    """The video branch's own tables and figures (rule report_video), shown as they are."""
+    if not video:
+        return _section("video", "Video segmentation", _note("No video results in this run."))
+    parts = [
+        "<p>J&amp;F = (J + F) / 2 per sequence (DAVIS: mean over objects and frames, first and "
+        "last frames not scored), by model @ resolution and method.</p>",
+        table_html(video.get("jf.csv", pd.DataFrame()), "video-jf"),
+        gallery([p for p in figure_paths if p.endswith(".png")]),
+    ]
+    return _section("video", "Video segmentation", "".join(parts))
+
+
 def cost_section(root: str, patterns: Mapping[str, str], fig_dir: Path) -> str:
     jobs = read_benchmarks(find_benchmarks(root), patterns=patterns)
     if jobs.empty:
@@ -677,6 +697,7 @@ def render_page(sections: Sequence[str], *, random_init: bool, reasons: Sequence
             ("summary", "Run summary"),
             ("segmentation", "Segmentation"),
             ("ct", "CT"),
+            ("video", "Video"),
             ("cost", "Cost"),
         )
     )

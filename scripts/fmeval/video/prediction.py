@@ -100,15 +100,15 @@ def run_prediction(
     method: str,
     options: Mapping,
     device: str,
-    masks_out: str,
+    masks: str,
 ) -> None:
     """Everything ``predict_video_masks`` does: every sequence's masks, in one ``.npz``."""
     pf = read_features(features)
     sequences = read_video_manifest(dataset_manifest)
     dev = pick_device(device)
-    masks, ids, given = {}, {}, {}
+    predicted, ids, given = {}, {}, {}
     for seq, frames in sequences.items():
-        masks[seq], ids[seq], given[seq] = predict_sequence(
+        predicted[seq], ids[seq], given[seq] = predict_sequence(
             pf, frames, method=method, options=options, device=dev
         )
         log.info("%s: %d frames, objects %s (%s)", seq, len(frames), ids[seq][1:], method)
@@ -119,4 +119,4 @@ def run_prediction(
         "given": given,
         **{k: pf.meta.get(k) for k in ("dataset", "model", "res", "weights", "random_init")},
     }
-    write_masks(masks, meta, masks_out)
+    write_masks(predicted, meta, masks)

@@ -71,8 +71,8 @@ def run_scoring(
     dataset_manifest: str,
     bound_th: float = BOUND_TH,
     labels: Mapping,
-    metrics_out: str,
-    summary_out: str,
+    metrics: str,
+    summary: str,
 ) -> dict:
     """Everything ``score_video`` does: ``metrics.parquet`` (frame x object), ``summary.json``."""
     pred, meta = read_masks(masks)
@@ -85,7 +85,7 @@ def run_scoring(
     for key in KEYS:
         table.insert(KEYS.index(key), key, labels[key])
     table["random_init"] = bool(meta.get("random_init"))
-    summary = {
+    record = {
         **dict(labels),
         "random_init": bool(meta.get("random_init")),
         "weights": meta.get("weights"),
@@ -95,8 +95,8 @@ def run_scoring(
     }
     write_table(
         pa.Table.from_pandas(table, preserve_index=False),
-        metrics_out,
-        meta={"random_init": summary["random_init"]},
+        metrics,
+        meta={"random_init": record["random_init"]},
     )
-    write_json(summary, summary_out)
-    return summary
+    write_json(record, summary)
+    return record

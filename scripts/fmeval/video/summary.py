@@ -129,28 +129,29 @@ def plot_strips(
 def run_report(
     *,
     metrics: Sequence[str],
-    strip_masks: Mapping[str, Mapping[str, str]],
-    manifests: Mapping[str, str],
+    dataset_manifests: Mapping[str, str],
+    strips: Mapping[str, Mapping[str, str]],
     strip_frames: int,
-    out_dir: str,
+    scores: str,
+    jf: str,
+    j_over_time_png: Mapping[str, str],
+    j_over_time_svg: Mapping[str, str],
+    strips_png: Mapping[str, str],
+    strips_svg: Mapping[str, str],
 ) -> pd.DataFrame:
-    """Everything ``report_video`` does; ``strip_masks`` is {dataset: {method: masks.npz}}."""
+    """Everything ``report_video`` does; ``strips`` is {dataset: {method: masks.npz}} and
+    the figure outputs are {dataset: path}."""
     table = read_metrics(metrics)
-    scores = sequence_scores(table)
-    write_csv(scores, f"{out_dir}/scores.csv")
-    write_csv(jf_matrix(scores), f"{out_dir}/jf.csv")
-    for dataset in sorted(table["dataset"].unique()):
-        plot_j_over_time(
-            table,
-            dataset,
-            png=f"{out_dir}/j_over_time_{dataset}.png",
-            svg=f"{out_dir}/j_over_time_{dataset}.svg",
-        )
+    per_sequence = sequence_scores(table)
+    write_csv(per_sequence, scores)
+    write_csv(jf_matrix(per_sequence), jf)
+    for dataset, manifest in dataset_manifests.items():
+        plot_j_over_time(table, dataset, png=j_over_time_png[dataset], svg=j_over_time_svg[dataset])
         plot_strips(
-            strip_masks[dataset],
-            manifests[dataset],
+            strips[dataset],
+            manifest,
             n_frames=strip_frames,
-            png=f"{out_dir}/strips_{dataset}.png",
-            svg=f"{out_dir}/strips_{dataset}.svg",
+            png=strips_png[dataset],
+            svg=strips_svg[dataset],
         )
-    return scores
+    return per_sequence

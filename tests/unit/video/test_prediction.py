@@ -74,7 +74,7 @@ def test_both_objects_are_segmented(dataset, method):
         method=method,
         options=OPTIONS[method],
         device="cpu",
-        masks_out=str(out / "masks.npz"),
+        masks=str(out / "masks.npz"),
     )
     masks, meta = read_masks(out / "masks.npz")
     assert meta["ids"] == {"disc": [0, 1], "pair": [0, 1, 2]} and meta["random_init"] is True
@@ -84,8 +84,8 @@ def test_both_objects_are_segmented(dataset, method):
         masks=str(out / "masks.npz"),
         dataset_manifest=str(manifest),
         labels=labels,
-        metrics_out=str(out / "metrics.parquet"),
-        summary_out=str(out / "summary.json"),
+        metrics=str(out / "metrics.parquet"),
+        summary=str(out / "summary.json"),
     )
     table = pd.read_parquet(out / "metrics.parquet")
     # one row per frame and object: 8 frames x 1 object + 8 frames x 2 objects
