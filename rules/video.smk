@@ -31,6 +31,7 @@ rule download_video:
         sha256=get_video_source("sha256"),
         resolution=get_video_source("resolution"),
         sequences=get_video_source("sequences"),
+        image_set=get_video_source("image_set"),
         max_frames=get_video_source("max_frames"),
         out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
     script:

@@ -12,5 +12,6 @@ run_logged(
     sha256=snakemake.params.sha256,
     resolution=snakemake.params.resolution,
     sequences=snakemake.params.sequences,
+    image_set=snakemake.params.image_set,
     max_frames=snakemake.params.max_frames,
 )

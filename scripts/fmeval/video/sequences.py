@@ -9,7 +9,9 @@ datasets' manifest, so the shared ``extract_features`` rule embeds every frame o
 
 import json
 import os
+import shutil
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,35 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
         return np.asarray(img, dtype=np.uint8)
     grey = np.asarray(img.convert("L"))
     return (grey > 0).astype(np.uint8)
+
+
+def extract_archive(archive: Path, dest: Path, *, what: str) -> None:
+    """Extract a tarball, or a zip (the official DAVIS archives), refusing paths that escape."""
+    if not zipfile.is_zipfile(archive):
+        extract_tarball(archive, dest, what=what)
+        return
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.infolist():
+                target = (dest / member.filename).resolve()
+                if not target.is_relative_to(dest.resolve()):
+                    raise DataError(f"{what}: member {member.filename!r} escapes the archive")
+                if not member.is_dir():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(member) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(
+            f"{what} is not a readable zip ({exc}); it is corrupt or truncated. Download it again."
+        ) from exc
+
+
+def image_set_names(root: Path, name: str) -> list[str]:
+    """The sequence names listed in ``ImageSets/<name>.txt`` (e.g. DAVIS's ``2017/val``)."""
+    path = root / "ImageSets" / f"{name}.txt"
+    if not path.is_file():
+        raise DataError(f"no image set {path}; set `image_set` to a file under ImageSets/ or null")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
 def find_root(folder: Path, resolution: str) -> Path:
@@ -117,10 +148,15 @@ def download_video(
     sha256: str | None = None,
     resolution: str = "480p",
     sequences: Sequence[str] | None = None,
+    image_set: str | None = None,
     max_frames: int | None = None,
     out_dir: str | os.PathLike,
 ) -> Path:
-    """Fetch (a tarball or URL) or locate (a folder) a video dataset; write its manifest."""
+    """Fetch (a tarball, zip or URL) or locate (a folder) a video dataset; write its manifest.
+
+    ``sequences`` (or else the sequences listed in ``ImageSets/<image_set>.txt``, or else
+    every sequence) are used, each cut to its first ``max_frames`` frames when given.
+    """
     out_dir = Path(out_dir)
     key = f"video.datasets.{name}.source"
     with atomic_dir(out_dir) as tmp:
@@ -136,8 +172,10 @@ def download_video(
                     what=f"video dataset {name}",
                     config_key=key,
                 )
-                extract_tarball(archive, tmp / "raw", what=f"video dataset {name} ({source})")
+                extract_archive(archive, tmp / "raw", what=f"video dataset {name} ({source})")
             root = find_root(tmp / "raw", resolution)
+        if image_set and not sequences:
+            sequences = image_set_names(root, image_set)
         frames = find_frames(
             root, resolution=resolution, sequences=sequences, max_frames=max_frames
         )

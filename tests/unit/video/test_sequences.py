@@ -2,6 +2,8 @@
 
 import json
 import tarfile
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +88,28 @@ def test_not_a_davis_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="not a DAVIS-layout"):
         download_video(name="x", source=str(tmp_path / "empty"), out_dir=tmp_path / "out")
+
+
+def test_zip_archive_and_image_set(davis, tmp_path):
+    root, _ = davis
+    (root / "ImageSets" / "2017").mkdir(parents=True)
+    (root / "ImageSets" / "2017" / "val.txt").write_text("pair\n")
+    archive = tmp_path / "DAVIS.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(root.rglob("*")):
+            zf.write(path, Path("DAVIS") / path.relative_to(root))
+    manifest = download_video(
+        name="synth", source=str(archive), image_set="2017/val", out_dir=tmp_path / "out"
+    )
+    seqs = read_video_manifest(manifest)
+    assert list(seqs) == ["pair"] and len(seqs["pair"]) == 8
+    assert set(np.unique(read_labels(seqs["pair"][0].mask))) == {0, 1, 2}
+
+
+def test_zip_member_escaping_is_refused(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../evil.txt", "x")
+    with pytest.raises(DataError, match="escapes"):
+        download_video(name="x", source=str(archive), out_dir=tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists()
