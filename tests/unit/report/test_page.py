@@ -324,3 +324,19 @@ def test_stage_plots_are_not_drawn_twice(tmp_path, monkeypatch):
     assert not (tmp_path / "figures/ap_vs_c.png").exists()
     page = (tmp_path / "index.html").read_text()
     assert page.count("<img") == 1 and "report/segmentation/ap_vs_c.png" in page
+
+
+def test_video_section_shows_its_table_and_figures(tmp_path):
+    from fmeval.report.page import video_section
+
+    jf = pd.DataFrame(
+        {"dataset": ["d", "d"], "sequence": ["dog", "mean"], "m @112 propagate": [0.5, 0.5]}
+    )
+    fig = tmp_path / "strips_d.png"
+    matplotlib.pyplot.imsave(fig, np.zeros((4, 4)))
+    html = video_section({"jf.csv": jf}, [str(fig), str(tmp_path / "strips_d.svg")])
+    assert '<section id="video">' in html and 'id="video-jf"' in html and "dog" in html
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 1
+    assert "No video results" in video_section({}, [])
+    scores = pd.DataFrame({"sequence": ["dog"], "random_init": [True]})
+    assert random_weight_sources(tables={"video/scores.csv": scores}, manifests=[], config={})
