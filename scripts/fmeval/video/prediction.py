@@ -11,12 +11,11 @@ from fmeval.features.store import PatchFeatures, read_features
 from fmeval.runtime import pick_device
 from fmeval.video.classifier import PatchClassifier, object_fractions, train_index
 from fmeval.video.masks import to_frame, to_grid, write_masks
+from fmeval.video.plan import METHODS
 from fmeval.video.propagation import one_hot, propagate
 from fmeval.video.sequences import Frame, read_labels, read_video_manifest
 
 log = logging.getLogger(__name__)
-
-METHODS = ("propagate", "classifier")
 
 
 def object_ids(labels: np.ndarray) -> list[int]:

@@ -98,3 +98,30 @@ def test_both_objects_are_segmented(dataset, method):
     assert summary["n_objects"] == 3
     assert summary["sequences"]["pair"]["J"] > 0.85, summary
     assert summary["J&F"] == pytest.approx((summary["J"] + summary["F"]) / 2)
+
+
+def test_classifier_on_the_middle_frame(dataset):
+    tmp, manifest = dataset
+    out = tmp / "middle"
+    options = {**OPTIONS["classifier"], "train_frame": "middle"}
+    run_prediction(
+        features=str(tmp / "features.parquet"),
+        dataset_manifest=str(manifest),
+        method="classifier",
+        options=options,
+        device="cpu",
+        masks=str(out / "masks.npz"),
+    )
+    assert read_masks(out / "masks.npz")[1]["given"] == {"disc": 4, "pair": 4}
+    labels = {"dataset": "synth", "model": "pixels", "res": 96, "method": "classifier"}
+    run_scoring(
+        masks=str(out / "masks.npz"),
+        dataset_manifest=str(manifest),
+        labels=labels,
+        metrics=str(out / "metrics.parquet"),
+        summary=str(out / "summary.json"),
+    )
+    table = pd.read_parquet(out / "metrics.parquet")
+    given = table[table["given"]]
+    assert set(given["t"]) == {4} and not given["scored"].any()
+    assert set(table.loc[table["scored"], "t"]) == {1, 2, 3, 5, 6}
