@@ -18,7 +18,7 @@ from fmeval.video.masks import read_masks
 from fmeval.video.sequences import read_video_manifest
 
 KEYS = ["dataset", "model", "res", "method"]
-THUMB_WIDTH = 240  # pixels per frame in the strips (keeps the page small)
+THUMB_WIDTH = 160  # pixels per frame in the strips (keeps the page small)
 COLOURS = np.array(
     [
         [0, 0, 0],
@@ -106,7 +106,7 @@ def plot_strips(
     loaded = {method: read_masks(path) for method, path in masks.items()}
     rows = [(seq, method) for seq in sequences for method in loaded]
     fig, axes = plt.subplots(
-        len(rows), n_frames, figsize=(1.8 * n_frames, 1.2 * len(rows) + 0.8), squeeze=False
+        len(rows), n_frames, figsize=(1.3 * n_frames, 0.9 * len(rows) + 0.8), squeeze=False
     )
     random_init = False
     for r, (seq, method) in enumerate(rows):
