@@ -16,6 +16,7 @@ include: "rules/features.smk"
 include: "rules/probe.smk"
 include: "rules/segment.smk"
 include: "rules/ct.smk"
+include: "rules/video.smk"
 include: "rules/report.smk"
 
 
@@ -27,4 +28,5 @@ rule all:
         expand_cells(rules.fit_probe.output.probe),
         rules.report_segmentation.output,
         rules.report_ct.output,
+        get_video_outputs(),
         rules.build_report.output,

@@ -14,6 +14,7 @@ from fmeval.errors import ConfigError
 from fmeval.features.models import check_models
 from fmeval.features.names import name_test_images
 from fmeval.io.sources import check_config_sources, local_path
+from fmeval.video.plan import video_plan
 
 # Each value is checked once: the schema checks every field (check_schema gives a mistake as
 # one line; validate fills in the defaults), check_config the rules that tie fields together,
@@ -33,6 +34,7 @@ DATASETS = list(config["datasets"])
 EXECUTION_SETTINGS = ("device", "batch_size")
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
+VIDEO = video_plan(config)  # the video sweep: datasets, models, resolutions, methods
 
 
 def get_result_config():
@@ -54,7 +56,7 @@ def get_all_test_images():
 
 
 wildcard_constraints:
-    dataset=_alternatives(DATASETS),
+    dataset=_alternatives([*DATASETS, *VIDEO.datasets]),
     model=_alternatives(MODELS),
     res=r"\d+",
     image=r"[^/]+",  # names are checked by the rules that look them up
@@ -179,6 +181,71 @@ def get_ct_example_images():
     return sorted(
         {p for spec in get_ct_examples().values() for p in spec["images"].values()}
     )
+
+
+# --- video object segmentation ----------------------------------------------------------
+
+
+def get_video_source(key):
+    """One field of a video dataset's entry (source, sha256, ...), for download_video."""
+    return lambda wildcards: VIDEO.datasets[wildcards.dataset].get(key)
+
+
+def get_video_options(wildcards):
+    """One method's options only, so that changing `topk` reruns only `propagate`."""
+    return VIDEO.options[wildcards.method]
+
+
+def expand_video_cells(pattern, **fixed):
+    """``pattern`` for every (dataset, model, res, method) of the video sweep."""
+    axes = {
+        "dataset": list(VIDEO.datasets),
+        "model": list(VIDEO.models),
+        "res": list(VIDEO.resolutions),
+        "method": list(VIDEO.methods),
+    }
+    return expand(pattern, **{**axes, **fixed})
+
+
+def get_video_strips():
+    """{dataset: {method: masks}} the strips show: the first model at the largest resolution."""
+    model, res = VIDEO.models[0], max(VIDEO.resolutions)
+    return {
+        d: dict(
+            zip(
+                VIDEO.methods,
+                expand_video_cells(
+                    rules.predict_video_masks.output.masks,
+                    dataset=d,
+                    model=model,
+                    res=res,
+                ),
+            )
+        )
+        for d in VIDEO.datasets
+    }
+
+
+def get_video_report():
+    """The video section for the page: {"tables": [jf, scores], "figures": [PNG]} or empty."""
+    if not VIDEO.datasets:
+        return {"tables": [], "figures": []}
+    out = rules.report_video.output
+    return {
+        "tables": [out.jf, out.scores],
+        "figures": [*out.j_over_time_png, *out.strips_png],
+    }
+
+
+def get_video_outputs():
+    """Everything the video branch makes (for `rule all`); nothing without video datasets."""
+    if not VIDEO.datasets:
+        return []
+    return [
+        *expand_video_cells(rules.score_video.output.metrics),
+        *expand_video_cells(rules.score_video.output.summary),
+        *rules.report_video.output,
+    ]
 
 
 # --- report ------------------------------------------------------------------------

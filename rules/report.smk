@@ -38,6 +38,8 @@ rule build_report:
             rules.report_ct.output.sparse_png,
             rules.report_ct.output.dense_png,
         ],
+        video_tables=get_video_report()["tables"],
+        video_figures=get_video_report()["figures"],
     output:
         html=report(
             "results/report/index.html",

@@ -148,6 +148,30 @@ def _ct_examples_in_grid(ct: Mapping) -> None:
         )
 
 
+def _video_consistent(config: Mapping) -> None:
+    video = config.get("video") or {}
+    models = video.get("models") or list(config["models"])
+    unknown = sorted(set(models) - set(config["models"]))
+    if unknown:
+        raise ConfigError(
+            f"video.models {unknown} are not keys of `models` ({sorted(config['models'])})"
+        )
+    clash = sorted(set(video.get("datasets") or {}) & set(config["datasets"]))
+    if clash:
+        raise ConfigError(
+            f"video datasets {clash} have the names of segmentation datasets; both live in "
+            "resources/datasets/<name>/, so rename one of them"
+        )
+    for res in video.get("resolutions") or []:
+        for key in models:
+            patch = int(config["models"][key]["patch_size"])
+            if res % patch:
+                raise ConfigError(
+                    f"video.resolutions: {res} is not a multiple of the patch size {patch} of "
+                    f"model {key!r}; use a multiple of {patch}"
+                )
+
+
 def check_config(config: Mapping) -> None:
     """Raise one :class:`ConfigError` for the first cross-field rule that ``config`` breaks.
 
@@ -156,3 +180,4 @@ def check_config(config: Mapping) -> None:
     _resolutions_fit_patches(config)
     _thresholds_ordered(config["probe"])
     _ct_examples_in_grid(config["ct"])
+    _video_consistent(config)

@@ -16,7 +16,7 @@ To add a section for a new branch (say ``video``):
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fmeval.report.sections import ct, segmentation
+from fmeval.report.sections import ct, segmentation, video
 
 
 @dataclass
@@ -45,4 +45,5 @@ class Section:
 SECTIONS = (
     Section("segmentation", "Segmentation", segmentation.context),
     Section("ct", "CT reconstruction", ct.context),
+    Section("video", "Video segmentation", video.context),
 )

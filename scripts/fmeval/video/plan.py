@@ -1,0 +1,39 @@
+"""The ``video`` section of the config as typed values (cheap: no torch).
+
+The schema checks each field and :func:`fmeval.config.check_config` the cross-field rules
+(models known, resolutions fit the patches, names apart from the segmentation datasets);
+this only gives the values their types and fills in the top-level models and resolutions.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+METHODS = ("propagate", "classifier")
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """The video sweep: datasets x models x resolutions x methods, and each method's options."""
+
+    datasets: dict[str, dict]
+    models: tuple[str, ...]
+    resolutions: tuple[int, ...]
+    methods: tuple[str, ...]
+    options: dict[str, dict]  # per method
+    bound_th: float
+    strip_frames: int
+
+
+def video_plan(config: Mapping) -> VideoPlan:
+    """The video sweep of a schema-validated config (defaults filled in)."""
+    video = config.get("video") or {}
+    methods = tuple(video.get("methods") or METHODS)
+    return VideoPlan(
+        datasets={name: dict(entry) for name, entry in (video.get("datasets") or {}).items()},
+        models=tuple(video.get("models") or config["models"]),
+        resolutions=tuple(int(r) for r in (video.get("resolutions") or config["resolutions"])),
+        methods=methods,
+        options={m: dict(video[m]) for m in methods},
+        bound_th=float(video["bound_th"]),
+        strip_frames=int(video["strip_frames"]),
+    )
