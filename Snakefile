@@ -16,6 +16,7 @@ include: "rules/features.smk"
 include: "rules/probe.smk"
 include: "rules/segment.smk"
 include: "rules/ct.smk"
+include: "rules/classify.smk"
 include: "rules/report.smk"
 
 

@@ -8,6 +8,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every job
 
+from fmeval.classify.plan import classify_plan
 from fmeval.config import check_config
 from fmeval.ct.sweep import ct_grid
 from fmeval.features.models import check_models
@@ -21,6 +22,8 @@ MODELS = check_models(config["models"])
 DATASETS = list(config["datasets"])
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
+CLASSIFY = classify_plan(config["classify"], resolutions=RESOLUTIONS)
+CLASSIFY_DATASETS = list(CLASSIFY.datasets)  # classification datasets (rules/classify.smk)
 
 
 def _alternatives(names):
@@ -37,7 +40,7 @@ def get_all_test_images():
 
 
 wildcard_constraints:
-    dataset=_alternatives(DATASETS),
+    dataset=_alternatives(DATASETS + CLASSIFY_DATASETS),
     model=_alternatives(MODELS),
     res=r"\d+",
     image=_alternatives(get_all_test_images()) or "(?!)",
@@ -149,6 +152,26 @@ def get_ct_example_images():
     return sorted(
         {p for spec in get_ct_examples().values() for p in spec["images"].values()}
     )
+
+
+# --- classification (k-NN and linear probes on image embeddings) -------------------
+
+
+def expand_classify_cells(pattern):
+    """``pattern`` for every (classification dataset, model, classification resolution)."""
+    return expand(
+        pattern, dataset=CLASSIFY_DATASETS, model=list(MODELS), res=CLASSIFY.resolutions
+    )
+
+
+def get_classify_report_outputs():
+    """The named outputs of report_classify: two CSV tables, PNG and SVG figures."""
+    folder = "results/report/classify"
+    out = {"accuracy": f"{folder}/accuracy.csv", "curves": f"{folder}/curves.csv"}
+    for name in ("table", "knn", "linear", "confusion", "mistakes"):
+        for ext in ("png", "svg"):
+            out[f"{name}_{ext}"] = f"{folder}/{name}.{ext}"
+    return out
 
 
 # --- report ------------------------------------------------------------------------

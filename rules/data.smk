@@ -11,6 +11,8 @@ localrules:
 rule download_dataset:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",
+    wildcard_constraints:
+        dataset=_alternatives(DATASETS),
     log:
         "logs/datasets/{dataset}.log",
     benchmark:

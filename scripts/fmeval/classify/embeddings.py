@@ -70,7 +70,7 @@ class Embeddings:
 
 
 def gather_embeddings(
-    *, dataset_manifest: str, cls: str, patches: str, embeddings_out: str
+    *, dataset_manifest: str, cls: str, patches: str, embeddings: str
 ) -> None:
     """Join the CLS tokens, the streamed mean patch tokens and the labels into one table."""
     labels, classes, _ = read_labels(dataset_manifest)
@@ -97,7 +97,7 @@ def gather_embeddings(
     )
     meta = {**tokens.meta, "classes": classes}
     meta.pop("grids", None)
-    write_table(table, embeddings_out, meta=meta)
+    write_table(table, embeddings, meta=meta)
     log.info("%d images, %d classes, D=%d", len(label_ids), len(classes), mean.shape[1])
 
 

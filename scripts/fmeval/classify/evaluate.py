@@ -40,7 +40,7 @@ def cell_columns(emb: Embeddings) -> dict:
     }
 
 
-def confusion(labels: np.ndarray, predicted: np.ndarray, classes: list[str]) -> pd.DataFrame:
+def confusion_counts(labels: np.ndarray, predicted: np.ndarray, classes: list[str]) -> pd.DataFrame:
     """Long-form confusion counts (true, predicted, count) over every class pair."""
     counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
     np.add.at(counts, (np.asarray(labels), np.asarray(predicted)), 1)
@@ -107,7 +107,7 @@ def fit_linear_probe(
     tol: float,
     table: str,
     predictions: str,
-    confusion_table: str,
+    confusion: str,
 ) -> None:
     """Validation accuracy along the C grid, and test accuracy at the chosen C, per embedding."""
     emb = read_embeddings(embeddings)
@@ -129,8 +129,8 @@ def fit_linear_probe(
             )
         parts.append({"embedding": name, "C": result.best_c, "label": y_test,
                       "predicted": result.predicted})
-        confusions.append(confusion(y_test, result.predicted, emb.classes).assign(embedding=name))
+        confusions.append(confusion_counts(y_test, result.predicted, emb.classes).assign(embedding=name))
         log.info("%s: C=%g, test top-1 %.2f%%", name, result.best_c, result.test_top1)
     write_csv(pd.DataFrame(rows), table)
-    write_csv(pd.concat(confusions)[["embedding", "true", "predicted", "count"]], confusion_table)
+    write_csv(pd.concat(confusions)[["embedding", "true", "predicted", "count"]], confusion)
     _predictions(emb, parts, predictions)

@@ -38,7 +38,9 @@ def headline(knn: pd.DataFrame, linear: pd.DataFrame) -> pd.DataFrame:
 def _grid(n: int, width: float = 5.0, height: float = 3.6):
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained"
+    )
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig, axes.ravel()
@@ -143,17 +145,17 @@ def _cell(path: str) -> tuple[str, str, int]:
 
 def report_classify(
     *,
-    knn_tables: Sequence[str],
-    linear_tables: Sequence[str],
-    confusion_tables: Sequence[str],
-    linear_predictions: Sequence[str],
+    knn: Sequence[str],
+    linear: Sequence[str],
+    confusion: Sequence[str],
+    predictions: Sequence[str],
     manifests: dict[str, str],
     n_misclassified: int,
     out: dict[str, str],
 ) -> None:
     """Write the section's CSV tables and PNG/SVG figures (``out`` maps name to path)."""
-    knn = pd.concat([pd.read_csv(p) for p in knn_tables], ignore_index=True)
-    linear = pd.concat([pd.read_csv(p) for p in linear_tables], ignore_index=True)
+    knn = pd.concat([pd.read_csv(p) for p in knn], ignore_index=True)
+    linear = pd.concat([pd.read_csv(p) for p in linear], ignore_index=True)
     random_init = bool(knn["random_init"].any() or linear["random_init"].any())
     acc = headline(knn, linear)
     write_csv(acc, out["accuracy"])
@@ -163,10 +165,10 @@ def report_classify(
                 png=out["knn_png"], svg=out["knn_svg"], log_x=True)
     plot_curves(linear, x="C", y="val_top1", xlabel="C", random_init=random_init,
                 png=out["linear_png"], svg=out["linear_svg"], log_x=True)
-    confusions = {_cell(p): pd.read_csv(p) for p in confusion_tables}
-    predictions = {_cell(p): pq.read_table(p).to_pandas() for p in linear_predictions}
+    confusions = {_cell(p): pd.read_csv(p) for p in confusion}
+    predicted = {_cell(p): pq.read_table(p).to_pandas() for p in predictions}
     best = best_probes(linear)
     plot_confusion(best, confusions, random_init, out["confusion_png"], out["confusion_svg"])
-    plot_mistakes(best, predictions, manifests, n_misclassified, random_init,
+    plot_mistakes(best, predicted, manifests, n_misclassified, random_init,
                   out["mistakes_png"], out["mistakes_svg"])
     log.info("best probes:\n%s", best[["dataset", "model", "res", "embedding", "C", "top1"]])

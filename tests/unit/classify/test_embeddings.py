@@ -57,7 +57,7 @@ def test_gather_joins_labels_and_keeps_the_random_flag(tmp_path):
     manifest.write_text(json.dumps(record))
     gather_embeddings(
         dataset_manifest=str(manifest), cls=str(cls), patches=str(patches),
-        embeddings_out=str(tmp_path / "e.parquet"),
+        embeddings=str(tmp_path / "e.parquet"),
     )
     emb = read_embeddings(tmp_path / "e.parquet")
     assert emb.classes == ["a", "b"] and emb.meta["random_init"] is True
@@ -74,5 +74,5 @@ def test_features_of_another_dataset_are_refused(tmp_path):
     ))
     with pytest.raises(DataError, match="does not hold the images"):
         gather_embeddings(dataset_manifest=str(manifest), cls=str(cls), patches=str(patches),
-                          embeddings_out=str(tmp_path / "e.parquet"))
+                          embeddings=str(tmp_path / "e.parquet"))
     assert not (tmp_path / "e.parquet").exists()

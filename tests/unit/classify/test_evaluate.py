@@ -49,7 +49,7 @@ def run_cell(folder, ks=(1, 5, 20)):
                      val_fraction=0.25, seed=0, max_iter=1000, tol=1e-6,
                      table=str(folder / "linear.csv"),
                      predictions=str(folder / "linear_predictions.parquet"),
-                     confusion_table=str(folder / "confusion.csv"))
+                     confusion=str(folder / "confusion.csv"))
 
 
 def test_cell_tables_and_report(tmp_path):
@@ -73,10 +73,10 @@ def test_cell_tables_and_report(tmp_path):
     out = {"accuracy": report / "accuracy.csv", "curves": report / "curves.csv"}
     out |= {f"{n}_{ext}": report / f"{n}.{ext}" for n in names for ext in ("png", "svg")}
     report_classify(
-        knn_tables=[str(f / "knn.csv") for f in folders],
-        linear_tables=[str(f / "linear.csv") for f in folders],
-        confusion_tables=[str(f / "confusion.csv") for f in folders],
-        linear_predictions=[str(f / "linear_predictions.parquet") for f in folders],
+        knn=[str(f / "knn.csv") for f in folders],
+        linear=[str(f / "linear.csv") for f in folders],
+        confusion=[str(f / "confusion.csv") for f in folders],
+        predictions=[str(f / "linear_predictions.parquet") for f in folders],
         manifests={"ds": str(tmp_path / "manifest.json")},
         n_misclassified=4,
         out={k: str(v) for k, v in out.items()},
