@@ -28,4 +28,5 @@ rule all:
         expand_cells(rules.fit_probe.output.probe),
         rules.report_segmentation.output,
         rules.report_ct.output,
+        rules.report_classify.output if CLASSIFY_DATASETS else [],
         rules.build_report.output,
