@@ -40,16 +40,27 @@ def main() -> None:
     labels = rng.integers(0, args.classes, args.train)
     before = peak_mib()
     start = time.perf_counter()
-    knn_predict(train, labels, test, ks=[10, 20, 100, 200], temperature=0.07,
-                n_classes=args.classes, chunk_bytes=args.chunk_mib * 2**20)
+    knn_predict(
+        train,
+        labels,
+        test,
+        ks=[10, 20, 100, 200],
+        temperature=0.07,
+        n_classes=args.classes,
+        chunk_bytes=args.chunk_mib * 2**20,
+    )
     seconds = time.perf_counter() - start
     after = peak_mib()
     full = args.train * args.test * 4 / 2**20
-    print(f"k-NN {args.test} test x {args.train} train, D={args.dim}, k in 10,20,100,200, "
-          f"{args.threads} thread(s), chunk budget {args.chunk_mib} MiB")
-    print(f"inputs {(train.nbytes + test.nbytes) / 2**20:.0f} MiB; "
-          f"peak RSS before {before:.0f} MiB, after {after:.0f} MiB, "
-          f"increase {after - before:.0f} MiB; full similarity matrix would be {full:.0f} MiB")
+    print(
+        f"k-NN {args.test} test x {args.train} train, D={args.dim}, k in 10,20,100,200, "
+        f"{args.threads} thread(s), chunk budget {args.chunk_mib} MiB"
+    )
+    print(
+        f"inputs {(train.nbytes + test.nbytes) / 2**20:.0f} MiB; "
+        f"peak RSS before {before:.0f} MiB, after {after:.0f} MiB, "
+        f"increase {after - before:.0f} MiB; full similarity matrix would be {full:.0f} MiB"
+    )
     print(f"time {seconds:.1f} s")
 
 

@@ -10,12 +10,12 @@ localrules:
 rule download_classification_dataset:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",
-    wildcard_constraints:
-        dataset=_alternatives(CLASSIFY_DATASETS) or "(?!)",
     log:
         "logs/datasets/{dataset}.log",
     benchmark:
         "benchmarks/datasets/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(CLASSIFY_DATASETS) or "(?!)",
     priority: 11
     conda:
         "../envs/fmeval.yaml"

@@ -23,7 +23,8 @@ DATASETS = list(config["datasets"])
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
 CLASSIFY = classify_plan(config["classify"], resolutions=RESOLUTIONS)
-CLASSIFY_DATASETS = list(CLASSIFY.datasets)  # classification datasets (rules/classify.smk)
+# classification datasets (rules/classify.smk), distinct from the segmentation ones
+CLASSIFY_DATASETS = list(CLASSIFY.datasets)
 
 
 def _alternatives(names):

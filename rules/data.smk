@@ -11,12 +11,12 @@ localrules:
 rule download_dataset:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",
-    wildcard_constraints:
-        dataset=_alternatives(DATASETS),
     log:
         "logs/datasets/{dataset}.log",
     benchmark:
         "benchmarks/datasets/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(DATASETS),
     priority: 11
     conda:
         "../envs/fmeval.yaml"

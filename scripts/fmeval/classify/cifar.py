@@ -104,7 +104,9 @@ def read_batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 def read_class_names(path: Path) -> list[str]:
     what = f"CIFAR {path.name}"
-    names = [_text(n) for n in _get(safe_load(path.read_bytes(), what=what), "label_names", what=what)]
+    names = [
+        _text(n) for n in _get(safe_load(path.read_bytes(), what=what), "label_names", what=what)
+    ]
     if len(set(names)) != len(names) or len(names) < 2 or any(not n or "/" in n for n in names):
         raise DataError(f"{what}: label_names {names} must be at least 2 distinct folder names")
     return names

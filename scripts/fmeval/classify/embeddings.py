@@ -69,9 +69,7 @@ class Embeddings:
         return self.vectors[embedding][rows], self.labels[rows]
 
 
-def gather_embeddings(
-    *, dataset_manifest: str, cls: str, patches: str, embeddings: str
-) -> None:
+def gather_embeddings(*, dataset_manifest: str, cls: str, patches: str, embeddings: str) -> None:
     """Join the CLS tokens, the streamed mean patch tokens and the labels into one table."""
     labels, classes, _ = read_labels(dataset_manifest)
     tokens = read_cls(cls)

@@ -88,8 +88,15 @@ def score_knn(
         for kk, r in ranked.items():
             top1, top5 = knn_accuracy(r, y_test, kk)
             rows.append(
-                {**common, "method": "knn", "embedding": name, "k": kk,
-                 "temperature": temperature, "top1": top1, "top5": top5}
+                {
+                    **common,
+                    "method": "knn",
+                    "embedding": name,
+                    "k": kk,
+                    "temperature": temperature,
+                    "top1": top1,
+                    "top5": top5,
+                }
             )
             parts.append({"embedding": name, "k": kk, "label": y_test, "predicted": r[:, 0]})
             log.info("%s k=%d: top-1 %.2f%%, top-5 %.2f%%", name, kk, top1, top5)
@@ -117,19 +124,34 @@ def fit_linear_probe(
         x_train, y_train = emb.split("train", name)
         x_test, y_test = emb.split("test", name)
         result = linear_probe(
-            x_train, y_train, x_test, y_test,
-            cs=cs, val_fraction=val_fraction, seed=seed, max_iter=max_iter, tol=tol,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            cs=cs,
+            val_fraction=val_fraction,
+            seed=seed,
+            max_iter=max_iter,
+            tol=tol,
         )
         for row in result.rows:
             chosen = row["selected"]
             rows.append(
-                {**common, "method": "linear", "embedding": name, **row,
-                 "top1": result.test_top1 if chosen else np.nan,
-                 "top5": result.test_top5 if chosen else np.nan}
+                {
+                    **common,
+                    "method": "linear",
+                    "embedding": name,
+                    **row,
+                    "top1": result.test_top1 if chosen else np.nan,
+                    "top5": result.test_top5 if chosen else np.nan,
+                }
             )
-        parts.append({"embedding": name, "C": result.best_c, "label": y_test,
-                      "predicted": result.predicted})
-        confusions.append(confusion_counts(y_test, result.predicted, emb.classes).assign(embedding=name))
+        parts.append(
+            {"embedding": name, "C": result.best_c, "label": y_test, "predicted": result.predicted}
+        )
+        confusions.append(
+            confusion_counts(y_test, result.predicted, emb.classes).assign(embedding=name)
+        )
         log.info("%s: C=%g, test top-1 %.2f%%", name, result.best_c, result.test_top1)
     write_csv(pd.DataFrame(rows), table)
     write_csv(pd.concat(confusions)[["embedding", "true", "predicted", "count"]], confusion)

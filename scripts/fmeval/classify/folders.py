@@ -44,7 +44,11 @@ def unwrap(root: Path) -> Path:
     """Descend through single wrapper folders (``cifar/``, ``mydata/``) to the dataset root."""
     while True:
         entries = _visible(root)
-        if len(entries) != 1 or not entries[0].is_dir() or entries[0].name in (TRAIN, *EVAL_FOLDERS):
+        if (
+            len(entries) != 1
+            or not entries[0].is_dir()
+            or entries[0].name in (TRAIN, *EVAL_FOLDERS)
+        ):
             return root
         if any(_is_image(p) for p in entries[0].iterdir()):
             return root  # a single class folder: reported by class_folders
@@ -138,8 +142,12 @@ def scan_folder(
         )
         held = set(held.tolist())
         items = [
-            Labelled(i.name.replace(f"{TRAIN}/", f"{TEST}/", 1) if n in held else i.name,
-                     TEST if n in held else TRAIN, i.label, i.image)
+            Labelled(
+                i.name.replace(f"{TRAIN}/", f"{TEST}/", 1) if n in held else i.name,
+                TEST if n in held else TRAIN,
+                i.label,
+                i.image,
+            )
             for n, i in enumerate(flat)
         ]
     items = _named(items)

@@ -98,9 +98,7 @@ def linear_probe(
     for c in sorted(cs):
         probe = fit_probe(x_train[fit_rows], y_train[fit_rows], c, max_iter=max_iter, tol=tol)
         top1, top5, _ = _accuracy(probe, x_train[val_rows], y_train[val_rows])
-        rows.append(
-            {"C": c, "val_top1": top1, "val_top5": top5, "converged": probe.converged}
-        )
+        rows.append({"C": c, "val_top1": top1, "val_top5": top5, "converged": probe.converged})
         log.info("C=%g: validation top-1 %.2f%%", c, top1)
     best = max(range(len(rows)), key=lambda i: (rows[i]["val_top1"], -i))
     for i, row in enumerate(rows):

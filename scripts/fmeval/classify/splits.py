@@ -1,4 +1,4 @@
-"""Seeded stratified splits: the test split of a one-folder dataset, the probe's validation split."""
+"""Seeded stratified splits: a one-folder dataset's test split, the probe's validation split."""
 
 from collections.abc import Sequence
 

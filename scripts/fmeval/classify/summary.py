@@ -30,8 +30,21 @@ def headline(knn: pd.DataFrame, linear: pd.DataFrame) -> pd.DataFrame:
     k = HEADLINE_K if HEADLINE_K in set(knn["k"]) else int(knn["k"].iloc[0])
     a = knn[knn["k"] == k].assign(setting=f"k={k}")
     b = linear[linear["selected"]].assign(setting=lambda d: "C=" + d["C"].map("{:g}".format))
-    cols = ["dataset", "model", "res", "method", "embedding", "setting", "top1", "top5",
-            "chance_top1", "n_classes", "n_train", "n_test", "random_init"]
+    cols = [
+        "dataset",
+        "model",
+        "res",
+        "method",
+        "embedding",
+        "setting",
+        "top1",
+        "top5",
+        "chance_top1",
+        "n_classes",
+        "n_train",
+        "n_test",
+        "random_init",
+    ]
     return pd.concat([a[cols], b[cols]]).sort_values(cols[:5]).reset_index(drop=True)
 
 
@@ -58,16 +71,26 @@ def plot_table(acc: pd.DataFrame, random_init: bool, png: str, svg: str) -> None
         for (i, j), v in np.ndenumerate(pivot.to_numpy()):
             ax.text(j, i, f"{v:.1f}", ha="center", va="center", color="w", fontsize=9)
         ax.set_xticks(range(pivot.shape[1]), [f"{m}\n{r}" for m, r in pivot.columns], fontsize=8)
-        ax.set_yticks(range(pivot.shape[0]), [" ".join(map(str, i)) for i in pivot.index],
-                      fontsize=8)
+        ax.set_yticks(
+            range(pivot.shape[0]), [" ".join(map(str, i)) for i in pivot.index], fontsize=8
+        )
         chance = acc.loc[acc["dataset"] == ds, "chance_top1"].max()
         ax.set_title(f"{ds}: test top-1 % (chance {chance:.1f})", fontsize=10)
     fig.suptitle(title("classification accuracy by model x resolution", random_init))
     save_figure(fig, png, svg)
 
 
-def plot_curves(frame: pd.DataFrame, *, x: str, y: str, xlabel: str, random_init: bool,
-                png: str, svg: str, log_x: bool) -> None:
+def plot_curves(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    xlabel: str,
+    random_init: bool,
+    png: str,
+    svg: str,
+    log_x: bool,
+) -> None:
     """``y`` against ``x`` per (model, res, embedding), one panel per dataset."""
     datasets = sorted(frame["dataset"].unique())
     fig, axes = _grid(len(datasets))
@@ -90,7 +113,8 @@ def plot_curves(frame: pd.DataFrame, *, x: str, y: str, xlabel: str, random_init
 def best_probes(linear: pd.DataFrame) -> pd.DataFrame:
     """Per dataset, the selected linear probe with the highest validation accuracy."""
     chosen = linear[linear["selected"]].sort_values(
-        ["dataset", "val_top1", "model", "res", "embedding"], ascending=[True, False, True, True, True]
+        ["dataset", "val_top1", "model", "res", "embedding"],
+        ascending=[True, False, True, True, True],
     )
     return chosen.groupby("dataset", as_index=False).head(1).reset_index(drop=True)
 
@@ -109,14 +133,18 @@ def plot_confusion(best: pd.DataFrame, confusions: dict, random_init: bool, png,
         ax.set_yticks(range(len(classes)), classes, fontsize=8)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{row.dataset}: linear, {row.model} {row.res} {row.embedding}, "
-                     f"C={row.C:g}\ntest top-1 {row.top1:.1f}%", fontsize=9)
+        ax.set_title(
+            f"{row.dataset}: linear, {row.model} {row.res} {row.embedding}, "
+            f"C={row.C:g}\ntest top-1 {row.top1:.1f}%",
+            fontsize=9,
+        )
     fig.suptitle(title("confusion matrix of the best linear probe (by validation)", random_init))
     save_figure(fig, png, svg)
 
 
-def plot_mistakes(best: pd.DataFrame, predictions: dict, manifests: dict, n: int,
-                  random_init: bool, png, svg) -> None:
+def plot_mistakes(
+    best: pd.DataFrame, predictions: dict, manifests: dict, n: int, random_init: bool, png, svg
+) -> None:
     """Up to ``n`` misclassified test images of each dataset's best probe."""
     shown = []
     for row in best.itertuples():
@@ -124,8 +152,9 @@ def plot_mistakes(best: pd.DataFrame, predictions: dict, manifests: dict, n: int
         pred = pred[(pred["embedding"] == row.embedding) & (pred["label"] != pred["predicted"])]
         _, classes, images = read_labels(manifests[row.dataset])
         for rec in pred.head(n).itertuples():
-            shown.append((row.dataset, images[rec.image], classes[rec.label],
-                          classes[rec.predicted]))
+            shown.append(
+                (row.dataset, images[rec.image], classes[rec.label], classes[rec.predicted])
+            )
     fig, axes = _grid(max(len(shown), 1), width=3.0, height=3.0)
     for ax, (ds, path, true, predicted) in zip(axes, shown):
         ax.imshow(load_rgb(path))
@@ -161,14 +190,37 @@ def report_classify(
     write_csv(acc, out["accuracy"])
     write_csv(pd.concat([knn, linear], ignore_index=True), out["curves"])
     plot_table(acc, random_init, out["table_png"], out["table_svg"])
-    plot_curves(knn, x="k", y="top1", xlabel="k", random_init=random_init,
-                png=out["knn_png"], svg=out["knn_svg"], log_x=True)
-    plot_curves(linear, x="C", y="val_top1", xlabel="C", random_init=random_init,
-                png=out["linear_png"], svg=out["linear_svg"], log_x=True)
+    plot_curves(
+        knn,
+        x="k",
+        y="top1",
+        xlabel="k",
+        random_init=random_init,
+        png=out["knn_png"],
+        svg=out["knn_svg"],
+        log_x=True,
+    )
+    plot_curves(
+        linear,
+        x="C",
+        y="val_top1",
+        xlabel="C",
+        random_init=random_init,
+        png=out["linear_png"],
+        svg=out["linear_svg"],
+        log_x=True,
+    )
     confusions = {_cell(p): pd.read_csv(p) for p in confusion}
     predicted = {_cell(p): pq.read_table(p).to_pandas() for p in predictions}
     best = best_probes(linear)
     plot_confusion(best, confusions, random_init, out["confusion_png"], out["confusion_svg"])
-    plot_mistakes(best, predicted, manifests, n_misclassified, random_init,
-                  out["mistakes_png"], out["mistakes_svg"])
+    plot_mistakes(
+        best,
+        predicted,
+        manifests,
+        n_misclassified,
+        random_init,
+        out["mistakes_png"],
+        out["mistakes_svg"],
+    )
     log.info("best probes:\n%s", best[["dataset", "model", "res", "embedding", "C", "top1"]])

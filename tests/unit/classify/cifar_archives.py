@@ -17,7 +17,9 @@ FOLDER = "cifar-10-batches-py"
 
 
 def dumps(obj) -> bytes:
-    return pickle.dumps(obj, protocol=3).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    return pickle.dumps(obj, protocol=3).replace(
+        b"numpy._core.multiarray", b"numpy.core.multiarray"
+    )
 
 
 def batch(n: int, seed: int, n_classes: int = len(CLASSES), row: int = 3072) -> dict:

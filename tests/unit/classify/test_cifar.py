@@ -37,8 +37,13 @@ def test_decode_writes_every_image_to_its_class_folder(tmp_path):
 def test_download_writes_a_labelled_manifest(tmp_path):
     archive = write_archive(tmp_path / "cifar.tar.gz", cifar_members(n=6))
     manifest = download_classification_dataset(
-        name="tiny", source=str(archive), sha256=None, format="cifar10",
-        test_fraction=0.5, seed=0, out_dir=tmp_path / "ds",
+        name="tiny",
+        source=str(archive),
+        sha256=None,
+        format="cifar10",
+        test_fraction=0.5,
+        seed=0,
+        out_dir=tmp_path / "ds",
     )
     labels, classes, images = read_labels(manifest)
     assert classes == CLASSES
@@ -79,7 +84,9 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("target", [("os", "system"), ("subprocess", "Popen"), ("builtins", "eval")])
+@pytest.mark.parametrize(
+    "target", [("os", "system"), ("subprocess", "Popen"), ("builtins", "eval")]
+)
 def test_unpickler_refuses_other_globals(target):
     with pytest.raises(pickle.UnpicklingError, match="refused global"):
         SafeUnpickler(__import__("io").BytesIO(b"")).find_class(*target)

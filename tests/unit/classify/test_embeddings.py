@@ -28,8 +28,11 @@ def feature_files(tmp_path, grids, dim=6, seed=0):
         }
     )
     cls = pa.table(
-        {"image": names, "split": split,
-         "cls": feature_column(rng.normal(size=(len(names), dim)).astype(np.float32))}
+        {
+            "image": names,
+            "split": split,
+            "cls": feature_column(rng.normal(size=(len(names), dim)).astype(np.float32)),
+        }
     )
     meta = {"dataset": "d", "model": "m", "res": 28, "random_init": True, "grids": grids}
     write_table(patches, tmp_path / "p.parquet", meta=meta)
@@ -56,7 +59,9 @@ def test_gather_joins_labels_and_keeps_the_random_flag(tmp_path):
         record[s].append({"name": n, "image": f"{n}.png", "mask": None, "label": n.split("/")[1]})
     manifest.write_text(json.dumps(record))
     gather_embeddings(
-        dataset_manifest=str(manifest), cls=str(cls), patches=str(patches),
+        dataset_manifest=str(manifest),
+        cls=str(cls),
+        patches=str(patches),
         embeddings=str(tmp_path / "e.parquet"),
     )
     emb = read_embeddings(tmp_path / "e.parquet")
@@ -68,11 +73,21 @@ def test_gather_joins_labels_and_keeps_the_random_flag(tmp_path):
 def test_features_of_another_dataset_are_refused(tmp_path):
     patches, cls, _, _ = feature_files(tmp_path, {"u": (1, 1), "v": (1, 1)})
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps(
-        {"task": "classification", "classes": ["a", "b"], "train": [
-            {"name": "other", "image": "o.png", "mask": None, "label": "a"}], "test": []}
-    ))
+    manifest.write_text(
+        json.dumps(
+            {
+                "task": "classification",
+                "classes": ["a", "b"],
+                "train": [{"name": "other", "image": "o.png", "mask": None, "label": "a"}],
+                "test": [],
+            }
+        )
+    )
     with pytest.raises(DataError, match="does not hold the images"):
-        gather_embeddings(dataset_manifest=str(manifest), cls=str(cls), patches=str(patches),
-                          embeddings=str(tmp_path / "e.parquet"))
+        gather_embeddings(
+            dataset_manifest=str(manifest),
+            cls=str(cls),
+            patches=str(patches),
+            embeddings=str(tmp_path / "e.parquet"),
+        )
     assert not (tmp_path / "e.parquet").exists()

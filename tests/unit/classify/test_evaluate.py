@@ -23,33 +23,58 @@ def cell(tmp_path, model="m", res=28, seed=0):
     names = [f"{s}/{CLASSES[y]}/{i}" for i, (s, y) in enumerate(zip(split, labels))]
     centres = rng.normal(size=(3, 8)) * 2
     vec = lambda: (centres[labels] + rng.normal(size=(n, 8))).astype(np.float32)  # noqa: E731
-    table = pa.table({"image": names, "split": split.tolist(), "label": labels.astype(np.int32),
-                      "class": [CLASSES[y] for y in labels], "cls": feature_column(vec()),
-                      "mean_patch": feature_column(vec())})
+    table = pa.table(
+        {
+            "image": names,
+            "split": split.tolist(),
+            "label": labels.astype(np.int32),
+            "class": [CLASSES[y] for y in labels],
+            "cls": feature_column(vec()),
+            "mean_patch": feature_column(vec()),
+        }
+    )
     folder = tmp_path / "results" / "classify" / "ds" / model / str(res)
-    meta = {"dataset": "ds", "model": model, "res": res, "random_init": True,
-            "weights": "random-init", "classes": CLASSES}
+    meta = {
+        "dataset": "ds",
+        "model": model,
+        "res": res,
+        "random_init": True,
+        "weights": "random-init",
+        "classes": CLASSES,
+    }
     write_table(table, folder / "embeddings.parquet", meta=meta)
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
     record = {"task": "classification", "classes": CLASSES, "train": [], "test": []}
     for i, (name, s, y) in enumerate(zip(names, split, labels)):
         Image.fromarray(np.full((8, 8, 3), i, np.uint8)).save(data / f"{i}.png")
-        record[s].append({"name": name, "image": f"data/{i}.png", "mask": None,
-                          "label": CLASSES[y]})
+        record[s].append(
+            {"name": name, "image": f"data/{i}.png", "mask": None, "label": CLASSES[y]}
+        )
     (tmp_path / "manifest.json").write_text(json.dumps(record))
     return folder
 
 
 def run_cell(folder, ks=(1, 5, 20)):
-    score_knn(embeddings=str(folder / "embeddings.parquet"), k=list(ks), temperature=0.07,
-              device="cpu", table=str(folder / "knn.csv"),
-              predictions=str(folder / "knn_predictions.parquet"))
-    fit_linear_probe(embeddings=str(folder / "embeddings.parquet"), cs=[0.01, 1.0],
-                     val_fraction=0.25, seed=0, max_iter=1000, tol=1e-6,
-                     table=str(folder / "linear.csv"),
-                     predictions=str(folder / "linear_predictions.parquet"),
-                     confusion=str(folder / "confusion.csv"))
+    score_knn(
+        embeddings=str(folder / "embeddings.parquet"),
+        k=list(ks),
+        temperature=0.07,
+        device="cpu",
+        table=str(folder / "knn.csv"),
+        predictions=str(folder / "knn_predictions.parquet"),
+    )
+    fit_linear_probe(
+        embeddings=str(folder / "embeddings.parquet"),
+        cs=[0.01, 1.0],
+        val_fraction=0.25,
+        seed=0,
+        max_iter=1000,
+        tol=1e-6,
+        table=str(folder / "linear.csv"),
+        predictions=str(folder / "linear_predictions.parquet"),
+        confusion=str(folder / "confusion.csv"),
+    )
 
 
 def test_cell_tables_and_report(tmp_path):

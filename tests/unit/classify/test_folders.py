@@ -88,8 +88,13 @@ def test_val_and_test_together_is_ambiguous(tmp_path):
 def test_folder_manifest_points_at_the_images_in_place(tmp_path):
     src = classes(tmp_path / "src", {"a": 4, "b": 4})
     manifest = download_classification_dataset(
-        name="ab", source=str(src), sha256=None, format="folder",
-        test_fraction=0.25, seed=0, out_dir=tmp_path / "resources" / "ab",
+        name="ab",
+        source=str(src),
+        sha256=None,
+        format="folder",
+        test_fraction=0.25,
+        seed=0,
+        out_dir=tmp_path / "resources" / "ab",
     )
     record = json.loads(manifest.read_text())
     assert record["classes"] == ["a", "b"] and len(record["test"]) == 2

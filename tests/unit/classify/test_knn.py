@@ -51,7 +51,12 @@ def test_chunking_does_not_change_predictions():
     whole = knn_predict(x_train, y_train, x_test, ks=[10, 20], temperature=T, n_classes=7)
     # 3 test rows per chunk: many chunks, the last one short
     small = knn_predict(
-        x_train, y_train, x_test, ks=[10, 20], temperature=T, n_classes=7,
+        x_train,
+        y_train,
+        x_test,
+        ks=[10, 20],
+        temperature=T,
+        n_classes=7,
         chunk_bytes=3 * 4 * len(x_train),
     )
     for k in (10, 20):

@@ -42,8 +42,15 @@ def test_probe_matches_sklearn_fitted_to_convergence(n_classes):
 def test_protocol_matches_the_written_out_reference(n_classes):
     x_train, y_train, x_test, y_test = synthetic(n_classes, seed=3)
     got = linear_probe(
-        x_train, y_train, x_test, y_test, cs=CS, val_fraction=0.25, seed=7,
-        max_iter=1000, tol=1e-10,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        cs=CS,
+        val_fraction=0.25,
+        seed=7,
+        max_iter=1000,
+        tol=1e-10,
     )
     # the protocol by hand: seeded stratified validation split, best C, refit on all train
     fit, val = train_test_split(
