@@ -24,8 +24,6 @@ from fmeval.io.sources import fetch, is_remote, local_path
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("folder", "cifar10")
-
 
 def manifest_record(item: Labelled, base: Path) -> dict:
     """One manifest entry; the image path is relative to the manifest's folder."""
@@ -63,8 +61,6 @@ def download_classification_dataset(
     out_dir = Path(out_dir)
     key = f"classify.datasets.{name}"
     what = f"classification dataset {name} ({source})"
-    if format not in FORMATS:
-        raise ConfigError(f"{key}.format is {format!r}; use one of {', '.join(FORMATS)}")
     with atomic_dir(out_dir) as tmp:
         in_place = not is_remote(source) and local_path(source).is_dir()
         if in_place:

@@ -78,12 +78,16 @@ def class_folders(folder: Path, *, what: str) -> dict[str, list[Path]]:
     return classes
 
 
-def _items(classes: dict[str, list[Path]], split: str) -> list[Labelled]:
-    return [
-        Labelled(f"{split}/{label}/{path.stem}", split, label, path)
-        for label, paths in classes.items()
-        for path in paths
-    ]
+def _items(
+    classes: dict[str, list[Path]], split: str, held: set[int] = frozenset()
+) -> list[Labelled]:
+    """One item per image, in class then file order; positions in ``held`` go to the test split."""
+    flat = [(label, path) for label, paths in classes.items() for path in paths]
+    out = []
+    for n, (label, path) in enumerate(flat):
+        where = TEST if n in held else split
+        out.append(Labelled(f"{where}/{label}/{path.stem}", where, label, path))
+    return out
 
 
 def _named(items: list[Labelled]) -> list[Labelled]:
@@ -136,20 +140,11 @@ def scan_folder(
         items = _items(train, TRAIN) + _items(test, TEST)
     else:
         classes = class_folders(root, what=what)
-        flat = _items(classes, TRAIN)
+        labels = [label for label, paths in classes.items() for _ in paths]
         _, held = stratified_split(
-            [i.label for i in flat], fraction=test_fraction, seed=seed, what=f"{what} test split"
+            labels, fraction=test_fraction, seed=seed, what=f"{what} test split"
         )
-        held = set(held.tolist())
-        items = [
-            Labelled(
-                i.name.replace(f"{TRAIN}/", f"{TEST}/", 1) if n in held else i.name,
-                TEST if n in held else TRAIN,
-                i.label,
-                i.image,
-            )
-            for n, i in enumerate(flat)
-        ]
+        items = _items(classes, TRAIN, held=set(held.tolist()))
     items = _named(items)
     if check_duplicates:
         check_one_class_each(items, what=what)
