@@ -3,20 +3,23 @@
 Each batch is a pickled dict with ``data`` (N x 3072 uint8, channel-major 32 x 32 RGB),
 ``labels`` and ``filenames``; ``batches.meta`` holds ``label_names``. The pickles are read
 by :class:`SafeUnpickler`, which builds numpy arrays, lists, dicts, bytes and strings and
-refuses every other global, so a crafted archive cannot run code. The images are written
-as PNGs to ``<out>/train/<class>/`` and ``<out>/test/<class>/``, a class-folder dataset.
+refuses every other global, so a crafted archive cannot run code. The archive is not
+extracted: its seven pickles are read from the tar stream by exact name, each a regular file
+within a size bound, so nothing from the archive lands on disk but the decoded PNGs, written
+to ``<out>/train/<class>/`` and ``<out>/test/<class>/`` (a class-folder dataset).
 """
 
 import io
 import logging
 import pickle
-from pathlib import Path
+import tarfile
+import zlib
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image
 
 from fmeval.errors import DataError
-from fmeval.io.archives import extract_tarball
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,8 @@ ROW = 3 * SIDE * SIDE
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 META = "batches.meta"
+MAX_MEMBER_BYTES = 64 * 2**20  # a CIFAR-10 batch is 31 MB
+MAX_MEMBERS = 10_000  # the official archive has 8
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -76,10 +81,10 @@ def _text(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def read_batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(images (N, 32, 32, 3) uint8, labels (N,)) of one batch file, checked."""
-    what = f"CIFAR batch {path.name}"
-    record = safe_load(path.read_bytes(), what=what)
+def read_batch(data: bytes, name: str, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 32, 32, 3) uint8, labels (N,)) of one pickled batch, checked."""
+    what = f"CIFAR batch {name}"
+    record = safe_load(data, what=what)
     data = _get(record, "data", what=what)
     labels = _get(record, "labels", what=what)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
@@ -102,34 +107,55 @@ def read_batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, SIDE, SIDE).transpose(0, 2, 3, 1), labels
 
 
-def read_class_names(path: Path) -> list[str]:
-    what = f"CIFAR {path.name}"
-    names = [
-        _text(n) for n in _get(safe_load(path.read_bytes(), what=what), "label_names", what=what)
-    ]
+def read_class_names(data: bytes) -> list[str]:
+    what = f"CIFAR {META}"
+    names = [_text(n) for n in _get(safe_load(data, what=what), "label_names", what=what)]
     if len(set(names)) != len(names) or len(names) < 2 or any(not n or "/" in n for n in names):
         raise DataError(f"{what}: label_names {names} must be at least 2 distinct folder names")
     return names
 
 
-def _find(root: Path, name: str) -> Path:
-    found = sorted(root.rglob(name))
-    if len(found) != 1:
+def read_members(archive: str | Path, names: tuple[str, ...], *, what: str) -> dict[str, bytes]:
+    """The bytes of the members named ``names`` (by file name, in any folder), bounded."""
+    found: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for count, member in enumerate(tar, 1):
+                if count > MAX_MEMBERS:
+                    raise DataError(f"{what} has more than {MAX_MEMBERS} members; not CIFAR-10")
+                base = PurePosixPath(member.name).name
+                if base not in names:
+                    continue
+                if not member.isfile() or base in found or member.size > MAX_MEMBER_BYTES:
+                    raise DataError(
+                        f"{what}: member {member.name!r} is not a single regular file of at most "
+                        f"{MAX_MEMBER_BYTES} bytes; this is not the official CIFAR-10 archive"
+                    )
+                found[base] = tar.extractfile(member).read()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(
-            f"the CIFAR archive holds {len(found)} file(s) named {name!r}; expected one "
-            "(cifar-10-batches-py/ with data_batch_1..5, test_batch and batches.meta)"
+            f"{what} is not a readable tarball ({type(exc).__name__}: {exc}); it is corrupt or "
+            "truncated. Download it again (and check its sha256)."
+        ) from exc
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise DataError(
+            f"{what} lacks {missing}; expected cifar-10-batches-py/ with data_batch_1..5, "
+            "test_batch and batches.meta (the CIFAR-10 python version)"
         )
-    return found[0]
+    return found
 
 
-def decode_cifar(archive: str | Path, out: str | Path, *, work: str | Path) -> Path:
-    """Extract ``archive`` under ``work`` and write its images as PNG class folders in ``out``."""
-    out, work = Path(out), Path(work)
-    extract_tarball(archive, work, what=f"CIFAR archive {archive}")
-    names = read_class_names(_find(work, META))
+def decode_cifar(archive: str | Path, out: str | Path) -> Path:
+    """Write the images of a CIFAR-10 python archive as PNG class folders in ``out``."""
+    out = Path(out)
+    members = read_members(
+        archive, (META, *TRAIN_BATCHES, TEST_BATCH), what=f"CIFAR archive {archive}"
+    )
+    names = read_class_names(members.pop(META))
     for split, batches in (("train", TRAIN_BATCHES), ("test", (TEST_BATCH,))):
         for batch in batches:
-            images, labels = read_batch(_find(work, batch), len(names))
+            images, labels = read_batch(members.pop(batch), batch, len(names))
             for i, (pixels, label) in enumerate(zip(images, labels)):
                 folder = out / split / names[int(label)]
                 folder.mkdir(parents=True, exist_ok=True)

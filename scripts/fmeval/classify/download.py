@@ -77,7 +77,7 @@ def download_classification_dataset(
                     config_key=f"{key}.source",
                 )
                 if format == "cifar10":
-                    root = decode_cifar(archive, tmp / "images", work=Path(dl) / "raw")
+                    root = decode_cifar(archive, tmp / "images")
                 else:
                     root = tmp / "images"
                     extract_tarball(archive, root, what=f"{name} tarball {source}")

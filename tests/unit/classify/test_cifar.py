@@ -1,4 +1,6 @@
+import io
 import pickle
+import tarfile
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from fmeval.classify.download import download_classification_dataset, read_label
 from fmeval.errors import DataError
 from tests.unit.classify.cifar_archives import (
     CLASSES,
+    FOLDER,
     Exploit,
     batch,
     cifar_members,
@@ -23,7 +26,7 @@ def test_fixture_pickles_name_numpy_like_the_official_archive():
 
 def test_decode_writes_every_image_to_its_class_folder(tmp_path):
     archive = write_archive(tmp_path / "cifar.tar.gz", cifar_members(n=6))
-    out = decode_cifar(archive, tmp_path / "images", work=tmp_path / "raw")
+    out = decode_cifar(archive, tmp_path / "images")
     train = sorted((out / "train").rglob("*.png"))
     test = sorted((out / "test").rglob("*.png"))
     assert len(train) == 30 and len(test) == 6
@@ -55,7 +58,7 @@ def test_batch_with_a_wrong_shape_is_one_clear_error(tmp_path):
     bad = dumps(batch(4, seed=3, row=3 * 16 * 16))
     archive = write_archive(tmp_path / "bad.tar.gz", cifar_members(data_batch_3=bad))
     with pytest.raises(DataError, match=r"data_batch_3.*shape \(4, 768\).*\(N, 3072\)"):
-        decode_cifar(archive, tmp_path / "images", work=tmp_path / "raw")
+        decode_cifar(archive, tmp_path / "images")
 
 
 def test_labels_out_of_range_are_refused(tmp_path):
@@ -63,7 +66,7 @@ def test_labels_out_of_range_are_refused(tmp_path):
         tmp_path / "bad.tar.gz", cifar_members(test_batch=dumps(batch(4, seed=1, n_classes=5)))
     )
     with pytest.raises(DataError, match="labels outside"):
-        decode_cifar(archive, tmp_path / "images", work=tmp_path / "raw")
+        decode_cifar(archive, tmp_path / "images")
 
 
 def test_exploit_fixture_is_live_with_plain_pickle(tmp_path):
@@ -80,7 +83,7 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path):
     assert not marker.exists()
     archive = write_archive(tmp_path / "evil.tar.gz", cifar_members(data_batch_1=evil))
     with pytest.raises(DataError, match="refused global"):
-        decode_cifar(archive, tmp_path / "images", work=tmp_path / "raw")
+        decode_cifar(archive, tmp_path / "images")
     assert not marker.exists()
 
 
@@ -90,3 +93,28 @@ def test_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path):
 def test_unpickler_refuses_other_globals(target):
     with pytest.raises(pickle.UnpicklingError, match="refused global"):
         SafeUnpickler(__import__("io").BytesIO(b"")).find_class(*target)
+
+
+def test_archive_without_a_batch_is_one_clear_error(tmp_path):
+    members = cifar_members()
+    del members["test_batch"]
+    archive = write_archive(tmp_path / "short.tar.gz", members)
+    with pytest.raises(DataError, match=r"lacks \['test_batch'\]"):
+        decode_cifar(archive, tmp_path / "images")
+
+
+def test_a_batch_that_is_a_link_is_refused_and_nothing_is_extracted(tmp_path):
+    archive = tmp_path / "link.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in cifar_members().items():
+            if name == "data_batch_2":
+                info = tarfile.TarInfo(f"{FOLDER}/{name}")
+                info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                tar.addfile(info)
+                continue
+            info = tarfile.TarInfo(f"{FOLDER}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(DataError, match="data_batch_2.*not a single regular file"):
+        decode_cifar(archive, tmp_path / "images")
+    assert not list(tmp_path.rglob("data_batch_*"))
