@@ -21,7 +21,7 @@ from fmeval.io.tables import decode_metadata, write_table
 log = logging.getLogger(__name__)
 
 EMBEDDINGS = ("cls", "mean_patch")
-BATCH_ROWS = 65536
+BATCH_ROWS = 8192
 
 
 def mean_patch_tokens(
@@ -29,7 +29,9 @@ def mean_patch_tokens(
 ) -> np.ndarray:
     """(len(images), D) float32 mean patch token of each image, streamed from ``path``."""
     index = {name: i for i, name in enumerate(images)}
-    pf = pq.ParquetFile(path)
+    # a buffered stream decodes the single row group page by page; without it pyarrow reads
+    # the whole column chunk first (perf/mean_patch.py: 146 vs 832 MiB over a 750 MiB file)
+    pf = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False)
     dim = pf.schema_arrow.field("feature").type.list_size
     sums = np.zeros((len(images), dim), dtype=np.float64)
     counts = np.zeros(len(images), dtype=np.int64)
