@@ -17,6 +17,7 @@ include: "rules/probe.smk"
 include: "rules/segment.smk"
 include: "rules/ct.smk"
 include: "rules/video.smk"
+include: "rules/classify.smk"
 include: "rules/report.smk"
 
 
@@ -29,4 +30,5 @@ rule all:
         rules.report_segmentation.output,
         rules.report_ct.output,
         get_video_outputs(),
+        rules.report_classify.output if CLASSIFY_DATASETS else [],
         rules.build_report.output,

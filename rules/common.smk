@@ -8,6 +8,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every job
 
+from fmeval.classify.plan import classify_plan
 from fmeval.config import check_config, check_schema
 from fmeval.ct.sweep import ct_grid
 from fmeval.errors import ConfigError
@@ -42,6 +43,11 @@ def get_result_config():
     return {k: v for k, v in config.items() if k not in EXECUTION_SETTINGS}
 
 
+CLASSIFY = classify_plan(config["classify"], resolutions=RESOLUTIONS)
+# classification datasets (rules/classify.smk), distinct from the segmentation ones
+CLASSIFY_DATASETS = list(CLASSIFY.datasets)
+
+
 def _alternatives(names):
     return "|".join(re.escape(n) for n in names)
 
@@ -56,7 +62,7 @@ def get_all_test_images():
 
 
 wildcard_constraints:
-    dataset=_alternatives([*DATASETS, *VIDEO.datasets]),
+    dataset=_alternatives([*DATASETS, *VIDEO.datasets, *CLASSIFY_DATASETS]),
     model=_alternatives(MODELS),
     res=r"\d+",
     image=r"[^/]+",  # names are checked by the rules that look them up
@@ -88,7 +94,9 @@ def get_local_weights(weights):
 
 
 def get_model_weights(wildcards):
-    return get_local_weights(config["models"][wildcards.model].get("weights", "pretrained"))
+    return get_local_weights(
+        config["models"][wildcards.model].get("weights", "pretrained")
+    )
 
 
 def expand_cells(pattern, **extra):
@@ -246,6 +254,35 @@ def get_video_outputs():
         *expand_video_cells(rules.score_video.output.summary),
         *rules.report_video.output,
     ]
+
+
+# --- classification (k-NN and linear probes on image embeddings) -------------------
+
+
+def expand_classify_cells(pattern):
+    """``pattern`` for every (classification dataset, model, classification resolution)."""
+    return expand(
+        pattern, dataset=CLASSIFY_DATASETS, model=list(MODELS), res=CLASSIFY.resolutions
+    )
+
+
+def get_classify_report_outputs():
+    """The named outputs of report_classify: two CSV tables, PNG and SVG figures."""
+    folder = "results/report/classify"
+    out = {"accuracy": f"{folder}/accuracy.csv", "curves": f"{folder}/curves.csv"}
+    for name in ("table", "knn", "linear", "confusion", "mistakes"):
+        for ext in ("png", "svg"):
+            out[f"{name}_{ext}"] = f"{folder}/{name}.{ext}"
+    return out
+
+
+def get_classify_report():
+    """The classification section for the page: {"tables": [CSV], "figures": [PNG]} or empty."""
+    if not CLASSIFY_DATASETS:
+        return {"tables": [], "figures": []}
+    out = rules.report_classify.output
+    names = ("table", "knn", "linear", "confusion", "mistakes")
+    return {"tables": [out.accuracy], "figures": [out[f"{n}_png"] for n in names]}
 
 
 # --- report ------------------------------------------------------------------------

@@ -15,6 +15,8 @@ rule download_dataset:
         "logs/datasets/{dataset}.log",
     benchmark:
         "benchmarks/datasets/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(DATASETS),
     priority: 11
     conda:
         "../envs/fmeval.yaml"

@@ -40,6 +40,8 @@ rule build_report:
         ],
         video_tables=get_video_report()["tables"],
         video_figures=get_video_report()["figures"],
+        classify_tables=get_classify_report()["tables"],
+        classify_figures=get_classify_report()["figures"],
     output:
         html=report(
             "results/report/index.html",

@@ -112,14 +112,14 @@ def check_schema(config: Mapping, *, schema: Mapping | None = None) -> None:
 # --- the rules that tie fields together ---------------------------------------------------
 
 
-def _resolutions_fit_patches(config: Mapping) -> None:
+def _resolutions_fit_patches(config: Mapping, resolutions, what: str = "resolution") -> None:
     for key, entry in config["models"].items():
         patch = int(entry["patch_size"])
-        for res in config["resolutions"]:
+        for res in resolutions:
             if res % patch:
                 lower = res // patch * patch or patch
                 raise ConfigError(
-                    f"resolution {res} is not a multiple of the patch size {patch} of model "
+                    f"{what} {res} is not a multiple of the patch size {patch} of model "
                     f"{key!r}; use a multiple of {patch}, e.g. {lower} or {lower + patch}"
                 )
 
@@ -172,12 +172,25 @@ def _video_consistent(config: Mapping) -> None:
                 )
 
 
+def _classify_names_distinct(config: Mapping) -> None:
+    for name in config.get("classify", {}).get("datasets", {}):
+        if name in config["datasets"]:
+            raise ConfigError(
+                f"classify.datasets.{name}: the name {name!r} is also a segmentation dataset "
+                f"(datasets.{name}); both would live in resources/datasets/{name}/, so rename one"
+            )
+
+
 def check_config(config: Mapping) -> None:
     """Raise one :class:`ConfigError` for the first cross-field rule that ``config`` breaks.
 
     ``config`` has passed the schema (with its defaults filled in).
     """
-    _resolutions_fit_patches(config)
+    _resolutions_fit_patches(config, config["resolutions"])
+    _resolutions_fit_patches(
+        config, config.get("classify", {}).get("resolutions") or [], "classify.resolutions entry"
+    )
+    _classify_names_distinct(config)
     _thresholds_ordered(config["probe"])
     _ct_examples_in_grid(config["ct"])
     _video_consistent(config)

@@ -16,7 +16,7 @@ To add a section for a new branch (say ``video``):
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fmeval.report.sections import ct, segmentation, video
+from fmeval.report.sections import classify, ct, segmentation, video
 
 
 @dataclass
@@ -46,4 +46,5 @@ SECTIONS = (
     Section("segmentation", "Segmentation", segmentation.context),
     Section("ct", "CT reconstruction", ct.context),
     Section("video", "Video segmentation", video.context),
+    Section("classify", "Image classification", classify.context),
 )

@@ -1,0 +1,115 @@
+# Image classification probes (issue 16): weighted k-NN and a linear probe on the CLS token
+# and on the mean patch token, per (classification dataset, model, resolution).
+# The images go through the shared extract_features (rules/features.smk) and its cache.
+
+
+localrules:
+    download_classification_dataset,
+
+
+rule download_classification_dataset:
+    output:
+        manifest="resources/datasets/{dataset}/manifest.json",
+    log:
+        "logs/datasets/{dataset}.log",
+    benchmark:
+        "benchmarks/datasets/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(CLASSIFY_DATASETS) or "(?!)",
+    priority: 11
+    conda:
+        "../envs/fmeval.yaml"
+    resources:
+        network=1,
+    params:
+        entry=lambda wildcards: CLASSIFY.datasets[wildcards.dataset],
+        out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
+    script:
+        "../scripts/download_classification_dataset.py"
+
+
+rule gather_embeddings:
+    input:
+        dataset_manifest=rules.download_classification_dataset.output.manifest,
+        cls=rules.extract_features.output.cls,
+        patches=rules.extract_features.output.patches,
+    output:
+        embeddings="results/classify/{dataset}/{model}/{res}/embeddings.parquet",
+    log:
+        "logs/classify/{dataset}/{model}/{res}/gather_embeddings.log",
+    benchmark:
+        "benchmarks/classify/{dataset}/{model}/{res}/gather_embeddings.tsv"
+    conda:
+        "../envs/fmeval.yaml"
+    script:
+        "../scripts/gather_embeddings.py"
+
+
+rule score_knn:
+    input:
+        embeddings=rules.gather_embeddings.output.embeddings,
+    output:
+        table="results/classify/{dataset}/{model}/{res}/knn.csv",
+        predictions="results/classify/{dataset}/{model}/{res}/knn_predictions.parquet",
+    log:
+        "logs/classify/{dataset}/{model}/{res}/score_knn.log",
+    benchmark:
+        "benchmarks/classify/{dataset}/{model}/{res}/score_knn.tsv"
+    conda:
+        "../envs/fmeval.yaml"
+    threads: 2
+    params:
+        k=list(CLASSIFY.k),
+        temperature=CLASSIFY.temperature,
+        device=config["device"],
+    script:
+        "../scripts/score_knn.py"
+
+
+rule fit_linear_probe:
+    input:
+        embeddings=rules.gather_embeddings.output.embeddings,
+    output:
+        table="results/classify/{dataset}/{model}/{res}/linear.csv",
+        predictions="results/classify/{dataset}/{model}/{res}/linear_predictions.parquet",
+        confusion="results/classify/{dataset}/{model}/{res}/confusion.csv",
+    log:
+        "logs/classify/{dataset}/{model}/{res}/fit_linear_probe.log",
+    benchmark:
+        "benchmarks/classify/{dataset}/{model}/{res}/fit_linear_probe.tsv"
+    conda:
+        "../envs/fmeval.yaml"
+    threads: 2
+    params:
+        cs=list(CLASSIFY.cs),
+        val_fraction=CLASSIFY.val_fraction,
+        seed=CLASSIFY.seed,
+        max_iter=CLASSIFY.max_iter,
+        tol=CLASSIFY.tol,
+    script:
+        "../scripts/fit_linear_probe.py"
+
+
+rule report_classify:
+    input:
+        knn=expand_classify_cells(rules.score_knn.output.table),
+        linear=expand_classify_cells(rules.fit_linear_probe.output.table),
+        confusion=expand_classify_cells(rules.fit_linear_probe.output.confusion),
+        predictions=expand_classify_cells(rules.fit_linear_probe.output.predictions),
+        manifests=expand(
+            rules.download_classification_dataset.output.manifest,
+            dataset=CLASSIFY_DATASETS,
+        ),
+    output:
+        **get_classify_report_outputs(),
+    log:
+        "logs/report/report_classify.log",
+    benchmark:
+        "benchmarks/report/report_classify.tsv"
+    conda:
+        "../envs/fmeval.yaml"
+    params:
+        datasets=CLASSIFY_DATASETS,
+        misclassified=CLASSIFY.misclassified,
+    script:
+        "../scripts/report_classify.py"

@@ -1,0 +1,1 @@
+"""Image-level probes on frozen embeddings: weighted k-NN and linear classification."""
