@@ -51,7 +51,7 @@ CASES = {
     ),
     "unknown key, nothing close": (
         lambda c: c.update(zzz=1),
-        "zzz: unknown key; known: datasets, models, resolutions,",
+        "zzz: unknown key; known: datasets, models, downloads, resolutions,",
     ),
     "missing key": (
         lambda c: c["models"]["dinov2_vits14"].pop("patch_size"),

@@ -184,7 +184,7 @@ def test_bad_c_grid_is_a_config_error(tmp_path, test_config, cs):
     proc = run_snakemake(tmp_path, test_config, "-n", check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "['probe']['cs']" in text
+    assert "config error: probe.cs" in text
     assert not scheduled_jobs(proc)
 
 

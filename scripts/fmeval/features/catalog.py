@@ -118,7 +118,7 @@ def check_hub_name(key: str, name: str, repo: str | None, patch_size: int) -> No
     elif repo.split(":")[0] in HUB_REPOS.values():
         family = next(f for f, r in HUB_REPOS.items() if r == repo.split(":")[0])
         known = [b.name for b in BACKBONES if b.backend == "torchhub" and b.family == family]
-        origin = repo
+        origin = repo.split(":")[0]  # the official repo's entry points, at any ref
     elif re.fullmatch(r"[\w.-]+/[\w.-]+(:[\w./-]+)?", repo) and not repo.startswith("."):
         return  # another GitHub hub: only the fetch can tell
     else:
