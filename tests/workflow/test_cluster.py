@@ -43,9 +43,21 @@ def slurm():
         "SLURM_PARTITION": PARTITION,
         "SLURM_FAKE_GPUS": "1",
     }
-    up = subprocess.run(
-        ["bash", str(SLURM_SCRIPT), "up"], capture_output=True, text=True, env=env, timeout=900
+    # Start from an empty queue: jobs left by a killed earlier run (kept in Slurm's state
+    # files) would hold the node, and the smoke test and this run would wait for them forever.
+    subprocess.run(
+        ["bash", str(SLURM_SCRIPT), "down", "--purge"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
+    try:
+        up = subprocess.run(
+            ["bash", str(SLURM_SCRIPT), "up"], capture_output=True, text=True, env=env, timeout=300
+        )
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"slurm-localhost.sh up did not finish in 300 s:\n{err.stdout}\n{err.stderr}")
     try:
         if up.returncode != 0:
             pytest.fail(f"slurm-localhost.sh up failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}")
