@@ -6,26 +6,25 @@ host), how to ``build`` the network from that cache with no network, and how to
 run it to get last-block patch tokens (without the final norm) and the CLS token.
 """
 
-import contextlib
 import json
 import os
-import socket
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 import torch
 
 from fmeval.errors import ConfigError, SourceError
+from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights
 from fmeval.features.models import ModelSpec, check_spec
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT, load_weights
 from fmeval.io.paths import resolve_paths, store_paths
-from fmeval.io.sources import DEADLINE_S, TIMEOUT_S, fetch, local_path, sha256_file
+from fmeval.io.sources import DEADLINE_S, fetch, local_path, sha256_file
 from fmeval.runtime import cache_env
 
 # The official DINOv2 hub entry points whose checkpoints fmeval knows how to download.
@@ -89,16 +88,14 @@ def _what(spec: ModelSpec) -> dict:
     }
 
 
-def _unreachable(spec: ModelSpec, what: str, exc: Exception) -> SourceError:
-    """The one error a user sees when ``fetch_model`` cannot reach the network."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _offline(spec: ModelSpec, cause: str) -> SourceError:
+    """The one error a user sees when ``fetch_model`` cannot download what it needs."""
     if spec.backend == "torchhub":
         repo = spec.hub_repo.split(":")[0]
         fix = (
             f"To run offline, on a machine with internet `git clone https://github.com/{repo}` and "
             f"download the checkpoint{_weights_hint(spec)}, then set `models.{spec.key}.repo` to "
-            "the "
-            f"clone's folder and `models.{spec.key}.weights` to the checkpoint's path in your "
+            f"the clone's folder and `models.{spec.key}.weights` to the checkpoint's path in your "
             "config"
         )
     else:
@@ -107,57 +104,26 @@ def _unreachable(spec: ModelSpec, what: str, exc: Exception) -> SourceError:
             f"`models.{spec.key}.weights` to the local file's path in your config"
         )
     return SourceError(
-        f"cannot fetch {what} for model {spec.key!r}: {reason}. {fix} "
+        f"model {spec.key!r}: {cause} {fix} "
         "(or copy a resources/ folder seeded on a machine with internet; README, *Air-gapped*)."
     )
-
-
-def reachable(url: str) -> None:
-    """Raise (an ``OSError``) at once when ``url``'s server cannot be reached at all.
-
-    An HTTP error status counts as reachable: the library that fetches the file
-    reports those better than we can.
-    """
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "fmeval"})
-    try:
-        urllib.request.urlopen(request, timeout=TIMEOUT_S).close()
-    except urllib.error.HTTPError:
-        pass
-
-
-@contextlib.contextmanager
-def network_timeout(seconds: float = TIMEOUT_S) -> Iterator[None]:
-    """A default socket timeout, so that a dead network fails fast instead of hanging."""
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
 
 
 # --- torch.hub (official facebookresearch/dinov2 and dinov3 code) -----------------------
 
 
-def _hub_code(spec: ModelSpec, cache_dir: Path) -> Path:
-    """The folder of the hub code: a local one, or ``owner/repo[:ref]`` fetched by torch.hub
-    (which runs that repo's hubconf.py: only name repos you trust)."""
+def _hub_code(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> Path:
+    """The folder of the hub code: a local one, or ``owner/repo[:ref]`` downloaded by fmeval
+    (torch.hub then runs that repo's hubconf.py: only name repos you trust)."""
     repo = spec.hub_repo
     if local_path(repo).is_dir():
         return local_path(repo).resolve()
-    with cache_env(cache_dir), network_timeout():
+    with cache_env(cache_dir):
         hub_dir = Path(torch.hub.get_dir())
-        try:  # pretrained=False: hub code never downloads or unpickles a checkpoint
-            torch.hub.load(repo, spec.name, pretrained=False, trust_repo=True, skip_validation=True)
-        except Exception as exc:  # noqa: BLE001
-            url = f"https://github.com/{repo.split(':')[0]}"
-            raise _unreachable(spec, f"the hub code from {url}", exc) from exc
-    owner, name = repo.split(":")[0].split("/")
-    ref = repo.split(":", 1)[1].replace("/", "_") if ":" in repo else None
-    if ref and (hub_dir / f"{owner}_{name}_{ref}").is_dir():
-        return (hub_dir / f"{owner}_{name}_{ref}").resolve()
-    candidates = sorted(hub_dir.glob(f"{owner}_{name}_*"), key=os.path.getmtime)
-    return candidates[-1].resolve()
+    try:
+        return fetch_hub_code(repo, hub_dir, deadline_s=deadline_s)
+    except SourceError as exc:
+        raise _offline(spec, str(exc)) from None
 
 
 def _hub_checkpoint(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> Path:
@@ -182,7 +148,7 @@ def _hub_checkpoint(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> P
 
 
 def _hub_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLINE_S) -> dict:
-    repo_dir = _hub_code(spec, cache_dir)
+    repo_dir = _hub_code(spec, cache_dir, deadline_s=deadline_s)
     weights_file = None
     if spec.weights == "pretrained":
         weights_file = _hub_checkpoint(spec, cache_dir, deadline_s=deadline_s)
@@ -219,25 +185,11 @@ def _timm_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLIN
 
     weights_file = None
     if spec.weights == "pretrained":
-        with cache_env(cache_dir), network_timeout():
-            cfg = timm.create_model(spec.name, pretrained=False).pretrained_cfg
-            try:
-                from huggingface_hub import constants, hf_hub_download
-
-                # One quick probe first: offline, huggingface_hub retries with back-off for
-                # half a minute before it gives up.
-                reachable(f"{constants.ENDPOINT}/{cfg['hf_hub_id']}")
-
-                weights_file = Path(
-                    hf_hub_download(
-                        cfg["hf_hub_id"],
-                        "model.safetensors",
-                        cache_dir=Path(cache_dir).resolve() / "huggingface" / "hub",
-                    )
-                )
-            except Exception as exc:  # noqa: BLE001
-                url = f"https://huggingface.co/{cfg.get('hf_hub_id')}"
-                raise _unreachable(spec, f"weights from {url}", exc) from exc
+        cfg = timm.create_model(spec.name, pretrained=False).pretrained_cfg
+        try:
+            weights_file = fetch_timm_weights(cfg, Path(cache_dir), deadline_s=deadline_s)
+        except SourceError as exc:
+            raise _offline(spec, str(exc)) from None
     elif not spec.is_random:
         weights_file = local_path(spec.weights)
     if weights_file is not None:  # loads safely and fits: checked before any compute job

@@ -1,4 +1,4 @@
-"""Tarball extraction that keeps every member inside its folder and within bounds.
+"""Tarball and zip extraction that keeps every member inside its folder and within bounds.
 
 Hostile archives are refused by member name: absolute names, ``..`` (path traversal),
 symbolic and hard links, FIFOs and devices. The member count and the total bytes
@@ -9,6 +9,7 @@ checked against the headers before a byte is written, and only image and label f
 
 import os
 import tarfile
+import zipfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -112,3 +113,49 @@ def extract_tarball(
             "it is corrupt or truncated. Download it again (and check its sha256)."
         ) from exc
     return sorted(found)
+
+
+def extract_zip(
+    archive: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    what: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+) -> None:
+    """Extract every member of a zip archive into ``dest``, with the tarball's rules.
+
+    Names are checked (absolute, ``..``) and the member count and declared sizes bounded
+    before a byte is written; zip has no links or devices to refuse (a Unix symlink is
+    written as a small file holding its target).
+    """
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+            if len(members) > max_members:
+                raise DataError(
+                    f"{what} has {len(members)} members, more than {max_members}; refused. {_FIX}"
+                )
+            total = sum(m.file_size for m in members)
+            if total > max_bytes:
+                raise DataError(
+                    f"{what} would extract {total} bytes, more than {max_bytes}; refused "
+                    f"(a decompression bomb?). {_FIX}"
+                )
+            for member in members:
+                _check_name(_as_tar_member(member), what=what)
+            zf.extractall(dest)
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise DataError(
+            f"{what} is not a readable zip archive ({type(exc).__name__}: {exc}); it is corrupt "
+            "or truncated. Download it again."
+        ) from exc
+
+
+def _as_tar_member(member: zipfile.ZipInfo) -> tarfile.TarInfo:
+    """A zip member seen as a tar member, so that one name check serves both formats."""
+    info = tarfile.TarInfo(member.filename)
+    info.type = tarfile.DIRTYPE if member.is_dir() else tarfile.REGTYPE
+    return info
