@@ -23,7 +23,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash tests/system-deps.sh
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check scripts tests perf

@@ -6,12 +6,14 @@ Every workflow test runs snakemake in its own temporary working directory
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
@@ -22,20 +24,17 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 sys.path.insert(0, str(REPO / "scripts"))
 
-# Tests that share the one whole run of the test config (the full_run fixture).
-FULL_RUN_FILES = {"test_report.py", "test_browser.py", "test_cluster.py"}
 
-
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Tests under tests/workflow/ start snakemake: mark them ``integration``. For pytest-xdist
-    (``--dist loadgroup``), keep each file on one worker, so its module fixtures run once, and
-    the files that share ``full_run`` together."""
+    """Tests under tests/workflow/ start snakemake: mark them ``integration``.
+
+    The suite runs on both cores with ``--dist loadfile`` (each file on one worker, so its
+    module fixtures run once); the files that share ``full_run`` share it across workers.
+    """
     for item in items:
-        path = Path(str(item.fspath))
-        if "workflow" in path.parts:
+        if "workflow" in Path(str(item.fspath)).parts:
             item.add_marker(pytest.mark.integration)
-        group = "full_run" if path.name in FULL_RUN_FILES else str(path.relative_to(REPO))
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def absolutise(config: dict, base: Path = REPO) -> dict:
@@ -116,16 +115,27 @@ def test_config() -> dict:
 
 
 @pytest.fixture(scope="session")
-def full_run(tmp_path_factory) -> Path:
+def full_run(tmp_path_factory, worker_id) -> Path:
     """The working folder of one whole run of the test config (everything up to the report).
 
-    Shared by the report, browser and cluster tests, so the suite pays for it once. With
-    ``FMEVAL_FULL_RUN=<folder>`` the run happens (incrementally) in that folder instead of a
-    fresh one, so iterating on the report reuses the features and reconstructions.
+    Shared by the report, browser and cluster tests, so the suite pays for it once: under
+    pytest-xdist the first worker to need it runs it while holding a lock, the others wait
+    and reuse its folder. With ``FMEVAL_FULL_RUN=<folder>`` the run happens (incrementally)
+    in that folder instead of a fresh one, so iterating on the report reuses the features and
+    reconstructions.
     """
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent")
     reuse = os.environ.get("FMEVAL_FULL_RUN")
-    workdir = Path(reuse) if reuse else tmp_path_factory.mktemp("full_run")
-    run_snakemake(workdir, load_test_config())
+    if reuse:
+        run_snakemake(Path(reuse), load_test_config())
+        return Path(reuse)
+    base = tmp_path_factory.getbasetemp()
+    root = base if worker_id == "master" else base.parent  # shared by every worker
+    workdir, done = root / "full_run", root / "full_run.done"
+    with FileLock(root / "full_run.lock"):
+        if not done.exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+            run_snakemake(workdir, load_test_config())
+            done.touch()
     return workdir

@@ -101,7 +101,10 @@ def test_changing_the_c_grid_reruns_only_the_linear_probe_and_the_report(run):
 
 def test_adding_a_model_extracts_only_its_features(run):
     def add(config):
-        config["models"]["second"] = copy.deepcopy(config["models"]["dinov2_vits14"])
+        config["models"]["second"] = {
+            **copy.deepcopy(config["models"]["dinov2_vits14"]),
+            "name": "dinov2_vits14",  # a second key for the same hub entry point
+        }
 
     jobs, text = dry_run(run, add)
     assert jobs == {

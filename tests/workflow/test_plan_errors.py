@@ -76,16 +76,23 @@ def test_config_mistake_is_one_line(tmp_path, test_config, case):
     assert dry_run_error(tmp_path, with_change(test_config, change)).startswith(expected)
 
 
-def test_execution_settings_rerun_nothing(full_run, test_config):
-    """After a whole run, other batch sizes and devices schedule no job (dry run)."""
+def test_execution_settings_rerun_nothing(full_run, test_config, tmp_path):
+    """After a whole run, other batch sizes and devices schedule no job (dry run).
+
+    The changed configs are written here, not over the shared run's config.yaml, which
+    tests on the other pytest-xdist worker read at the same time."""
+
+    def dry_run(config: dict):
+        path = write_config(tmp_path, config)
+        return run_snakemake(full_run, None, "-n", "--configfile", str(path))
+
     for change in (
         {"batch_size": 1},
         {"batch_size": 3, "device": "auto"},
         {"device": "auto"},
     ):
-        proc = run_snakemake(full_run, {**test_config, **change}, "-n")
+        proc = dry_run({**test_config, **change})
         assert scheduled_jobs(proc) == {}, proc.stdout[-3000:]
     # ... while a change of what the numbers depend on reruns the features
-    proc = run_snakemake(full_run, {**test_config, "precision": "bf16"}, "-n")
+    proc = dry_run({**test_config, "precision": "bf16"})
     assert scheduled_jobs(proc).get("extract_features", 0) > 0
-    write_config(full_run, test_config)  # leave the shared run's config as it was
