@@ -199,6 +199,15 @@ def _fetch_test(
     return record
 
 
+def _shown(path: Path, tmp: Path, part: str, cfg: Mapping) -> str:
+    """How errors name a dataset file: a path of the user's, or a member of their archive
+    (never the temporary folder it was extracted into, which is gone by then)."""
+    folder = tmp / "raw" / part
+    if path.is_relative_to(folder):
+        return f"{path.relative_to(folder)} (in {cfg['source']})"
+    return str(path)
+
+
 def download_dataset(
     *,
     name: str,
@@ -240,9 +249,8 @@ def download_dataset(
             if tname in names:
                 raise DataError(f"images {names[tname]} and {image} both get the name {tname!r}")
             names[tname] = image
-            open_image(image, min_side=MIN_IMAGE_SIDE)
-            rel = label.relative_to(tmp / "raw" / "labels") if label.is_relative_to(tmp) else label
-            read_mask(label, spec, name=str(rel))
+            open_image(image, min_side=MIN_IMAGE_SIDE, name=_shown(image, tmp, "images", images))
+            read_mask(label, spec, name=_shown(label, tmp, "labels", labels))
             train.append(
                 {"name": tname, "image": _relative(image, tmp), "mask": _relative(label, tmp)}
             )

@@ -33,35 +33,41 @@ def _declared_size(path: str | os.PathLike) -> str:
         Image.MAX_IMAGE_PIXELS = limit
 
 
-def _bomb(path: str | os.PathLike, exc: Exception) -> DataError:
+def _bomb(path: str | os.PathLike, exc: Exception, *, name: str | None = None) -> DataError:
     return DataError(
-        f"image {path} declares {_declared_size(path)} pixels, above PIL's limit of "
+        f"image {name or path} declares {_declared_size(path)} pixels, above PIL's limit of "
         f"{2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels (a decompression bomb, or a corrupt "
         "header); it was not decoded. Replace or remove the file."
     )
 
 
-def open_image(path: str | os.PathLike, *, min_side: int = 0) -> Image.Image:
+def open_image(
+    path: str | os.PathLike, *, min_side: int = 0, name: str | None = None
+) -> Image.Image:
     """Open an image fully, with its EXIF orientation applied.
 
     A decompression bomb (a header declaring more pixels than PIL's limit) and an image
     smaller than ``min_side`` on a side (datasets ask for :data:`MIN_IMAGE_SIDE`) are
-    refused by name.
+    refused by ``name`` (default: the path; an archive member is named in its archive).
     """
+    shown = name or str(path)
     try:
         with Image.open(path) as img:
             if min(img.size) < min_side:
                 raise DataError(
-                    f"image {path} is {img.width}x{img.height} px, below the minimum of "
+                    f"image {shown} is {img.width}x{img.height} px, below the minimum of "
                     f"{min_side} px per side: resized to a model's resolution it would be "
                     "many copies of the same few pixels. Replace or remove the file."
                 )
             img.load()
             return ImageOps.exif_transpose(img)
     except Image.DecompressionBombError as exc:
-        raise _bomb(path, exc) from exc
+        raise _bomb(path, exc, name=shown) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}. Replace or remove the file.") from exc
+        reason = str(exc).replace(str(path), shown)
+        raise DataError(
+            f"cannot read image {shown}: {reason}. Replace or remove the file."
+        ) from exc
 
 
 def oriented_size(path: str | os.PathLike) -> tuple[int, int]:

@@ -112,7 +112,9 @@ def test_label_without_alpha_is_refused(tmp_path, synth):
     }
     tar = synthetic.write_tarball(tmp_path / "rgb_labels.tar.gz", labels)
     with pytest.raises(
-        DataError, match=r"label labels/charlie\.png has no alpha channel \(PIL mode RGB\)"
+        DataError,
+        match=r"label labels/charlie\.png \(in .*rgb_labels\.tar\.gz\) has no alpha channel "
+        r"\(PIL mode RGB\)",
     ):
         run({**synth, "labels": {"source": str(tar)}}, tmp_path / "out" / "synth")
 
