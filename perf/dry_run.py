@@ -1,8 +1,9 @@
-"""Dry-run time of the workflow with many test images (issue 13): is one job per image OK?
+"""Dry-run time of the workflow with many test images (issue 13).
 
 Writes a config like config/test.yaml with N test images (names only matter at plan time),
 2 models and 2 resolutions, and times ``snakemake -n`` in a scratch folder; prints the job
-count and seconds. Per-image jobs are images x models x resolutions x (segment + PCA).
+count and seconds. The test-image rules (segment, PCA) run one job per (dataset, model,
+resolution) for all its test images, so the job count does not grow with N.
 
     .venv/bin/python perf/dry_run.py --images 1000
 """

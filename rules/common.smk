@@ -13,7 +13,6 @@ from fmeval.config import check_config, check_schema
 from fmeval.ct.sweep import ct_grid
 from fmeval.errors import ConfigError
 from fmeval.features.models import check_models
-from fmeval.features.names import name_test_images
 from fmeval.io.sources import check_config_sources, local_path
 from fmeval.video.plan import video_plan
 
@@ -52,20 +51,10 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names)
 
 
-def get_test_images(dataset):
-    """The names of one dataset's test images (the {image} wildcard)."""
-    return name_test_images(config["datasets"][dataset].get("test_images", []))
-
-
-def get_all_test_images():
-    return sorted({name for d in DATASETS for name in get_test_images(d)})
-
-
 wildcard_constraints:
     dataset=_alternatives([*DATASETS, *VIDEO.datasets, *CLASSIFY_DATASETS]),
     model=_alternatives(MODELS),
     res=r"\d+",
-    image=r"[^/]+",  # names are checked by the rules that look them up
     n_phantoms=r"\d+",
     views=r"\d+",
     noise=_alternatives(CT.noise),
@@ -104,21 +93,6 @@ def expand_cells(pattern, **extra):
     return expand(
         pattern, dataset=DATASETS, model=list(MODELS), res=RESOLUTIONS, **extra
     )
-
-
-def expand_test_images(pattern):
-    """``pattern`` for every (dataset, model, res, test image): test images are per dataset."""
-    return [
-        path
-        for d in DATASETS
-        for path in expand(
-            pattern,
-            dataset=d,
-            model=list(MODELS),
-            res=RESOLUTIONS,
-            image=get_test_images(d),
-        )
-    ]
 
 
 # --- CT reconstruction -----------------------------------------------------------------

@@ -23,10 +23,10 @@ rule build_report:
         segmentation_figures=[
             rules.report_segmentation.output.ap_vs_c_png,
             rules.report_segmentation.output.best_vs_res_png,
-            *expand_test_images(rules.segment_test_images.output.png),
-            *expand_test_images(rules.render_pca.output.png),
+            *expand_cells(rules.segment_test_images.output.folder),
+            *expand_cells(rules.render_pca.output.folder),
             *(
-                expand_test_images(rules.render_attention.output.png)
+                expand_cells(rules.render_attention.output.folder)
                 if config["pca"]["attention_maps"]
                 else []
             ),

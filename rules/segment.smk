@@ -8,8 +8,10 @@ rule segment_test_images:
         probe=rules.fit_probe.output.probe,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
-        png=report(
-            "results/segment/{dataset}/{model}/{res}/{image}.png",
+        # every test image of the dataset, <image>.png and <image>.json, in one job
+        folder=report(
+            directory("results/segment/{dataset}/{model}/{res}"),
+            patterns=["{image}.png"],
             category="Segmentation",
             subcategory="Test images",
             labels={
@@ -20,11 +22,10 @@ rule segment_test_images:
             },
             caption="../report/triptych.rst",
         ),
-        scores="results/segment/{dataset}/{model}/{res}/{image}.json",
     log:
-        "logs/segment/{dataset}/{model}/{res}/{image}.log",
+        "logs/segment/{dataset}/{model}/{res}.log",
     benchmark:
-        "benchmarks/segment/{dataset}/{model}/{res}/{image}.tsv"
+        "benchmarks/segment/{dataset}/{model}/{res}.tsv"
     conda:
         "../envs/fmeval.yaml"
     params:
@@ -41,8 +42,10 @@ rule render_pca:
         probe=rules.fit_probe.output.probe,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
-        png=report(
-            "results/pca/{dataset}/{model}/{res}/{image}.png",
+        # every test image of the dataset, <image>.png and <image>.json, in one job
+        folder=report(
+            directory("results/pca/{dataset}/{model}/{res}"),
+            patterns=["{image}.png"],
             category="Segmentation",
             subcategory="PCA renders",
             labels={
@@ -53,11 +56,10 @@ rule render_pca:
             },
             caption="../report/pca.rst",
         ),
-        info="results/pca/{dataset}/{model}/{res}/{image}.json",
     log:
-        "logs/pca/{dataset}/{model}/{res}/{image}.log",
+        "logs/pca/{dataset}/{model}/{res}.log",
     benchmark:
-        "benchmarks/pca/{dataset}/{model}/{res}/{image}.tsv"
+        "benchmarks/pca/{dataset}/{model}/{res}.tsv"
     conda:
         "../envs/fmeval.yaml"
     params:
@@ -71,8 +73,10 @@ rule render_attention:
         model_manifest=rules.fetch_model.output.manifest,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
-        png=report(
-            "results/attention/{dataset}/{model}/{res}/{image}.png",
+        # every test image of the dataset, <image>.png, in one job
+        folder=report(
+            directory("results/attention/{dataset}/{model}/{res}"),
+            patterns=["{image}.png"],
             category="Segmentation",
             subcategory="CLS attention",
             labels={
@@ -84,9 +88,9 @@ rule render_attention:
             caption="../report/attention.rst",
         ),
     log:
-        "logs/attention/{dataset}/{model}/{res}/{image}.log",
+        "logs/attention/{dataset}/{model}/{res}.log",
     benchmark:
-        "benchmarks/attention/{dataset}/{model}/{res}/{image}.tsv"
+        "benchmarks/attention/{dataset}/{model}/{res}.tsv"
     conda:
         "../envs/fmeval.yaml"
     threads: 2
@@ -100,7 +104,7 @@ rule render_attention:
 rule report_segmentation:
     input:
         cv=expand_cells(rules.cross_validate_probe.output.table),
-        scores=expand_test_images(rules.segment_test_images.output.scores),
+        scores=expand_cells(rules.segment_test_images.output.folder),
     output:
         ap=report(
             "results/report/segmentation/ap.csv",

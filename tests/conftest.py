@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,20 @@ def run_snakemake(
             f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+def run_with_config(
+    workdir: Path, config: dict, *args: str, **kwargs
+) -> subprocess.CompletedProcess:
+    """``run_snakemake`` in ``workdir`` on ``config`` written to a file of its own, leaving
+    ``workdir/config.yaml`` alone (tests on the other pytest-xdist worker may read it)."""
+    fd, path = tempfile.mkstemp(prefix=".config-", suffix=".yaml", dir=workdir)
+    os.close(fd)
+    try:
+        Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+        return run_snakemake(workdir, None, "--configfile", path, *args, **kwargs)
+    finally:
+        os.unlink(path)
 
 
 def scheduled_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:

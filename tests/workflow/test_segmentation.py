@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import load_test_config, run_snakemake, scheduled_jobs, write_config
+from conftest import load_test_config, run_snakemake, run_with_config, scheduled_jobs
 from PIL import Image
 
 from fmeval.io.tables import read_meta
@@ -29,17 +29,11 @@ REPORT_RULES = {"build_report", "all"}
 
 
 def dry_run(workdir, change=None) -> dict[str, int]:
-    """The jobs a dry run schedules in ``workdir`` after ``change(config)``; config
-    restored after.
-    """
+    """The jobs a dry run schedules in ``workdir`` after ``change(config)``."""
     config = load_test_config()
     if change:
         change(config)
-    try:
-        proc = run_snakemake(workdir, config, "-n")
-    finally:
-        write_config(workdir, load_test_config())
-    return scheduled_jobs(proc)
+    return scheduled_jobs(run_with_config(workdir, config, "-n"))
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +152,8 @@ def test_changing_cs_reruns_the_probe_branch_and_no_features(full_run, baseline)
     assert added(jobs, baseline) == {
         "cross_validate_probe": n,
         "fit_probe": n,
-        "segment_test_images": n * len(TEST_IMAGES),
-        "render_pca": n * len(TEST_IMAGES),
+        "segment_test_images": n,  # one job per cell, for all its test images
+        "render_pca": n,
         "report_segmentation": 1,
     }
     assert "extract_features" not in jobs
@@ -168,14 +162,14 @@ def test_changing_cs_reruns_the_probe_branch_and_no_features(full_run, baseline)
 def test_changing_the_median_filter_reruns_segmentation_only(full_run, baseline):
     jobs = dry_run(full_run, lambda c: c["segment"].update(median_filter=False))
     assert added(jobs, baseline) == {
-        "segment_test_images": len(RESOLUTIONS) * len(TEST_IMAGES),
+        "segment_test_images": len(RESOLUTIONS),
         "report_segmentation": 1,
     }
 
 
 def test_attention_switch_adds_only_attention_jobs(full_run, baseline):
     jobs = dry_run(full_run, lambda c: c["pca"].update(attention_maps=True))
-    assert added(jobs, baseline) == {"render_attention": len(RESOLUTIONS) * len(TEST_IMAGES)}
+    assert added(jobs, baseline) == {"render_attention": len(RESOLUTIONS)}
 
 
 @pytest.mark.parametrize("cs", [[], [0.0, 1.0]])
@@ -189,16 +183,16 @@ def test_bad_c_grid_is_a_config_error(tmp_path, test_config, cs):
 
 
 def test_attention_maps_rule(full_run):
-    """The optional GPU-tagged rule, run for one image in the whole run's folder (on CPU here)."""
+    """The optional GPU-tagged rule, run for one cell in the whole run's folder (on CPU here)."""
     config = load_test_config()
     config["pca"]["attention_maps"] = True
-    target = f"results/attention/{DMR}/224/camel-00060.png"
-    try:
-        # a flag ends --configfile's list of files, so the target is taken as a target
-        proc = run_snakemake(full_run, config, "--keep-going", target)
-    finally:
-        write_config(full_run, load_test_config())
+    target = f"results/attention/{DMR}/224"
+    # a flag ends --configfile's list of files, so the target is taken as a target
+    proc = run_with_config(full_run, config, "--keep-going", target)
     assert scheduled_jobs(proc) == {"render_attention": 1}
-    with Image.open(full_run / target) as png:
+    assert sorted(p.name for p in (full_run / target).iterdir()) == sorted(
+        f"{image}.png" for image in TEST_IMAGES
+    )
+    with Image.open(full_run / target / "camel-00060.png") as png:
         assert png.size[0] > 400 and np.asarray(png).std() > 0
-    assert (full_run / f"benchmarks/attention/{DMR}/224/camel-00060.tsv").exists()
+    assert (full_run / f"benchmarks/attention/{DMR}/224.tsv").exists()

@@ -19,7 +19,7 @@ from fmeval.features.backbones import create_backbone, load_manifest, run_backbo
 from fmeval.features.images import load_rgb, patch_grid, resize_to_grid, to_normalised_tensor
 from fmeval.plots import save_png, title_lines
 from fmeval.runtime import pick_device
-from fmeval.seg.segment import find_test_item
+from fmeval.seg.segment import cell_outputs, find_test_item, test_image_names
 
 log = logging.getLogger(__name__)
 
@@ -99,26 +99,21 @@ def draw_attention(image: np.ndarray, maps: np.ndarray, *, title: str, out) -> N
     save_png(fig, out)
 
 
-def run_attention(
+def render_attention(
     *,
     model_manifest: str,
     dataset_manifest: str,
     dataset: str,
-    image: str,
     res: int,
     device: str,
-    png: str,
-) -> np.ndarray:
-    """Everything ``render_attention`` does for one test image."""
+    folder: str,
+) -> dict[str, np.ndarray]:
+    """``render_attention`` for one (dataset, model, res): the last-layer CLS attention of
+    every test image of the dataset into ``folder/<image>.png``; the backbone is built once."""
     spec, manifest = load_manifest(model_manifest)
     dev = pick_device(device)
     log.info("running on %s (device: %s)", dev, device)
     model = create_backbone(spec, manifest).to(dev)
-    item = find_test_item(dataset_manifest, image)
-    img = load_rgb(item.image)
-    grid = patch_grid(*img.size, res=res, patch_size=spec.patch_size, name=image)
-    shown = resize_to_grid(img, grid, patch_size=spec.patch_size)
-    maps = cls_attention(model, spec, to_normalised_tensor(shown)[None].to(dev), grid)[0]
     meta = {
         "dataset": dataset,
         "model": spec.key,
@@ -126,6 +121,14 @@ def run_attention(
         "random_init": spec.is_random,
         "weights": manifest.get("weights_id"),
     }
-    title = title_lines(meta, image, ["last-layer CLS attention per head"])
-    draw_attention(np.asarray(shown), maps, title=title, out=png)
-    return maps
+    out = {}
+    for image in test_image_names(dataset_manifest):
+        img = load_rgb(find_test_item(dataset_manifest, image).image)
+        grid = patch_grid(*img.size, res=res, patch_size=spec.patch_size, name=image)
+        shown = resize_to_grid(img, grid, patch_size=spec.patch_size)
+        maps = cls_attention(model, spec, to_normalised_tensor(shown)[None].to(dev), grid)[0]
+        title = title_lines(meta, image, ["last-layer CLS attention per head"])
+        png = cell_outputs(folder, image, ".png")
+        draw_attention(np.asarray(shown), maps, title=title, out=str(png))
+        out[image] = maps
+    return out

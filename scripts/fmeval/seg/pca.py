@@ -17,7 +17,14 @@ from fmeval.features.store import read_cls, read_image
 from fmeval.io.tables import write_json
 from fmeval.plots import save_png, title_lines
 from fmeval.seg.probe import load_probe
-from fmeval.seg.segment import display_image, find_test_item, foreground_mask, image_patches
+from fmeval.seg.segment import (
+    cell_outputs,
+    display_image,
+    find_test_item,
+    foreground_mask,
+    image_patches,
+    test_image_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +151,29 @@ def run_pca(
     }
     write_json(record, info)
     return record
+
+
+def render_pca(
+    *,
+    features: str,
+    cls: str,
+    probe: str,
+    dataset_manifest: str,
+    threshold: float,
+    folder: str,
+) -> list[dict]:
+    """``render_pca`` for one (dataset, model, res): every test image of the dataset into
+    ``folder`` (``<image>.png`` and ``<image>.json``), in one job."""
+    return [
+        run_pca(
+            features=features,
+            cls=cls,
+            probe=probe,
+            dataset_manifest=dataset_manifest,
+            image=image,
+            threshold=threshold,
+            png=str(cell_outputs(folder, image, ".png")),
+            info=str(cell_outputs(folder, image, ".json")),
+        )
+        for image in test_image_names(dataset_manifest)
+    ]

@@ -11,6 +11,7 @@ Each is NaN (null in JSON/CSV) when undefined: no mask, or one class only.
 import logging
 import math
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -40,6 +41,17 @@ def find_test_item(manifest: str | os.PathLike, image: str) -> Item:
             "training image is renamed: give it a distinct `name` in datasets.<name>.test_images"
         )
     return items[image]
+
+
+def test_image_names(manifest: str | os.PathLike) -> list[str]:
+    """The names of a dataset's test images, in manifest order."""
+    return [item.name for item in read_manifest(manifest) if item.split == "test"]
+
+
+def cell_outputs(folder: str | os.PathLike, image: str, suffix: str) -> Path:
+    """Where a per-cell rule writes one test image's output (``<folder>/<image><suffix>``)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder) / f"{image}{suffix}"
 
 
 def image_patches(
@@ -217,3 +229,29 @@ def run_segmentation(
         record["iou"],
     )
     return record
+
+
+def segment_test_images(
+    *,
+    features: str,
+    probe: str,
+    dataset_manifest: str,
+    median_filter: bool,
+    threshold: float,
+    folder: str,
+) -> list[dict]:
+    """``segment_test_images`` for one (dataset, model, res): every test image of the dataset
+    into ``folder`` (``<image>.png`` and ``<image>.json``), in one job."""
+    return [
+        run_segmentation(
+            features=features,
+            probe=probe,
+            dataset_manifest=dataset_manifest,
+            image=image,
+            median_filter=median_filter,
+            threshold=threshold,
+            png=str(cell_outputs(folder, image, ".png")),
+            scores=str(cell_outputs(folder, image, ".json")),
+        )
+        for image in test_image_names(dataset_manifest)
+    ]

@@ -79,8 +79,10 @@ def best_table(ap: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_test_scores(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
-    """Held-out test AP and IoU per (dataset, model, res, image), from segment_test_images' JSON."""
-    rows = [json.loads(Path(p).read_text()) for p in paths]
+    """Held-out test AP and IoU per (dataset, model, res, image), from segment_test_images'
+    JSON files (``paths``: the files, or the per-cell folders that hold them)."""
+    files = [f for p in map(Path, paths) for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    rows = [json.loads(f.read_text()) for f in files]
     cols = [
         *KEYS,
         "image",

@@ -111,7 +111,12 @@ def per_image_figures(figures: list[str], tests: pd.DataFrame) -> pd.DataFrame:
     segmentations their panels and held-out scores.
     """
     rows = []
-    for path in figures:
+    pngs = [
+        str(f)
+        for p in figures
+        for f in (sorted(Path(p).glob("*.png")) if Path(p).is_dir() else [p])
+    ]  # the per-cell folders of segment_test_images, render_pca and render_attention
+    for path in pngs:
         parts = Path(path).parts  # results/<kind>/<dataset>/<model>/<res>/<image>.png
         if len(parts) < 6 or parts[-6] != "results" or parts[-5] not in KINDS:
             continue
