@@ -22,11 +22,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def config(n_images: int) -> dict:
+def config(n_images: int, folder: Path) -> dict:
+    """The test config with ``n_images`` test images: empty files in ``folder`` (the plan
+    only checks that local sources exist)."""
     cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    for i in range(n_images):
+        (folder / f"t{i:04d}.jpg").touch()
     davis = cfg["datasets"]["davis"]
     davis["test_images"] = [
-        {"name": f"t{i:04d}", "image": f"/nonexistent/t{i:04d}.jpg"} for i in range(n_images)
+        {"name": f"t{i:04d}", "image": str(folder / f"t{i:04d}.jpg")} for i in range(n_images)
     ]
     model = cfg["models"]["dinov2_vits14"]
     cfg["models"] = {"vits_a": copy.deepcopy(model), "vits_b": copy.deepcopy(model)}
@@ -46,7 +50,7 @@ def main() -> None:
     for n in args.images:
         with tempfile.TemporaryDirectory() as tmp:
             cfg_path = Path(tmp) / "config.yaml"
-            cfg_path.write_text(yaml.safe_dump(config(n)))
+            cfg_path.write_text(yaml.safe_dump(config(n, Path(tmp))))
             cmd = [
                 sys.executable,
                 "-m",
