@@ -11,9 +11,9 @@ rule download_classification_dataset:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",
     log:
-        "logs/datasets/{dataset}.log",
+        "logs/datasets/classify/{dataset}.log",
     benchmark:
-        "benchmarks/datasets/{dataset}.tsv"
+        "benchmarks/datasets/classify/{dataset}.tsv"
     wildcard_constraints:
         dataset=_alternatives(CLASSIFY_DATASETS) or "(?!)",
     priority: 11

@@ -16,9 +16,9 @@ rule download_video:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",
     log:
-        "logs/datasets/{dataset}.log",
+        "logs/datasets/video/{dataset}.log",
     benchmark:
-        "benchmarks/datasets/{dataset}.tsv"
+        "benchmarks/datasets/video/{dataset}.tsv"
     wildcard_constraints:
         dataset=_alternatives(VIDEO.datasets) or "(?!)",
     priority: 11
