@@ -61,13 +61,18 @@ class Counter:
         return wrapped
 
 
-def make_model(method: str):
+def make_model(method: str, device: torch.device):
     if method != "ram":
         return None
     import deepinv as dinv
 
     torch.manual_seed(0)
-    return dinv.models.RAM(pretrained=False).eval()
+    return dinv.models.RAM(pretrained=False).eval().to(device)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def cache_operator(views: int, folder: Path) -> tuple[Path, float, dict]:
@@ -91,14 +96,17 @@ def cache_operator(views: int, folder: Path) -> tuple[Path, float, dict]:
     return path, norm, {**cost, "mb": os.path.getsize(path) / 1e6}
 
 
-def pipeline(method, views, sino, norm, matrix, model, batch_size):
+def pipeline(method, views, sino, norm, matrix, model, batch_size, device):
     start = time.perf_counter()
-    physics = build_operator(views, operator_norm=norm, matrix=matrix, noise_model=noise_model(LOW))
+    physics = build_operator(
+        views, operator_norm=norm, matrix=matrix, device=device, noise_model=noise_model(LOW)
+    )
+    sync(device)
     build = time.perf_counter() - start
     counter = Counter(physics)
     solver = make_solver(method, options=TV if method == "tv" else {}, model=model)
     start = time.perf_counter()
-    images = reconstruct(sino, physics, solver, batch_size=batch_size)
+    images = reconstruct(sino, physics, solver, batch_size=batch_size, device=device)
     solve = time.perf_counter() - start
     return build, solve, counter, images
 
@@ -107,20 +115,22 @@ def stock_tv(y, physics):
     return build_tv(**TV, stock=True)(y, physics)
 
 
-def tutorial(method, views, sino, model):
+def tutorial(method, views, sino, model, device):
     import deepinv as dinv
 
     start = time.perf_counter()
     physics = dinv.physics.Tomography(
-        img_width=128, angles=views, normalize=True, noise_model=noise_model(LOW)
-    )
+        img_width=128, angles=views, normalize=True, noise_model=noise_model(LOW), device=device
+    ).to(device)  # the noise model's gain and sigma too (RAM reads them)
+    sync(device)
     build = time.perf_counter() - start
     solver = stock_tv if method == "tv" else make_solver(method, model=model)
     out = []
     start = time.perf_counter()
     with torch.no_grad():
         for i in range(len(sino)):
-            out.append(solver(torch.from_numpy(sino[i : i + 1]), physics)[:, 0].numpy())
+            y = torch.from_numpy(sino[i : i + 1]).to(device)
+            out.append(solver(y, physics)[:, 0].cpu().numpy())
     solve = time.perf_counter() - start
     return build, solve, np.concatenate(out)
 
@@ -132,12 +142,21 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["fbp", "tv", "ram"])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--phantoms-file", type=Path, help="(n, 128, 128) .npy phantoms instead of dival's"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    gt = generate_phantoms(args.phantoms)
+    device = torch.device(args.device)
+    if args.phantoms_file:
+        gt = np.load(args.phantoms_file)[: args.phantoms]
+    else:
+        gt = generate_phantoms(args.phantoms)
     n = len(gt)
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n} phantoms, noise {LOW}, "
+        f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, {n} "
+        f"phantoms, noise {LOW}, "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
         flush=True,
     )
@@ -157,11 +176,11 @@ def main() -> None:
                 flush=True,
             )
             for method in args.methods:
-                model = make_model(method)
+                model = make_model(method, device)
                 build, solve, counter, ours_x = pipeline(
-                    method, views, sino, norm, matrix, model, args.batch_size
+                    method, views, sino, norm, matrix, model, args.batch_size, device
                 )
-                t_build, t_solve, theirs_x = tutorial(method, views, sino, model)
+                t_build, t_solve, theirs_x = tutorial(method, views, sino, model, device)
                 ours, theirs = (build + solve) / n, (t_build + t_solve) / n
                 in_ops = sum(counter.seconds.values())
                 diff = np.abs(ours_x - theirs_x).max() / np.ptp(theirs_x)

@@ -1,19 +1,23 @@
 """Images/s of our feature extraction against the tutorial's loop, on the same images.
 
 Ours: ``fmeval.features.extract_features`` (images batched by resized shape,
-``torch.inference_mode``, bf16 autocast on CUDA, masks pooled to patches, Arrow tables
+``torch.inference_mode``, the precision asked for, masks pooled to patches, Arrow tables
 built). The tutorial's loop (DINOv3 notebook "foreground segmentation"): one image at a
-time, batch 1, each image resized with ``TF.resize`` and forwarded alone, its mask
+time, batch 1, fp32, each image resized with ``TF.resize`` and forwarded alone, its mask
 quantised with the stride-p convolution. Same images (the DAVIS frames of
-../shared/data/davis2016-fg, 15 train + 2 test), same model and resolution.
+../shared/data/davis2016-fg, 15 train + 2 test, ``--copies`` times), same model and resolution.
 
-The model is ViT-S/14 with RANDOM weights (no download here): by default through the
-local hub fixture (tests/fixtures/dinov2_hub, the `torchhub` backend), or timm's
-``vit_small_patch14_dinov2.lvd142m`` with ``--backend timm``. Random and pretrained
-weights cost the same to run.
+The model is ViT-S/14 or ViT-B/14 (``--arch``) with RANDOM weights (no download here):
+by default through the official DINOv2 hub code in ../shared/hub/dinov2 (the `torchhub`
+backend), or timm's ``vit_{small,base}_patch14_dinov2.lvd142m`` with ``--backend timm``.
+Random and pretrained weights cost the same to run. It prints images/s, GFLOP/s against
+the measured GEMM peak of the same precision, and peak memory; ``--forward-reps`` also
+times the forward pass alone on one batch.
 
     .venv/bin/python perf/extract_features.py            # CPU (or CUDA if present)
     .venv/bin/python perf/extract_features.py --device cpu --res 448 --repeat 2
+    python perf/extract_features.py --device cuda --arch vitb14 --res 896 --batch-size 32 \
+        --precisions bf16 fp32 --copies 4 --forward-reps 5
 """
 
 import argparse
@@ -22,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,45 +47,52 @@ from fmeval.features.images import (
     to_normalised_tensor,
 )
 from fmeval.features.models import ModelSpec
-from fmeval.runtime import pick_device
+from fmeval.runtime import PRECISIONS, autocast, pick_device
 
 DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
 OFFICIAL_HUB = REPO.parent / "shared" / "hub" / "dinov2"
-MODELS = {
-    "torchhub": {  # the official DINOv2 hub code (the real torchhub path), else the fixture
-        "backend": "torchhub",
-        "name": "dinov2_vits14",
-        "repo": str(OFFICIAL_HUB if OFFICIAL_HUB.is_dir() else REPO / "tests/fixtures/dinov2_hub"),
-    },
-    "timm": {"backend": "timm", "name": "vit_small_patch14_dinov2.lvd142m"},
+ARCHS = {  # arch: (torchhub entry point, timm name)
+    "vits14": ("dinov2_vits14", "vit_small_patch14_dinov2.lvd142m"),
+    "vitb14": ("dinov2_vitb14", "vit_base_patch14_dinov2.lvd142m"),
 }
 
 
-def load_items(tmp: Path):
+def model_config(backend: str, arch: str, hub: Path) -> dict:
+    """The model entry: the official DINOv2 hub code (the real torchhub path), or timm."""
+    hub_name, timm_name = ARCHS[arch]
+    if backend == "timm":
+        return {"backend": "timm", "name": timm_name}
+    repo = hub if hub.is_dir() else REPO / "tests/fixtures/dinov2_hub"
+    return {"backend": "torchhub", "name": hub_name, "repo": str(repo)}
+
+
+def load_items(tmp: Path, data: Path = DATA, copies: int = 1):
     test = [
         {
             "name": stem,
-            "image": str(DATA / "test" / f"{stem}.jpg"),
-            "mask": str(DATA / "test" / f"{stem}.mask.png"),
+            "image": str(data / "test" / f"{stem}.jpg"),
+            "mask": str(data / "test" / f"{stem}.mask.png"),
         }
         for stem in ("camel-00060", "dog-00040")
     ]
     manifest = download_dataset(
         name="davis",
-        images={"source": str(DATA / "foreground_segmentation_images.tar.gz")},
-        labels={"source": str(DATA / "foreground_segmentation_labels.tar.gz")},
+        images={"source": str(data / "foreground_segmentation_images.tar.gz")},
+        labels={"source": str(data / "foreground_segmentation_labels.tar.gz")},
         test_images=test,
         out_dir=tmp / "davis",
     )
-    return read_manifest(manifest)
+    items = read_manifest(manifest)
+    # --copies: the same frames again under other names (a larger set for a GPU's batches)
+    return [replace(it, name=f"{it.name}~{k}") if k else it for k in range(copies) for it in items]
 
 
-def build_model(tmp: Path, backend: str):
+def build_model(tmp: Path, backend: str, arch: str = "vits14", hub: Path = OFFICIAL_HUB):
     spec = ModelSpec.from_config(
-        "vits14", {**MODELS[backend], "patch_size": 14, "weights": "random"}
+        arch, {**model_config(backend, arch, hub), "patch_size": 14, "weights": "random"}
     )
-    fetch_model(spec, cache_dir=tmp, manifest=tmp / "vits14.json")
-    spec, record = load_manifest(tmp / "vits14.json")
+    fetch_model(spec, cache_dir=tmp, manifest=tmp / f"{arch}.json")
+    spec, record = load_manifest(tmp / f"{arch}.json")
     return spec, create_backbone(spec, record)
 
 
@@ -93,17 +105,15 @@ def resize_transform(img: Image.Image, image_size: int, patch_size: int) -> torc
 
 
 def tutorial_loop(model, spec, items, *, res: int, device: torch.device) -> None:
-    """Batch 1, one image at a time, as the notebook does (plus the CLS token we also keep)."""
+    """Batch 1, one image at a time, in fp32 (the notebook's ``autocast(dtype=torch.float32)``),
+    as the notebook does (plus the CLS token we also keep)."""
     p = spec.patch_size
     quant = torch.nn.Conv2d(1, 1, p, stride=p, bias=False)
     quant.weight.data.fill_(1.0 / (p * p))
     images = [Image.open(item.image) for item in items]
     labels = [Image.open(item.mask) if item.mask else None for item in items]
     xs, ys = [], []
-    with (
-        torch.inference_mode(),
-        torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"),
-    ):
+    with torch.inference_mode():
         for image, label in zip(images, labels):
             if label is not None:
                 mask = label.split()[-1]
@@ -116,8 +126,12 @@ def tutorial_loop(model, spec, items, *, res: int, device: torch.device) -> None
             cls.float().cpu()
 
 
-def ours(model, spec, items, *, res: int, batch_size: int, device: torch.device) -> None:
-    extract_features(model, spec, items, res=res, batch_size=batch_size, device=device)
+def ours(
+    model, spec, items, *, res: int, batch_size: int, device: torch.device, precision: str
+) -> None:
+    extract_features(
+        model, spec, items, res=res, batch_size=batch_size, device=device, precision=precision
+    )
 
 
 def timed(fn, *args, **kwargs) -> float:
@@ -131,7 +145,7 @@ def timed(fn, *args, **kwargs) -> float:
 
 
 def where_time_goes(
-    model, spec, items, *, res: int, batch_size: int, device: torch.device
+    model, spec, items, *, res: int, batch_size: int, device: torch.device, precision: str
 ) -> dict[str, float]:
     """Seconds in each step of our extraction, measured separately."""
     out = {"grid + masks (prepare)": timed(prepare, items, res=res, patch_size=spec.patch_size)}
@@ -147,20 +161,38 @@ def where_time_goes(
     x = torch.stack(tensors[:batch_size]).to(device)
 
     def forward():
-        with (
-            torch.inference_mode(),
-            torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"),
-        ):
+        with torch.inference_mode(), autocast(precision, device):
             run_backbone(spec, model, x)
 
     out[f"forward of one batch of {len(x)}"] = timed(forward)
     return out
 
 
-def gemm_peak(device: torch.device, size: int = 2048, repeat: int = 5) -> float:
-    """Best fp32 GEMM GFLOP/s of ``size`` x ``size`` matrices on ``device`` (current threads)."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
+def forward_rate(
+    model, spec, *, res: int, batch_size: int, device: torch.device, precision: str, reps: int
+) -> tuple[float, float]:
+    """(images/s, peak GB) of the forward pass alone on a (batch_size, 3, res, res) batch."""
+    x = torch.randn(batch_size, 3, res, res, device=device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def forward():
+        with torch.inference_mode(), autocast(precision, device):
+            for _ in range(reps):
+                run_backbone(spec, model, x)
+
+    forward()  # warm-up
+    seconds = timed(forward)
+    return batch_size * reps / seconds, peak_memory_gb(device)
+
+
+def gemm_peak(
+    device: torch.device, size: int = 2048, repeat: int = 5, dtype: torch.dtype = torch.float32
+) -> float:
+    """Best GEMM GFLOP/s of ``size`` x ``size`` matrices of ``dtype`` on ``device``."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    torch.matmul(a, b)  # warm-up
     best = 0.0
     for _ in range(repeat):
         seconds = timed(torch.matmul, a, b)
@@ -168,14 +200,13 @@ def gemm_peak(device: torch.device, size: int = 2048, repeat: int = 5) -> float:
     return best
 
 
-def gflop_per_image(model, spec, items, *, res: int, device: torch.device) -> float:
-    """Forward FLOPs of one image at ``res`` (torch's FlopCounterMode), in GFLOP."""
+def gflop_per_image(model, spec, *, size: tuple[int, int], device: torch.device) -> float:
+    """Forward FLOPs of one (height, width) image (torch's FlopCounterMode), in GFLOP."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    p = prepare(items[:1], res=res, patch_size=spec.patch_size)[0]
-    x = to_normalised_tensor(resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=14))
+    x = torch.randn(1, 3, *size, device=device)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        run_backbone(spec, model, x[None].to(device))
+        run_backbone(spec, model, x)
     return counter.get_total_flops() / 1e9
 
 
@@ -191,13 +222,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--res", type=int, default=448)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--backend", choices=sorted(MODELS), default="torchhub")
+    parser.add_argument("--backend", choices=["torchhub", "timm"], default="torchhub")
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="vits14")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=sorted(PRECISIONS),
+        default=["fp32"],
+        help="ours runs once per precision (the tutorial loop is fp32, as the notebook)",
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument(
         "--repeat", type=int, default=1, help="alternate the two this many times; report the best"
     )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
+    parser.add_argument("--copies", type=int, default=1, help="use the frames this many times")
+    parser.add_argument("--data", type=Path, default=DATA, help="the davis2016-fg folder")
+    parser.add_argument("--hub", type=Path, default=OFFICIAL_HUB, help="the DINOv2 hub code")
+    parser.add_argument(
+        "--forward-reps", type=int, default=0, help="also time N forwards of one batch alone"
+    )
     args = parser.parse_args()
 
     if args.threads:
@@ -205,61 +250,106 @@ def main() -> None:
     device = pick_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        items = load_items(tmp)
+        items = load_items(tmp, args.data, args.copies)
         if args.limit:
             items = items[: args.limit]
-        spec, model = build_model(tmp, args.backend)
+        spec, model = build_model(tmp, args.backend, args.arch, args.hub)
         model = model.to(device)
         print(
-            f"model: ViT-S/14 ({spec.name}, {spec.backend} backend, RANDOM init), res {args.res}, "
-            f"{len(items)} DAVIS images, device {device}, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads, batch size {args.batch_size}"
+            f"model: {args.arch} ({spec.name}, {spec.backend} backend, RANDOM init), res "
+            f"{args.res}, {len(items)} DAVIS images, device {device}"
+            f"{f' ({torch.cuda.get_device_name()})' if device.type == 'cuda' else ''}, torch "
+            f"{torch.__version__}, {torch.get_num_threads()} threads, batch size {args.batch_size}"
         )
         # warm-up at the real shape for both (allocator, kernels, lazy init)
         tutorial_loop(model, spec, items[:1], res=args.res, device=device)
-        ours_s, tut_s = [], []
+        for precision in args.precisions:
+            ours(
+                model,
+                spec,
+                items[:2],
+                res=args.res,
+                batch_size=2,
+                device=device,
+                precision=precision,
+            )
+        runs = {f"ours {p}": [] for p in args.precisions} | {"tutorial fp32": []}
+        peaks = {name: 0.0 for name in runs}
         for _ in range(args.repeat):
-            ours_s.append(
-                timed(
-                    ours,
+            for precision in args.precisions:
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats()
+                runs[f"ours {precision}"].append(
+                    timed(
+                        ours,
+                        model,
+                        spec,
+                        items,
+                        res=args.res,
+                        batch_size=args.batch_size,
+                        device=device,
+                        precision=precision,
+                    )
+                )
+                peaks[f"ours {precision}"] = peak_memory_gb(device)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            runs["tutorial fp32"].append(
+                timed(tutorial_loop, model, spec, items, res=args.res, device=device)
+            )
+            peaks["tutorial fp32"] = peak_memory_gb(device)
+        n = len(items)
+        best = {name: min(times) for name, times in runs.items()}
+        tut = best["tutorial fp32"]
+        grid = prepare(items[:1], res=args.res, patch_size=spec.patch_size)[0].grid
+        size = (grid[0] * spec.patch_size, grid[1] * spec.patch_size)
+        gflop = gflop_per_image(model, spec, size=size, device=device)
+        square = gflop_per_image(model, spec, size=(args.res, args.res), device=device)
+        peak = {p: gemm_peak(device, dtype=PRECISIONS[p]) for p in set(args.precisions) | {"fp32"}}
+        for name, seconds in best.items():
+            precision = name.split()[-1]
+            rate = gflop * n / seconds
+            print(
+                f"{name:14s} {n / seconds:8.2f} images/s ({seconds:.1f} s; runs "
+                f"{', '.join(f'{t:.1f}' for t in runs[name])} s) | {tut / seconds:5.2f}x the "
+                f"tutorial | {rate:8.1f} GFLOP/s = {rate / peak[precision]:5.1%} of the measured "
+                f"{precision} GEMM peak {peak[precision]:.0f} GFLOP/s | peak memory "
+                f"{peaks[name]:.2f} GB ({'CUDA allocated' if device.type == 'cuda' else 'RSS'})"
+            )
+        print(f"GFLOP per image: {gflop:.1f} at {size[0]}x{size[1]} px, {square:.1f} square")
+        if args.forward_reps:
+            for precision in args.precisions:
+                rate, mem = forward_rate(
                     model,
                     spec,
-                    items,
                     res=args.res,
                     batch_size=args.batch_size,
                     device=device,
+                    precision=precision,
+                    reps=args.forward_reps,
                 )
-            )
-            tut_s.append(timed(tutorial_loop, model, spec, items, res=args.res, device=device))
-        n = len(items)
-        best_ours, best_tut = min(ours_s), min(tut_s)
-        print(
-            f"ours (batched by shape):   {n / best_ours:7.3f} images/s  ({best_ours:.1f} s; runs "
-            f"{', '.join(f'{t:.1f}' for t in ours_s)} s)"
-        )
-        print(
-            f"tutorial loop (batch 1):   {n / best_tut:7.3f} images/s  ({best_tut:.1f} s; runs "
-            f"{', '.join(f'{t:.1f}' for t in tut_s)} s)"
-        )
-        print(f"ratio ours / tutorial:     {best_tut / best_ours:7.2f}x")
-        gflop = gflop_per_image(model, spec, items, res=args.res, device=device)
-        peak = gemm_peak(device)
-        for name, best in (("ours", best_ours), ("tutorial", best_tut)):
-            rate = gflop * n / best
-            print(
-                f"{name:9s} {rate:7.1f} GFLOP/s = {rate / peak:5.1%} of the measured fp32 GEMM "
-                f"peak {peak:.1f} GFLOP/s ({gflop:.1f} GFLOP per image)"
-            )
-        print(f"peak memory (process RSS or CUDA allocated): {peak_memory_gb(device):.2f} GB")
+                flops = rate * square
+                print(
+                    f"forward alone, {precision}, batch {args.batch_size} at {args.res}x"
+                    f"{args.res}: {rate:8.2f} images/s, {flops / 1e3:7.1f} TFLOP/s = "
+                    f"{flops / peak[precision]:5.1%} of the {precision} GEMM peak, peak memory "
+                    f"{mem:.2f} GB"
+                )
         print(f"load average: {os.getloadavg()}")
         if args.repeat > 1:
-            print(
-                "median ratio:              "
-                f"{statistics.median(tut_s) / statistics.median(ours_s):7.2f}x"
+            ratio = statistics.median(runs["tutorial fp32"]) / statistics.median(
+                runs[f"ours {args.precisions[0]}"]
             )
+            print(f"median ratio ours {args.precisions[0]} / tutorial: {ratio:7.2f}x")
         print("where our time goes (measured separately):")
         for step, seconds in where_time_goes(
-            model, spec, items, res=args.res, batch_size=args.batch_size, device=device
+            model,
+            spec,
+            items,
+            res=args.res,
+            batch_size=args.batch_size,
+            device=device,
+            precision=args.precisions[0],
         ).items():
             print(f"  {step:32s} {seconds:7.2f} s")
 
