@@ -31,6 +31,7 @@ from deepinv.physics.functional.radon import SQRT2, Radon
 
 from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path
+from fmeval.io.reading import READ_ERRORS, reading
 
 INDEX = torch.int32  # CSR indices: nnz < 2**31 up to ~3000 views at 128 px
 
@@ -293,13 +294,10 @@ def write_matrix(matrix: RadonMatrix, path: str | os.PathLike) -> None:
 
 def read_matrix(path: str | os.PathLike, *, views: int | None = None) -> RadonMatrix:
     """The matrix of :func:`write_matrix`; a DataError names the file and the fix."""
-    try:
+    fix = "delete it and rerun measure_operator"
+    with reading(path, what="the operator matrix", fix=fix, errors=(*READ_ERRORS, KeyError)):
         with np.load(path) as arrays:
             matrix = RadonMatrix.from_arrays({k: arrays[k] for k in arrays.files})
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(
-            f"cannot read the operator matrix {path} ({exc}); delete it and rerun measure_operator"
-        ) from exc
     if views is not None and matrix.views != views:
         raise DataError(
             f"operator matrix {path} is for {matrix.views} views, not {views}; "

@@ -13,6 +13,7 @@ import numpy as np
 
 from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path
+from fmeval.io.reading import load_npy
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,7 @@ def make_phantoms(*, n: int, phantoms: str | os.PathLike) -> None:
 
 def load_phantoms(path: str | os.PathLike) -> np.ndarray:
     """The (n, size, size) float32 phantoms written by :func:`make_phantoms`."""
-    try:
-        phantoms = np.load(path)
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"cannot read phantoms {path} ({exc}); delete it and rerun make_phantoms"
-        ) from exc
+    phantoms = load_npy(path, what="phantoms", fix="delete it and rerun make_phantoms")
     if phantoms.ndim != 3 or phantoms.dtype != np.float32:
         raise DataError(
             f"phantoms {path} are {phantoms.dtype} {phantoms.shape}, not float32 (n, h, w); rerun "

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT, load_weights
 from fmeval.io.paths import resolve_paths, store_paths
+from fmeval.io.reading import read_json
 from fmeval.io.sources import DEADLINE_S, fetch, local_path, sha256_file
 
 log = logging.getLogger(__name__)
@@ -86,12 +86,8 @@ def fetch_ram_weights(
 
 
 def read_ram_manifest(path: str | os.PathLike) -> dict:
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"cannot read the RAM manifest {path} ({exc}); delete it and rerun fetch_ram_weights"
-        ) from exc
+    fix = "delete it and rerun fetch_ram_weights"
+    record = read_json(path, what="the RAM manifest", fix=fix)
     return resolve_paths(record, ["weights_file"], manifest=path)
 
 

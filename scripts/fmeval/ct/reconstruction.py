@@ -29,6 +29,7 @@ from fmeval.ct.tomography import build_operator, noise_model, read_operator
 from fmeval.errors import ConfigError, DataError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT
+from fmeval.io.reading import load_npy, read_json
 from fmeval.runtime import autocast, pick_device
 
 log = logging.getLogger(__name__)
@@ -128,10 +129,7 @@ def reconstruct(
 
 def load_sinograms(path: str | os.PathLike, *, views: int) -> np.ndarray:
     """(n, 1, detectors, views) sinograms of a cell; anything else is a DataError."""
-    try:
-        data = np.load(path)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read sinograms {path} ({exc}); rerun simulate_sinograms") from exc
+    data = load_npy(path, what="sinograms", fix="rerun simulate_sinograms")
     if data.ndim != 4 or data.shape[-1] != views:
         raise DataError(f"sinograms {path} have shape {data.shape}, not (n, 1, detectors, {views})")
     return data
@@ -239,8 +237,4 @@ def run_reconstruction(
 
 
 def read_reconstruction_meta(path: str | os.PathLike) -> dict:
-    try:
-        with open(path) as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path} ({exc}); rerun reconstruct_sinograms") from exc
+    return read_json(path, fix="rerun reconstruct_sinograms")

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from fmeval.ct.metrics import score_images
 from fmeval.ct.phantoms import load_phantoms
 from fmeval.ct.reconstruction import read_reconstruction_meta
-from fmeval.errors import DataError
+from fmeval.io.reading import load_npy, reading
 from fmeval.io.tables import read_meta, write_table
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,7 @@ COLUMNS = [
 
 def score_cell(gt: np.ndarray, images_path: str | os.PathLike, meta: Mapping) -> pd.DataFrame:
     """The rows of one (method, views, noise) cell."""
-    try:
-        images = np.load(images_path)
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"cannot read reconstructions {images_path} ({exc}); rerun reconstruct_sinograms"
-        ) from exc
+    images = load_npy(images_path, what="reconstructions", fix="rerun reconstruct_sinograms")
     rows = score_images(gt, images)
     for key in ("method", "views", "noise", "gain", "sigma", "weights", "random_init"):
         rows[key] = meta[key]
@@ -87,9 +82,5 @@ def run_scoring(
 
 def read_scores(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     """The metrics table and its ``fmeval.*`` metadata."""
-    try:
+    with reading(path, what="the CT metrics", fix="rerun score_reconstructions"):
         return pq.read_table(path).to_pandas(), read_meta(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise DataError(
-            f"cannot read the CT metrics {path} ({exc}); rerun score_reconstructions"
-        ) from exc

@@ -21,7 +21,6 @@ import logging
 import os
 import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,6 +36,7 @@ from fmeval.ct.phantoms import IMAGE_SIZE, load_phantoms
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path
+from fmeval.io.reading import read_json
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,7 @@ def write_operator(
 
 
 def read_operator(path: str | os.PathLike) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"cannot read operator file {path} ({exc}); delete it and rerun measure_operator"
-        ) from exc
+    return read_json(path, what="operator file", fix="delete it and rerun measure_operator")
 
 
 def build_operator(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from fmeval.errors import DataError
+from fmeval.io.reading import reading
 
 _WILDCARD = re.compile(r"\{(\w+)(?:,[^{}]*)?\}")
 
@@ -63,12 +64,8 @@ def read_benchmarks(paths: Iterable[str], *, patterns: Mapping[str, str]) -> pd.
     """
     rows = []
     for path in paths:
-        try:
+        with reading(path, what="benchmark file", fix="delete it and rerun its job"):
             table = pd.read_csv(path, sep="\t")
-        except (OSError, ValueError) as exc:
-            raise DataError(
-                f"benchmark file {path} is unreadable ({exc}); delete it and rerun its job"
-            ) from exc
         missing = [c for c in BENCHMARK_COLUMNS if c not in table.columns]
         if missing or table.empty:
             raise DataError(

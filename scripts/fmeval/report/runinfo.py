@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
+from fmeval.io.reading import read_json
 from fmeval.io.tables import read_meta
-from fmeval.report.tables import read_json
+from fmeval.report.tables import RERUN
 
 LIBRARIES = (
     "snakemake",
@@ -76,7 +77,7 @@ def library_versions() -> dict[str, str]:
 
 def recorded_device(path: str | os.PathLike) -> str:
     """The ``device`` a job recorded: in a Parquet file's metadata or a JSON record."""
-    meta = read_meta(path) if str(path).endswith(".parquet") else read_json(path)
+    meta = read_meta(path) if str(path).endswith(".parquet") else read_json(path, fix=RERUN)
     return str(meta.get("device") or NOT_RECORDED)
 
 

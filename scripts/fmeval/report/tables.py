@@ -4,7 +4,6 @@ A stage table that lacks a column the report reads is a :class:`DataError` namin
 table and the columns; nothing guesses other spellings.
 """
 
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -15,31 +14,22 @@ import numpy as np
 import pandas as pd
 
 from fmeval.errors import DataError
+from fmeval.io.reading import reading
+
+RERUN = "rerun the rule that writes it"
 
 
 def read_table(path: str | os.PathLike, *, columns: Sequence[str]) -> pd.DataFrame:
     """A stage's CSV table, which must have ``columns`` (it may have more)."""
-    try:
+    with reading(path, what="report table", fix=RERUN):
         table = pd.read_csv(path, float_precision="round_trip")
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"report table {path} is unreadable ({exc}); rerun the rule that writes it"
-        ) from exc
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise DataError(
             f"report table {path} lacks the column(s) {missing} (it has {list(table.columns)}); "
-            "it was written by an older fmeval: rerun the rule that writes it"
+            f"it was written by an older fmeval: {RERUN}"
         )
     return table
-
-
-def read_json(path: str | os.PathLike) -> dict:
-    """A JSON record written by a stage."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path} is unreadable ({exc}); rerun the rule that writes it") from exc
 
 
 def pick(paths: Sequence[str], name: str) -> str:
