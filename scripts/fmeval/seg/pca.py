@@ -8,23 +8,16 @@ Beside it, the PCA fitted on all patches and the cosine similarity of each patch
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.special import expit
 from sklearn.decomposition import PCA
 
-from fmeval.features.store import read_cls, read_image
-from fmeval.io.tables import write_json
+from fmeval.features.store import ClsTokens, read_cls
 from fmeval.plots import save_png, title_lines
-from fmeval.seg.probe import load_probe
-from fmeval.seg.segment import (
-    cell_outputs,
-    display_image,
-    find_test_item,
-    foreground_mask,
-    image_patches,
-    test_image_names,
-)
+from fmeval.seg.probe import Probe, load_probe
+from fmeval.seg.segment import PatchImage, each_test_image, foreground_mask
 
 log = logging.getLogger(__name__)
 
@@ -112,36 +105,23 @@ def draw_renders(
     save_png(fig, out)
 
 
-def run_pca(
-    *,
-    features: str,
-    cls: str,
-    probe: str,
-    dataset_manifest: str,
-    image: str,
-    threshold: float,
-    png: str,
-    info: str,
+def render_image(
+    image: PatchImage, png: str, *, clf: Probe, tokens: ClsTokens, threshold: float
 ) -> dict:
-    """Everything ``render_pca`` does for one test image."""
-    feats = read_image(features, image)
-    tokens = read_cls(cls)
-    clf = load_probe(probe)
-    x, _, grid = image_patches(feats, image)
-    foreground = foreground_mask(clf.predict_proba(x).reshape(grid), threshold=threshold)
-    fg, note = foreground_render(x, grid, foreground)
-    if note:
-        log.warning("%s: %s", image, note)
-    whole = pca_render(x, grid)
-    sim = cls_similarity(x, tokens.cls[tokens.images.index(image)], grid)
-    meta = {k: feats.meta.get(k) for k in ("dataset", "model", "weights", "random_init", "res")}
-    shown = display_image(
-        find_test_item(dataset_manifest, image), grid, int(feats.meta["patch_size"])
+    """Everything ``render_pca`` does for one test image but write its record."""
+    foreground = foreground_mask(
+        clf.predict_proba(image.x).reshape(image.grid), threshold=threshold
     )
-    draw_renders(shown, fg, whole, sim, note=note, title=title_lines(meta, image), out=png)
-    record = {
-        **meta,
-        "image": image,
+    fg, note = foreground_render(image.x, image.grid, foreground)
+    if note:
+        log.warning("%s: %s", image.name, note)
+    whole = pca_render(image.x, image.grid)
+    sim = cls_similarity(image.x, tokens.cls[tokens.images.index(image.name)], image.grid)
+    title = title_lines(image.meta, image.name)
+    draw_renders(image.shown, fg, whole, sim, note=note, title=title, out=png)
+    return {
+        **image.meta,
+        "image": image.name,
         "threshold": threshold,
         "n_foreground": int(foreground.sum()),
         "foreground_pca": note is None,
@@ -149,8 +129,6 @@ def run_pca(
         "explained_variance_foreground": fg.explained.tolist(),
         "explained_variance_all": whole.explained.tolist(),
     }
-    write_json(record, info)
-    return record
 
 
 def render_pca(
@@ -164,16 +142,7 @@ def render_pca(
 ) -> list[dict]:
     """``render_pca`` for one (dataset, model, res): every test image of the dataset into
     ``folder`` (``<image>.png`` and ``<image>.json``), in one job."""
-    return [
-        run_pca(
-            features=features,
-            cls=cls,
-            probe=probe,
-            dataset_manifest=dataset_manifest,
-            image=image,
-            threshold=threshold,
-            png=str(cell_outputs(folder, image, ".png")),
-            info=str(cell_outputs(folder, image, ".json")),
-        )
-        for image in test_image_names(dataset_manifest)
-    ]
+    render = partial(render_image, clf=load_probe(probe), tokens=read_cls(cls), threshold=threshold)
+    return each_test_image(
+        render, features=features, dataset_manifest=dataset_manifest, folder=folder
+    )

@@ -11,6 +11,9 @@ Each is NaN (null in JSON/CSV) when undefined: no mask, or one class only.
 import logging
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -52,6 +55,43 @@ def cell_outputs(folder: str | os.PathLike, image: str, suffix: str) -> Path:
     """Where a per-cell rule writes one test image's output (``<folder>/<image><suffix>``)."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     return Path(folder) / f"{image}{suffix}"
+
+
+@dataclass(frozen=True)
+class PatchImage:
+    """One test image of a cell as its per-image figures start from it."""
+
+    name: str
+    x: np.ndarray  # (rows*cols, D) patch features in raster order
+    fg_fraction: np.ndarray  # (rows, cols) mask share of each patch; NaN without a mask
+    grid: tuple[int, int]
+    meta: dict  # dataset, model, weights, random_init and res of the feature file
+    shown: np.ndarray  # the image resized as the backbone saw it, (H, W, 3) uint8
+
+
+def read_patch_image(features: str, dataset_manifest: str, image: str) -> PatchImage:
+    """The features, grid and display image of the test image called ``image``."""
+    feats = read_image(features, image)
+    x, fg_fraction, grid = image_patches(feats, image)
+    meta = {k: feats.meta.get(k) for k in ("dataset", "model", "weights", "random_init", "res")}
+    item = find_test_item(dataset_manifest, image)
+    shown = display_image(item, grid, int(feats.meta["patch_size"]))
+    return PatchImage(image, x, fg_fraction, grid, meta, shown)
+
+
+def each_test_image(
+    run: Callable[[PatchImage, str], dict], *, features: str, dataset_manifest: str, folder: str
+) -> list[dict]:
+    """``run(image, png)`` for every test image of a dataset, in one job: ``run`` draws its
+    figure into ``png`` (``<folder>/<image>.png``) and returns the record written to
+    ``<folder>/<image>.json``."""
+    records = []
+    for name in test_image_names(dataset_manifest):
+        png = str(cell_outputs(folder, name, ".png"))
+        record = run(read_patch_image(features, dataset_manifest, name), png)
+        write_json(record, cell_outputs(folder, name, ".json"))
+        records.append(record)
+    return records
 
 
 def image_patches(
@@ -166,32 +206,20 @@ def draw_triptych(
     save_png(fig, out)
 
 
-def run_segmentation(
-    *,
-    features: str,
-    probe: str,
-    dataset_manifest: str,
-    image: str,
-    median_filter: bool,
-    threshold: float,
-    png: str,
-    scores: str,
+def segment_image(
+    image: PatchImage, png: str, *, clf: Probe, median_filter: bool, threshold: float
 ) -> dict:
-    """Everything ``segment_test_images`` does for one test image."""
-    feats = read_image(features, image)
-    clf = load_probe(probe)
-    x, fg_fraction, grid = image_patches(feats, image)
-    score_grid = score_map(clf, x, grid, median_filter=median_filter)
+    """Everything ``segment_test_images`` does for one test image but write its record."""
+    score_grid = score_map(clf, image.x, image.grid, median_filter=median_filter)
     mask = foreground_mask(score_grid, threshold=threshold)
-    result = held_out_scores(score_grid, mask, fg_fraction)
-    meta = {k: feats.meta.get(k) for k in ("dataset", "model", "weights", "random_init", "res")}
+    result = held_out_scores(score_grid, mask, image.fg_fraction)
     record = {
-        **meta,
-        "image": image,
+        **image.meta,
+        "image": image.name,
         "C": clf.c,
         "median_filter": median_filter,
         "threshold": threshold,
-        "has_mask": not bool(np.isnan(fg_fraction).any()),
+        "has_mask": not bool(np.isnan(image.fg_fraction).any()),
         "n_patches": int(mask.size),
         "n_pred_fg": int(mask.sum()),
         "max_score": float(score_grid.max()),
@@ -201,9 +229,6 @@ def run_segmentation(
         record["n_true_fg"] / record["n_patches"] if record["has_mask"] else math.nan
     )
     record["panels"] = triptych_panels(record["has_mask"])
-    shown = display_image(
-        find_test_item(dataset_manifest, image), grid, int(feats.meta["patch_size"])
-    )
     metrics = (
         f"patch-level AP {record['ap']:.3f} (chance {record['chance_ap']:.3f}), "
         f"IoU {record['iou']:.3f}"
@@ -213,16 +238,17 @@ def run_segmentation(
     if record["has_mask"] and not record["n_pred_fg"]:
         metrics += f" (no patch scored above {threshold:g})"
     title = title_lines(
-        meta,
-        image,
+        image.meta,
+        image.name,
         [f"probe C={clf.c:g}, median filter {'on' if median_filter else 'off'}; {metrics}"],
     )
-    truth = fg_fraction > TRUE_FG if record["has_mask"] else None
-    draw_triptych(shown, score_grid, mask, truth=truth, threshold=threshold, title=title, out=png)
-    write_json(record, scores)
+    truth = image.fg_fraction > TRUE_FG if record["has_mask"] else None
+    draw_triptych(
+        image.shown, score_grid, mask, truth=truth, threshold=threshold, title=title, out=png
+    )
     log.info(
         "%s: %d of %d patches foreground; AP %s, IoU %s",
-        image,
+        image.name,
         mask.sum(),
         mask.size,
         record["ap"],
@@ -242,16 +268,8 @@ def segment_test_images(
 ) -> list[dict]:
     """``segment_test_images`` for one (dataset, model, res): every test image of the dataset
     into ``folder`` (``<image>.png`` and ``<image>.json``), in one job."""
-    return [
-        run_segmentation(
-            features=features,
-            probe=probe,
-            dataset_manifest=dataset_manifest,
-            image=image,
-            median_filter=median_filter,
-            threshold=threshold,
-            png=str(cell_outputs(folder, image, ".png")),
-            scores=str(cell_outputs(folder, image, ".json")),
-        )
-        for image in test_image_names(dataset_manifest)
-    ]
+    clf = load_probe(probe)
+    segment = partial(segment_image, clf=clf, median_filter=median_filter, threshold=threshold)
+    return each_test_image(
+        segment, features=features, dataset_manifest=dataset_manifest, folder=folder
+    )

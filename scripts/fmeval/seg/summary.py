@@ -104,42 +104,42 @@ def read_test_scores(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     return table.sort_values([*KEYS, "image"]).reset_index(drop=True)
 
 
+def _ap_line(ax, part: pd.DataFrame, x: str, *, label: str) -> pd.DataFrame:
+    """Mean AP (± sd) of ``part`` against ``x``, and its chance level dashed in the same
+    colour; returns ``part`` sorted by ``x``."""
+    part = part.sort_values(x)
+    line = ax.errorbar(
+        part[x], part["mean_ap"], yerr=part["sd_ap"].fillna(0), marker="o", capsize=3, label=label
+    )
+    ax.plot(part[x], part["chance_ap"], ls="--", color=line[0].get_color(), lw=1)
+    return part
+
+
+def _finish(fig, ax, text: str, *, random_init: bool, lines: bool, png: str, svg: str) -> None:
+    """The chance key, the title (with the banner) and, when there are ``lines``, the legend;
+    write the figure."""
+    ax.plot([], [], ls="--", color="grey", label="chance (foreground share), same colour")
+    ax.set_title(title(text, random_init), fontsize="medium")
+    if lines:
+        ax.legend(fontsize="small")
+    save_figure(fig, png, svg)
+
+
 def plot_ap_vs_c(ap: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> None:
     """Mean AP (± sd) against C, one line per (dataset, model, res), chance dashed."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for (dataset, model, res), part in ap.groupby(KEYS, sort=True):
-        part = part.sort_values("C")
-        line = ax.errorbar(
-            part["C"],
-            part["mean_ap"],
-            yerr=part["sd_ap"].fillna(0),
-            marker="o",
-            capsize=3,
-            label=f"{dataset} {model} {res}px",
-        )
-        ax.plot(part["C"], part["chance_ap"], ls="--", color=line[0].get_color(), lw=1)
-    ax.plot([], [], ls="--", color="grey", label="chance (foreground share), same colour")
+        _ap_line(ax, part, "C", label=f"{dataset} {model} {res}px")
     ax.set(xscale="log", xlabel="C (inverse L2 strength)", ylabel="mean AP over held-out folds")
-    ax.set_title(title("Probe AP vs C (held-out CV folds)", random_init), fontsize="medium")
-    if len(ap):
-        ax.legend(fontsize="small")
-    save_figure(fig, png, svg)
+    text = "Probe AP vs C (held-out CV folds)"
+    _finish(fig, ax, text, random_init=random_init, lines=len(ap) > 0, png=png, svg=svg)
 
 
 def plot_best_vs_res(best: pd.DataFrame, *, png: str, svg: str, random_init: bool) -> None:
     """Best-C mean AP (± sd) against resolution, one line per (dataset, model), chance dashed."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for (dataset, model), part in best.groupby(["dataset", "model"], sort=True):
-        part = part.sort_values("res")
-        line = ax.errorbar(
-            part["res"],
-            part["mean_ap"],
-            yerr=part["sd_ap"].fillna(0),
-            marker="o",
-            capsize=3,
-            label=f"{dataset} {model}",
-        )
-        ax.plot(part["res"], part["chance_ap"], ls="--", color=line[0].get_color(), lw=1)
+        part = _ap_line(ax, part, "res", label=f"{dataset} {model}")
         for r in part.itertuples():
             ax.annotate(
                 f"C={r.C:g}",
@@ -148,12 +148,9 @@ def plot_best_vs_res(best: pd.DataFrame, *, png: str, svg: str, random_init: boo
                 xytext=(4, 4),
                 fontsize="x-small",
             )
-    ax.plot([], [], ls="--", color="grey", label="chance (foreground share), same colour")
     ax.set(xlabel="resolution (image height, px)", ylabel="mean AP at the best C")
-    ax.set_title(title("Best probe AP vs resolution", random_init), fontsize="medium")
-    if len(best):
-        ax.legend(fontsize="small")
-    save_figure(fig, png, svg)
+    text = "Best probe AP vs resolution"
+    _finish(fig, ax, text, random_init=random_init, lines=len(best) > 0, png=png, svg=svg)
 
 
 def run_report(
@@ -169,10 +166,9 @@ def run_report(
     best_vs_res_svg: str,
 ) -> None:
     """Everything ``report_segmentation`` does."""
-    folds = read_cv(cv)
+    folds, test = read_cv(cv), read_test_scores(scores)
     ap = ap_table(folds)
     best = best_table(ap)
-    test = read_test_scores(scores)
     random_init = bool(folds["random_init"].any()) or bool(test["random_init"].astype(bool).any())
     write_csv(ap, ap_out)
     write_csv(best, best_out)
