@@ -7,6 +7,8 @@ with random weights.
 """
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -60,6 +62,76 @@ def _predictions(emb: Embeddings, parts: list[dict], path: str) -> None:
     write_table(pa.Table.from_pandas(frame, preserve_index=False), path, meta=emb.meta)
 
 
+# (embeddings, embedding name) -> (table rows, prediction parts) of that embedding
+Scorer = Callable[..., tuple[list[dict], list[dict]]]
+
+
+def _score_embeddings(
+    embeddings: str, score: Scorer, *, method: str, table: str, predictions: str
+) -> tuple[Embeddings, list[dict]]:
+    """``score`` every embedding of the cell; write its rows, with the cell's columns, as the
+    ``table`` CSV and its test predictions to ``predictions``; return the embeddings and the
+    prediction parts (each names its embedding)."""
+    emb = read_embeddings(embeddings)
+    common = {**cell_columns(emb), "method": method}
+    rows, parts = [], []
+    for name in EMBEDDINGS:
+        found, predicted = score(emb, name)
+        rows += [{**common, "embedding": name, **row} for row in found]
+        parts += [{"embedding": name, **part} for part in predicted]
+    write_csv(pd.DataFrame(rows), table)
+    _predictions(emb, parts, predictions)
+    return emb, parts
+
+
+def knn_scores(
+    emb: Embeddings,
+    name: str,
+    *,
+    ks: list[int],
+    temperature: float,
+    device,
+) -> tuple[list[dict], list[dict]]:
+    """Weighted k-NN top-1 and top-5 accuracy of one embedding for every k, and its predictions."""
+    x_test, y_test = emb.split("test", name)
+    ranked = knn_predict(
+        *emb.split("train", name),
+        x_test,
+        ks=ks,
+        temperature=temperature,
+        n_classes=len(emb.classes),
+        device=device,
+    )
+    rows, parts = [], []
+    for kk, r in ranked.items():
+        top1, top5 = knn_accuracy(r, y_test, kk)
+        rows.append({"k": kk, "temperature": temperature, "top1": top1, "top5": top5})
+        parts.append({"k": kk, "label": y_test, "predicted": r[:, 0]})
+        log.info("%s k=%d: top-1 %.2f%%, top-5 %.2f%%", name, kk, top1, top5)
+    return rows, parts
+
+
+def linear_scores(
+    emb: Embeddings,
+    name: str,
+    **options,
+) -> tuple[list[dict], list[dict]]:
+    """Validation accuracy of one embedding along the C grid, test accuracy at the chosen C
+    (``options``: those of :func:`linear_probe`), and its predictions."""
+    x_test, y_test = emb.split("test", name)
+    result = linear_probe(*emb.split("train", name), x_test, y_test, **options)
+    rows = [
+        {
+            **row,
+            "top1": result.test_top1 if row["selected"] else np.nan,
+            "top5": result.test_top5 if row["selected"] else np.nan,
+        }
+        for row in result.rows
+    ]
+    log.info("%s: C=%g, test top-1 %.2f%%", name, result.best_c, result.test_top1)
+    return rows, [{"C": result.best_c, "label": y_test, "predicted": result.predicted}]
+
+
 def score_knn(
     *,
     embeddings: str,
@@ -70,38 +142,8 @@ def score_knn(
     predictions: str,
 ) -> None:
     """Weighted k-NN top-1 and top-5 accuracy for every embedding and k."""
-    emb = read_embeddings(embeddings)
-    common = cell_columns(emb)
-    rows, parts = [], []
-    for name in EMBEDDINGS:
-        x_train, y_train = emb.split("train", name)
-        x_test, y_test = emb.split("test", name)
-        ranked = knn_predict(
-            x_train,
-            y_train,
-            x_test,
-            ks=list(k),
-            temperature=temperature,
-            n_classes=len(emb.classes),
-            device=pick_device(device),
-        )
-        for kk, r in ranked.items():
-            top1, top5 = knn_accuracy(r, y_test, kk)
-            rows.append(
-                {
-                    **common,
-                    "method": "knn",
-                    "embedding": name,
-                    "k": kk,
-                    "temperature": temperature,
-                    "top1": top1,
-                    "top5": top5,
-                }
-            )
-            parts.append({"embedding": name, "k": kk, "label": y_test, "predicted": r[:, 0]})
-            log.info("%s k=%d: top-1 %.2f%%, top-5 %.2f%%", name, kk, top1, top5)
-    write_csv(pd.DataFrame(rows), table)
-    _predictions(emb, parts, predictions)
+    score = partial(knn_scores, ks=list(k), temperature=temperature, device=pick_device(device))
+    _score_embeddings(embeddings, score, method="knn", table=table, predictions=predictions)
 
 
 def fit_linear_probe(
@@ -116,43 +158,16 @@ def fit_linear_probe(
     predictions: str,
     confusion: str,
 ) -> None:
-    """Validation accuracy along the C grid, and test accuracy at the chosen C, per embedding."""
-    emb = read_embeddings(embeddings)
-    common = cell_columns(emb)
-    rows, parts, confusions = [], [], []
-    for name in EMBEDDINGS:
-        x_train, y_train = emb.split("train", name)
-        x_test, y_test = emb.split("test", name)
-        result = linear_probe(
-            x_train,
-            y_train,
-            x_test,
-            y_test,
-            cs=cs,
-            val_fraction=val_fraction,
-            seed=seed,
-            max_iter=max_iter,
-            tol=tol,
-        )
-        for row in result.rows:
-            chosen = row["selected"]
-            rows.append(
-                {
-                    **common,
-                    "method": "linear",
-                    "embedding": name,
-                    **row,
-                    "top1": result.test_top1 if chosen else np.nan,
-                    "top5": result.test_top5 if chosen else np.nan,
-                }
-            )
-        parts.append(
-            {"embedding": name, "C": result.best_c, "label": y_test, "predicted": result.predicted}
-        )
-        confusions.append(
-            confusion_counts(y_test, result.predicted, emb.classes).assign(embedding=name)
-        )
-        log.info("%s: C=%g, test top-1 %.2f%%", name, result.best_c, result.test_top1)
-    write_csv(pd.DataFrame(rows), table)
+    """Validation accuracy along the C grid, and test accuracy at the chosen C, per embedding;
+    the confusion counts at the chosen C."""
+    score = partial(
+        linear_scores, cs=cs, val_fraction=val_fraction, seed=seed, max_iter=max_iter, tol=tol
+    )
+    emb, parts = _score_embeddings(
+        embeddings, score, method="linear", table=table, predictions=predictions
+    )
+    confusions = [
+        confusion_counts(p["label"], p["predicted"], emb.classes).assign(embedding=p["embedding"])
+        for p in parts
+    ]
     write_csv(pd.concat(confusions)[["embedding", "true", "predicted", "count"]], confusion)
-    _predictions(emb, parts, predictions)

@@ -77,26 +77,11 @@ def report_classify(
     write_csv(acc, out["accuracy"])
     write_csv(pd.concat([knn, linear], ignore_index=True), out["curves"])
     plot_table(acc, random_init, out["table_png"], out["table_svg"])
-    plot_curves(
-        knn,
-        x="k",
-        y="top1",
-        xlabel="k",
-        random_init=random_init,
-        png=out["knn_png"],
-        svg=out["knn_svg"],
-        log_x=True,
-    )
-    plot_curves(
-        linear,
-        x="C",
-        y="val_top1",
-        xlabel="C",
-        random_init=random_init,
-        png=out["linear_png"],
-        svg=out["linear_svg"],
-        log_x=True,
-    )
+    for name, table, x, y in (("knn", knn, "k", "top1"), ("linear", linear, "C", "val_top1")):
+        png, svg = out[f"{name}_png"], out[f"{name}_svg"]
+        plot_curves(
+            table, x=x, y=y, xlabel=x, random_init=random_init, png=png, svg=svg, log_x=True
+        )
     confusions = {_cell(p): pd.read_csv(p) for p in confusion}
     predicted = {_cell(p): pq.read_table(p).to_pandas() for p in predictions}
     best = best_probes(linear)
