@@ -10,7 +10,6 @@ points at it, relative to the manifest), never copied.
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from fmeval.errors import ConfigError
 from fmeval.features.datasets import MANIFEST
 from fmeval.io.archives import extract_tarball
 from fmeval.io.atomic import atomic_dir
-from fmeval.io.sources import fetch, is_remote, local_path
+from fmeval.io.sources import fetched, is_remote, local_path
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +67,14 @@ def download_classification_dataset(
                 raise ConfigError(f"{key}.source is a folder; a {format} source is an archive")
             root = local_path(source)
         else:
-            with tempfile.TemporaryDirectory(dir=tmp.parent) as dl:
-                archive = fetch(
-                    source,
-                    Path(dl) / "archive",
-                    sha256=sha256,
-                    what=f"{name} archive",
-                    config_key=f"{key}.source",
-                )
+            with fetched(
+                source,
+                tmp,
+                name="archive",
+                sha256=sha256,
+                what=f"{name} archive",
+                config_key=f"{key}.source",
+            ) as archive:
                 if format == "cifar10":
                     root = decode_cifar(archive, tmp / "images")
                 else:

@@ -10,11 +10,13 @@ import hashlib
 import http.client
 import os
 import shutil
+import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from fmeval.errors import ConfigError, SourceError
@@ -183,6 +185,14 @@ def _download(
 
 class _Failed(Exception):
     """Why a download failed, in words."""
+
+
+@contextmanager
+def fetched(source: str, beside: str | os.PathLike, *, name: str, **options) -> Iterator[Path]:
+    """``source`` fetched (:func:`fetch` with ``options``) as ``name`` into a temporary folder
+    beside ``beside`` (on its disk); the folder and the download are deleted on leaving."""
+    with tempfile.TemporaryDirectory(dir=Path(beside).parent) as folder:
+        yield fetch(source, Path(folder) / name, **options)
 
 
 def fetch(

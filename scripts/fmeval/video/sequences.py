@@ -10,7 +10,6 @@ datasets' manifest, so the shared ``extract_features`` rule embeds every frame o
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from fmeval.features.datasets import MANIFEST
 from fmeval.features.images import open_image
 from fmeval.io.archives import extract_tarball
 from fmeval.io.atomic import atomic_dir
-from fmeval.io.sources import fetch, is_remote, local_path
+from fmeval.io.sources import fetched, is_remote, local_path
 
 IMAGES, ANNOTATIONS = "JPEGImages", "Annotations"
 
@@ -164,14 +163,10 @@ def download_video(
         if folder is not None and folder.is_dir():
             root = find_root(folder.resolve(), resolution)  # read in place: paths are absolute
         else:
-            with tempfile.TemporaryDirectory(dir=tmp.parent) as dl:
-                archive = fetch(
-                    source,
-                    Path(dl) / "video.tar",
-                    sha256=sha256,
-                    what=f"video dataset {name}",
-                    config_key=key,
-                )
+            what = f"video dataset {name}"
+            with fetched(
+                source, tmp, name="video.tar", sha256=sha256, what=what, config_key=key
+            ) as archive:
                 extract_archive(archive, tmp / "raw", what=f"video dataset {name} ({source})")
             root = find_root(tmp / "raw", resolution)
         if image_set and not sequences:
