@@ -171,31 +171,33 @@ def _remove_old_downloads(folder: Path) -> None:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+# part of a test-image entry: (file name after the test image's name, default suffix, sha256 key)
+_TEST_FILES = {"image": ("", ".jpg", "sha256"), "mask": (".mask", ".png", "mask_sha256")}
+
+
 def _fetch_test(
     entry: Mapping, i: int, *, tmp: Path, name: str, tname: str, spec, limits: Limits
 ) -> dict:
+    """Fetch and check one test image and its optional mask; its manifest record."""
     key = f"datasets.{name}.test_images[{i}]"
-    image = fetch(
-        entry["image"],
-        tmp / "test" / f"{tname}{_suffix(entry['image'], '.jpg')}",
-        sha256=entry.get("sha256"),
-        what=f"{name} test image {tname}",
-        config_key=f"{key}.image",
-        deadline_s=limits.deadline_s,
-    )
-    open_image(image, min_side=MIN_IMAGE_SIDE)
-    record = {"name": tname, "image": _relative(image, tmp), "mask": None}
-    if entry.get("mask"):
-        mask = fetch(
-            entry["mask"],
-            tmp / "test" / f"{tname}.mask{_suffix(entry['mask'], '.png')}",
-            sha256=entry.get("mask_sha256"),
-            what=f"{name} test mask {tname}",
-            config_key=f"{key}.mask",
+    check = {
+        "image": lambda path: open_image(path, min_side=MIN_IMAGE_SIDE),
+        "mask": lambda path: read_mask(path, spec.for_test_masks()),
+    }
+    record = {"name": tname, "image": None, "mask": None}
+    for part, (infix, default, sha_key) in _TEST_FILES.items():
+        if part == "mask" and not entry.get("mask"):
+            continue
+        path = fetch(
+            entry[part],
+            tmp / "test" / f"{tname}{infix}{_suffix(entry[part], default)}",
+            sha256=entry.get(sha_key),
+            what=f"{name} test {part} {tname}",
+            config_key=f"{key}.{part}",
             deadline_s=limits.deadline_s,
         )
-        read_mask(mask, spec.for_test_masks())
-        record["mask"] = _relative(mask, tmp)
+        check[part](path)
+        record[part] = _relative(path, tmp)
     return record
 
 
