@@ -72,52 +72,20 @@ def _cols(*names: str) -> list:
 def cost_context(jobs: pd.DataFrame, *, rules: Sequence[str], n_phantoms: int | None) -> dict:
     """What ``sections/cost.html.j2`` shows: a row per rule, CT time per method, per job."""
     summary = costs.summarise_costs(jobs, rules=rules)
-    digits = {
-        "total_wall_s": 1,
-        "max_wall_s": 1,
-        "peak_rss_mb": 0,
-        "total_cpu_s": 1,
-        "mean_load": 0,
-    }
-    rule_table = html_table(
-        "cost-rules",
-        summary,
-        [("rule", "rule"), ("jobs", "jobs")]
-        + [(name, _number(name, d)) for name, d in digits.items()],
-        random_rows=False,
-    )
+    rule_table = _cost_table("cost-rules", summary, RULE_COLUMNS)
     for row in rule_table.rows:
         if row.cells[1].text == "0":
             row.cls = "no-jobs"
     methods = None
     if n_phantoms and (jobs["rule"] == "reconstruct_sinograms").any():
         per_method = costs.method_costs(jobs, rule="reconstruct_sinograms", n_items=n_phantoms)
-        methods = html_table(
-            "cost-ct-methods",
-            per_method,
-            [
-                ("method", "method"),
-                ("jobs (views × noise)", "jobs"),
-                ("total_wall_s", _number("total_wall_s", 1)),
-                ("mean_wall_s per job", _number("mean_wall_s", 1)),
-                (f"wall_s per phantom (of {n_phantoms})", _number("wall_s_per_item", 2)),
-                ("peak_rss_mb", _number("peak_rss_mb", 0)),
-            ],
-            random_rows=False,
-        )
-    job_table = html_table(
-        "cost-jobs",
-        jobs,
-        [
-            ("rule", "rule"),
-            ("job", "job"),
-            ("wall_s", _number("wall_s", 1)),
-            ("max_rss_mb", _number("max_rss_mb", 0)),
-            ("cpu_s", _number("cpu_s", 1)),
-            ("mean_load", _number("mean_load", 0)),
-        ],
-        random_rows=False,
-    )
+        headers = {
+            "jobs": "jobs (views × noise)",
+            "mean_wall_s": "mean_wall_s per job",
+            "wall_s_per_item": f"wall_s per phantom (of {n_phantoms})",
+        }
+        methods = _cost_table("cost-ct-methods", per_method, METHOD_COLUMNS, headers)
+    job_table = _cost_table("cost-jobs", jobs, JOB_COLUMNS)
     return {
         "rules": rule_table,
         "methods": methods,
@@ -129,6 +97,41 @@ def cost_context(jobs: pd.DataFrame, *, rules: Sequence[str], n_phantoms: int | 
 
 def _number(column: str, digits: int):
     return lambda r: Cell(fmt(float(r[column]), digits), "num")
+
+
+# the columns of each cost table and their decimals (None: shown as they are)
+RULE_COLUMNS = {
+    "rule": None,
+    "jobs": None,
+    "total_wall_s": 1,
+    "max_wall_s": 1,
+    "peak_rss_mb": 0,
+    "total_cpu_s": 1,
+    "mean_load": 0,
+}
+METHOD_COLUMNS = {
+    "method": None,
+    "jobs": None,
+    "total_wall_s": 1,
+    "mean_wall_s": 1,
+    "wall_s_per_item": 2,
+    "peak_rss_mb": 0,
+}
+JOB_COLUMNS = {"rule": None, "job": None, "wall_s": 1, "max_rss_mb": 0, "cpu_s": 1, "mean_load": 0}
+
+
+def _cost_table(
+    id: str,
+    frame: pd.DataFrame,
+    digits: Mapping[str, int | None],
+    headers: Mapping[str, str] | None = None,
+) -> Table:
+    """A cost table of ``frame``'s columns in ``digits``, headed by their names or ``headers``;
+    its rows are never marked random (costs are not results)."""
+    columns = [
+        ((headers or {}).get(c, c), c if d is None else _number(c, d)) for c, d in digits.items()
+    ]
+    return html_table(id, frame, columns, random_rows=False)
 
 
 def config_text(config: Mapping) -> str:

@@ -63,29 +63,25 @@ def iou_note(r: pd.Series) -> str:
     return ""
 
 
-def best_columns() -> list:
+def _probe_columns(c_header: str) -> list:
+    """The columns the AP table and the best-C table share: the cell, C, AP and chance."""
     return [
         ("dataset", "dataset"),
         ("model", "model"),
         ("resolution (px)", "res"),
-        ("best C", lambda r: Cell(f"{r['C']:g}", "num")),
+        (c_header, lambda r: Cell(f"{r['C']:g}", "num")),
         ("AP, mean ± sd", lambda r: Cell(fmt(r["mean_ap"], 3, r["sd_ap"]), "num")),
         ("chance", lambda r: Cell(fmt(r["chance_ap"]), "num chance")),
-        ("folds (skipped)", lambda r: Cell(f"{r['n_folds']} ({r['n_skipped']})", "num")),
     ]
+
+
+def best_columns() -> list:
+    folds = ("folds (skipped)", lambda r: Cell(f"{r['n_folds']} ({r['n_skipped']})", "num"))
+    return [*_probe_columns("best C"), folds]
 
 
 def ap_columns() -> list:
-    return [
-        ("dataset", "dataset"),
-        ("model", "model"),
-        ("resolution (px)", "res"),
-        ("C", lambda r: Cell(f"{r['C']:g}", "num")),
-        ("AP, mean ± sd", lambda r: Cell(fmt(r["mean_ap"], 3, r["sd_ap"]), "num")),
-        ("chance", lambda r: Cell(fmt(r["chance_ap"]), "num chance")),
-        ("folds", "n_folds"),
-        ("skipped", "n_skipped"),
-    ]
+    return [*_probe_columns("C"), ("folds", "n_folds"), ("skipped", "n_skipped")]
 
 
 def test_columns() -> list:
