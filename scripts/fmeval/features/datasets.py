@@ -26,7 +26,7 @@ from fmeval.errors import ConfigError, DataError
 from fmeval.features.images import IMAGE_SUFFIXES, MIN_IMAGE_SIDE, open_image
 from fmeval.features.masks import MaskSpec, read_mask
 from fmeval.features.names import unique_test_name
-from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, extract_tarball
+from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, Bounds, extract_tarball
 from fmeval.io.atomic import atomic_dir
 from fmeval.io.sources import DEADLINE_S, fetch, is_remote, local_path
 
@@ -140,8 +140,7 @@ def collect(
         archive,
         dest,
         what=f"{what} tarball {source}",
-        max_bytes=limits.max_archive_bytes,
-        max_members=limits.max_archive_members,
+        bounds=Bounds(limits.max_archive_bytes, limits.max_archive_members),
         suffixes=IMAGE_SUFFIXES,
     )
     archive.unlink()

@@ -12,6 +12,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fmeval.errors import DataError
@@ -26,6 +27,16 @@ _KINDS = {
     tarfile.CHRTYPE: "a character device",
     tarfile.BLKTYPE: "a block device",
 }
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The most one archive may extract (the config's ``downloads.max_archive_*``)."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_members: int = DEFAULT_MAX_MEMBERS
+
+
 _FIX = "Do not use this archive: download it again from a source you trust (and check its sha256)."
 
 
@@ -59,8 +70,7 @@ def extract_tarball(
     dest: str | os.PathLike,
     *,
     what: str,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_members: int = DEFAULT_MAX_MEMBERS,
+    bounds: Bounds = Bounds(),
     suffixes: Iterable[str] = MEMBER_SUFFIXES,
 ) -> list[Path]:
     """Extract the image and label members of a tarball into ``dest``; return their paths.
@@ -77,9 +87,9 @@ def extract_tarball(
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
                 count += 1
-                if count > max_members:
+                if count > bounds.max_members:
                     raise DataError(
-                        f"{what} has more than {max_members} members; refused (an archive "
+                        f"{what} has more than {bounds.max_members} members; refused (an archive "
                         "bomb, or a dataset larger than the bound). Raise "
                         "`downloads.max_archive_members` in your config if the archive is trusted."
                     )
@@ -87,12 +97,12 @@ def extract_tarball(
                 if not member.isfile() or not _wanted(name, suffixes):
                     continue
                 total += member.size
-                if total > max_bytes:
+                if total > bounds.max_bytes:
                     raise DataError(
-                        f"{what} would extract more than {max_bytes} bytes (at least {total} "
-                        f"bytes by member {member.name!r}); refused (a decompression bomb, or a "
-                        "dataset larger than the bound). Raise `downloads.max_archive_bytes` in "
-                        "your config if the archive is trusted."
+                        f"{what} would extract more than {bounds.max_bytes} bytes (at least "
+                        f"{total} bytes by member {member.name!r}); refused (a decompression "
+                        "bomb, or a dataset larger than the bound). Raise "
+                        "`downloads.max_archive_bytes` in your config if the archive is trusted."
                     )
                 tar.extract(member, dest, filter="data")
                 found.append(dest.joinpath(*name.parts))
@@ -120,8 +130,7 @@ def extract_zip(
     dest: str | os.PathLike,
     *,
     what: str,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_members: int = DEFAULT_MAX_MEMBERS,
+    bounds: Bounds = Bounds(),
 ) -> None:
     """Extract every member of a zip archive into ``dest``, with the tarball's rules.
 
@@ -132,14 +141,15 @@ def extract_zip(
     try:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
-            if len(members) > max_members:
+            if len(members) > bounds.max_members:
                 raise DataError(
-                    f"{what} has {len(members)} members, more than {max_members}; refused. {_FIX}"
+                    f"{what} has {len(members)} members, more than {bounds.max_members}; "
+                    f"refused. {_FIX}"
                 )
             total = sum(m.file_size for m in members)
-            if total > max_bytes:
+            if total > bounds.max_bytes:
                 raise DataError(
-                    f"{what} would extract {total} bytes, more than {max_bytes}; refused "
+                    f"{what} would extract {total} bytes, more than {bounds.max_bytes}; refused "
                     f"(a decompression bomb?). {_FIX}"
                 )
             for member in members:

@@ -9,7 +9,7 @@ import pytest
 from fmeval.errors import DataError, SourceError
 from fmeval.features import hubcode
 from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights, split_hub_repo
-from fmeval.io.archives import extract_zip
+from fmeval.io.archives import Bounds, extract_zip
 
 REPO_NAME = "owner/code:v1"
 ZIP_PATH = "owner/code/zipball/v1"  # where GitHub serves the zipball of owner/code at v1
@@ -93,7 +93,7 @@ def test_zip_bomb_is_refused_by_its_declared_size(tmp_path):
     archive = tmp_path / "bomb.zip"
     archive.write_bytes(_zip({"x/hubconf.py": b"\0" * 100_000}))
     with pytest.raises(DataError, match="100000 bytes, more than 1000"):
-        extract_zip(archive, tmp_path / "out", what="bomb.zip", max_bytes=1000)
+        extract_zip(archive, tmp_path / "out", what="bomb.zip", bounds=Bounds(max_bytes=1000))
     assert not (tmp_path / "out").exists()
 
 

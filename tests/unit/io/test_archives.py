@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fmeval.errors import DataError
-from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, extract_tarball
+from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, Bounds, extract_tarball
 
 JPEG = b"\xff\xd8\xff\xe0 not really a jpeg, but extraction does not decode"
 
@@ -33,7 +33,7 @@ def _special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
 
 def _refused(archive: Path, dest: Path, **kwargs) -> str:
     with pytest.raises(DataError) as info:
-        extract_tarball(archive, dest, what="d images tarball", **kwargs)
+        extract_tarball(archive, dest, what="d images tarball", bounds=Bounds(**kwargs))
     message = str(info.value)
     assert "d images tarball" in message
     assert "corrupt or truncated" not in message  # say what it is
