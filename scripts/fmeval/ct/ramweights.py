@@ -7,25 +7,22 @@ initialisation, for tests only, flagged everywhere). Every checkpoint is read sa
 (``weights_only``, fmeval.io.checkpoints) into a RAM built without weights, strictly.
 """
 
-import json
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import torch
 
-from fmeval.io.atomic import atomic_path
-from fmeval.io.checkpoints import RANDOM_INIT, load_weights
-from fmeval.io.paths import resolve_paths, store_paths
-from fmeval.io.reading import read_json
-from fmeval.io.sources import DEADLINE_S, fetch, local_path, sha256_file
+from fmeval.io.checkpoints import hub_checkpoint, load_weights, weights_identity
+from fmeval.io.paths import read_fetch_manifest, write_fetch_manifest
+from fmeval.io.sources import DEADLINE_S, local_path
 
 log = logging.getLogger(__name__)
 
 RAM_URL = "https://huggingface.co/mterris/ram/resolve/main/ram.pth.tar"
 RAM_FILE = "ram.pth.tar"
 CONFIG_KEY = "ct.ram.weights"
+KEYS = ["weights_file"]  # the manifest's paths
 
 
 def load_ram_file(
@@ -46,49 +43,32 @@ def fetch_ram_weights(
     cache_dir: str | os.PathLike,
     manifest: str | os.PathLike,
     deadline_s: float = DEADLINE_S,
-) -> dict:
+) -> dict[str, str | bool | None]:
     """Make ``weights`` available offline and write a manifest naming the file and its identity."""
-    if weights == "random":
-        record = {
-            "weights": weights,
-            "weights_file": None,
-            "weights_id": RANDOM_INIT,
-            "random_init": True,
-        }
-    else:
-        if weights == "pretrained":
-            path = Path(cache_dir) / "torch" / "hub" / "checkpoints" / RAM_FILE
-            if not path.is_file():
-                fetch(
-                    RAM_URL,
-                    path,
-                    what="the RAM weights",
-                    config_key=CONFIG_KEY,
-                    deadline_s=deadline_s,
-                )
-        else:
-            path = local_path(weights)
+    path = None
+    if weights == "pretrained":
+        path = hub_checkpoint(
+            RAM_URL,
+            RAM_FILE,
+            cache_dir=cache_dir,
+            what="the RAM weights",
+            config_key=CONFIG_KEY,
+            deadline_s=deadline_s,
+        )
+    elif weights != "random":
+        path = local_path(weights)
+    if path is not None:
         load_ram_file(path)  # safe, and the architecture check, before any compute job starts
-        record = {
-            "weights": weights,
-            "weights_file": str(path.resolve()),
-            "weights_id": f"sha256:{sha256_file(path)}",
-            "random_init": False,
-        }
-    base = Path(cache_dir).resolve().parent
-    stored = store_paths(
-        record, ["weights_file"], manifest=manifest, base=base, given={"weights_file": weights}
-    )
-    with atomic_path(manifest, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(stored, indent=1))
+    record = {"weights": weights, **weights_identity(path), "random_init": path is None}
+    given = {"weights_file": weights}  # as the config named it
+    write_fetch_manifest(record, KEYS, manifest=manifest, cache_dir=cache_dir, given=given)
     log.info("RAM weights: %s", record["weights_id"])
     return record
 
 
 def read_ram_manifest(path: str | os.PathLike) -> dict:
     fix = "delete it and rerun fetch_ram_weights"
-    record = read_json(path, what="the RAM manifest", fix=fix)
-    return resolve_paths(record, ["weights_file"], manifest=path)
+    return read_fetch_manifest(path, KEYS, what="the RAM manifest", fix=fix)
 
 
 def load_ram(

@@ -6,7 +6,6 @@ host), how to ``build`` the network from that cache with no network, and how to
 run it to get last-block patch tokens (without the final norm) and the CLS token.
 """
 
-import json
 import os
 import sys
 import urllib.error
@@ -21,10 +20,9 @@ import torch
 from fmeval.errors import ConfigError, SourceError
 from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights
 from fmeval.features.models import ModelSpec, check_spec
-from fmeval.io.atomic import atomic_path
-from fmeval.io.checkpoints import RANDOM_INIT, load_weights
-from fmeval.io.paths import resolve_paths, store_paths
-from fmeval.io.sources import DEADLINE_S, fetch, local_path, sha256_file
+from fmeval.io.checkpoints import hub_checkpoint, load_weights, weights_identity
+from fmeval.io.paths import read_fetch_manifest, write_fetch_manifest
+from fmeval.io.sources import DEADLINE_S, local_path
 from fmeval.runtime import cache_env
 
 # The official DINOv2 hub entry points whose checkpoints fmeval knows how to download.
@@ -52,16 +50,6 @@ def register_backend(name: str, backend: Backend) -> Backend:
 def backend_of(spec: ModelSpec) -> Backend:
     check_spec(spec)
     return BACKENDS[spec.backend]
-
-
-def weights_record(spec: ModelSpec, weights_file: Path | None) -> dict:
-    if spec.is_random:
-        return {"weights_file": None, "weights_id": RANDOM_INIT}
-    assert weights_file is not None
-    return {
-        "weights_file": str(Path(weights_file).resolve()),
-        "weights_id": f"sha256:{sha256_file(weights_file)}",
-    }
 
 
 def hub_checkpoint_url(spec: ModelSpec) -> str | None:
@@ -134,17 +122,14 @@ def _hub_checkpoint(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> P
             f"model {spec.key!r}: fmeval knows no download address for the {spec.name} "
             f"checkpoint; download it and set `models.{spec.key}.weights` to its path"
         )
-    name = PurePosixPath(urllib.parse.urlsplit(url).path).name
-    path = Path(cache_dir) / "torch" / "hub" / "checkpoints" / name
-    if not path.is_file():
-        fetch(
-            url,
-            path,
-            what=f"the {spec.name} checkpoint",
-            config_key=f"models.{spec.key}.weights",
-            deadline_s=deadline_s,
-        )
-    return path
+    return hub_checkpoint(
+        url,
+        PurePosixPath(urllib.parse.urlsplit(url).path).name,
+        cache_dir=cache_dir,
+        what=f"the {spec.name} checkpoint",
+        config_key=f"models.{spec.key}.weights",
+        deadline_s=deadline_s,
+    )
 
 
 def _hub_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLINE_S) -> dict:
@@ -156,7 +141,7 @@ def _hub_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLINE
         weights_file = local_path(spec.weights)
     if weights_file is not None:  # loads safely and fits: checked before any compute job
         _hub_build(spec, {"repo_dir": str(repo_dir), "weights_file": str(weights_file)})
-    return {"repo_dir": str(repo_dir), **weights_record(spec, weights_file)}
+    return {"repo_dir": str(repo_dir), **weights_identity(weights_file)}
 
 
 def _hub_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
@@ -194,7 +179,7 @@ def _timm_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLIN
         weights_file = local_path(spec.weights)
     if weights_file is not None:  # loads safely and fits: checked before any compute job
         _timm_build(spec, {"weights_file": str(weights_file)})
-    return {"repo_dir": None, **weights_record(spec, weights_file)}
+    return {"repo_dir": None, **weights_identity(weights_file)}
 
 
 def _timm_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
@@ -254,17 +239,14 @@ def fetch_model(
     backend = backend_of(spec)
     record = {**asdict(spec), **backend.fetch(spec, Path(cache_dir), deadline_s=deadline_s)}
     given = {"repo_dir": spec.repo, "weights_file": spec.weights}  # as the config named them
-    stored = store_paths(
-        record, PATH_KEYS, manifest=manifest, base=Path(cache_dir).resolve().parent, given=given
-    )
-    with atomic_path(manifest) as tmp:
-        tmp.write_text(json.dumps(stored, indent=1))
+    write_fetch_manifest(record, PATH_KEYS, manifest=manifest, cache_dir=cache_dir, given=given)
     return record
 
 
 def load_manifest(path: str | os.PathLike) -> tuple[ModelSpec, dict]:
     """The spec and fetch record written by :func:`fetch_model`, with absolute paths."""
-    record = resolve_paths(json.loads(Path(path).read_text()), PATH_KEYS, manifest=path)
+    fix = "delete it and rerun fetch_model"
+    record = read_fetch_manifest(path, PATH_KEYS, what="the model manifest", fix=fix)
     fields = ModelSpec.__dataclass_fields__
     return ModelSpec(**{k: record[k] for k in fields}), record
 

@@ -5,6 +5,8 @@ path; any backend), goes through :func:`read_state_dict`: safetensors, or
 ``torch.load(..., weights_only=True)``, which refuses any pickle that would run code.
 :func:`load_weights` then loads it into a network built without weights, with strict
 key and shape checks, so a checkpoint for another architecture is one clear error.
+:func:`weights_identity` names a checkpoint in a fetch manifest by its sha256, and
+:func:`hub_checkpoint` keeps a published one in the torch.hub cache, downloaded once.
 """
 
 import os
@@ -15,6 +17,7 @@ from pathlib import Path
 import torch
 
 from fmeval.errors import ConfigError
+from fmeval.io.sources import fetch, sha256_file
 
 RANDOM_INIT = "random-init"
 _WRAPPERS = ("model", "state_dict", "module", "params")  # training checkpoints nest the weights
@@ -109,3 +112,29 @@ def load_weights(
         )
     model.load_state_dict(state, strict=True)
     return model
+
+
+def weights_identity(path: str | os.PathLike | None) -> dict:
+    """The manifest fields that name a weights file: its absolute path and its sha256; for
+    random weights (no file), none and ``random-init``."""
+    if path is None:
+        return {"weights_file": None, "weights_id": RANDOM_INIT}
+    return {"weights_file": str(Path(path).resolve()), "weights_id": f"sha256:{sha256_file(path)}"}
+
+
+def hub_checkpoint(
+    url: str,
+    name: str,
+    *,
+    cache_dir: str | os.PathLike,
+    what: str,
+    config_key: str,
+    deadline_s: float,
+) -> Path:
+    """A published checkpoint in the torch.hub cache below ``cache_dir``
+    (``torch/hub/checkpoints/<name>``), where torch.hub would keep it; downloaded by fmeval
+    when it is not there yet."""
+    path = Path(cache_dir) / "torch" / "hub" / "checkpoints" / name
+    if not path.is_file():
+        fetch(url, path, what=what, config_key=config_key, deadline_s=deadline_s)
+    return path

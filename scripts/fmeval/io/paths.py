@@ -8,9 +8,13 @@ and records where that working directory is relative to the manifest itself. Cop
 inside the new checkout. Paths the config gave as absolute stay absolute.
 """
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from fmeval.io.atomic import atomic_path
+from fmeval.io.reading import read_json
 
 BASE_KEY = "paths_relative_to"  # the working directory, relative to the manifest's folder
 
@@ -53,3 +57,24 @@ def resolve_paths(record: Mapping, keys: Iterable[str], *, manifest: str | os.Pa
         if value and not Path(value).is_absolute():
             resolved[key] = str((base / value).resolve())
     return resolved
+
+
+def write_fetch_manifest(
+    record: Mapping,
+    keys: Iterable[str],
+    *,
+    manifest: str | os.PathLike,
+    cache_dir: str | os.PathLike,
+    given: Mapping[str, str | None],
+) -> None:
+    """Write a fetch rule's ``record`` to ``manifest`` as JSON, atomically, with its paths
+    made portable; the working directory is the folder that holds ``cache_dir``."""
+    base = Path(cache_dir).resolve().parent
+    stored = store_paths(record, keys, manifest=manifest, base=base, given=given)
+    with atomic_path(manifest, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(stored, indent=1))
+
+
+def read_fetch_manifest(path: str | os.PathLike, keys: Iterable[str], *, what: str, fix: str):
+    """The record of a fetch manifest, with absolute paths; unreadable: one DataError."""
+    return resolve_paths(read_json(path, what=what, fix=fix), keys, manifest=path)
