@@ -5,8 +5,9 @@ protocol with its defaults: 7 last frames, neighbourhood 12, top-5, temperature 
 every frame's soft labels upsampled to 854x480) must cost less than embedding the frames
 (``fmeval.features.extraction.extract_features``). Both on the same device and threads,
 on the first 50 frames of ../shared/data/davis2016-video/blackswan, ViT-S/14 at 448 px
-(32 x 61 patches per frame) with RANDOM weights through the local hub fixture
-(tests/fixtures/dinov2_hub): random and pretrained weights cost the same to run.
+(32 x 61 patches per frame) with RANDOM weights, built as perf/extract_features.py builds it
+(the official hub code in ../shared/hub/dinov2, else the fixture tests/fixtures/dinov2_hub):
+random and pretrained weights cost the same to run.
 
     .venv/bin/python perf/video.py                       # CPU, 2 threads
     .venv/bin/python perf/video.py --res 224 --frames 20 --threads 1
@@ -20,13 +21,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "perf"))
 
 import torch  # noqa: E402
+from extract_features import build_model  # noqa: E402
 
-from fmeval.features.backbones import create_backbone, fetch_model, load_manifest
 from fmeval.features.datasets import Item
 from fmeval.features.extraction import extract_features
-from fmeval.features.models import ModelSpec
+from fmeval.features.masks import MaskSpec
 from fmeval.runtime import pick_device, set_threads
 from fmeval.video.masks import to_frame, to_grid
 from fmeval.video.prediction import object_ids
@@ -50,22 +52,11 @@ def main() -> None:
     frames = find_frames(
         DATA, resolution="480p", sequences=[args.sequence], max_frames=args.frames
     )[args.sequence]
-    items = [Item(f.name, "test", f.image, f.mask, mask_in_alpha=False) for f in frames]
+    # as read_manifest reads a video manifest's (test) masks: greyscale or palette, "auto"
+    items = [Item(f.name, "test", f.image, f.mask, MaskSpec("auto")) for f in frames]
 
     with tempfile.TemporaryDirectory() as tmp:
-        spec = ModelSpec.from_config(
-            "vits14",
-            {
-                "backend": "torchhub",
-                "name": "dinov2_vits14",
-                "repo": str(REPO / "tests/fixtures/dinov2_hub"),
-                "patch_size": 14,
-                "weights": "random",
-            },
-        )
-        fetch_model(spec, cache_dir=Path(tmp), out=Path(tmp) / "vits14.json")
-        spec, record = load_manifest(Path(tmp) / "vits14.json")
-        model = create_backbone(spec, record)
+        spec, model = build_model(Path(tmp), "torchhub", "vits14")
         start = time.perf_counter()
         table, _, grids = extract_features(
             model, spec, items, res=args.res, batch_size=args.batch_size, device=device

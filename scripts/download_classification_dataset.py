@@ -9,4 +9,5 @@ run_logged(
     name=snakemake.wildcards.dataset,
     out_dir=snakemake.params.out_dir,
     **snakemake.params.entry,
+    **snakemake.config["downloads"],  # execution settings: changing them reruns nothing
 )

@@ -14,4 +14,5 @@ run_logged(
     sequences=snakemake.params.sequences,
     image_set=snakemake.params.image_set,
     max_frames=snakemake.params.max_frames,
+    **snakemake.config["downloads"],  # execution settings: changing them reruns nothing
 )

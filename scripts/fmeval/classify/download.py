@@ -17,9 +17,9 @@ from fmeval.classify.cifar import decode_cifar
 from fmeval.classify.folders import TEST, TRAIN, Labelled, scan_folder
 from fmeval.errors import ConfigError
 from fmeval.features.datasets import MANIFEST
-from fmeval.io.archives import extract_tarball
+from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, Bounds, extract_tarball
 from fmeval.io.atomic import atomic_dir
-from fmeval.io.sources import fetched, is_remote, local_path
+from fmeval.io.sources import DEADLINE_S, fetched, is_remote, local_path
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,15 @@ def download_classification_dataset(
     test_fraction: float,
     seed: int,
     out_dir: str | os.PathLike,
+    deadline_s: float = DEADLINE_S,
+    max_archive_bytes: int = DEFAULT_MAX_BYTES,
+    max_archive_members: int = DEFAULT_MAX_MEMBERS,
 ) -> Path:
-    """Fetch (or point at) a classification dataset, check it, and write its manifest."""
+    """Fetch (or point at) a classification dataset, check it, and write its manifest.
+
+    The download and a class-folder tarball's extraction are bounded by the config's
+    ``downloads`` section (the CIFAR-10 archive is read, not extracted, within its own bounds).
+    """
     out_dir = Path(out_dir)
     key = f"classify.datasets.{name}"
     what = f"classification dataset {name} ({source})"
@@ -74,12 +81,18 @@ def download_classification_dataset(
                 sha256=sha256,
                 what=f"{name} archive",
                 config_key=f"{key}.source",
+                deadline_s=deadline_s,
             ) as archive:
                 if format == "cifar10":
                     root = decode_cifar(archive, tmp / "images")
                 else:
                     root = tmp / "images"
-                    extract_tarball(archive, root, what=f"{name} tarball {source}")
+                    extract_tarball(
+                        archive,
+                        root,
+                        what=f"{name} tarball {source}",
+                        bounds=Bounds(max_archive_bytes, max_archive_members),
+                    )
         items = scan_folder(
             root,
             test_fraction=test_fraction,

@@ -40,6 +40,14 @@ class Bounds:
 _FIX = "Do not use this archive: download it again from a source you trust (and check its sha256)."
 
 
+def _over(key: str, kind: str) -> str:
+    """The end of a bound-exceeded error: what it may be, and the config key that raises it."""
+    return (
+        f"refused (a {kind} bomb, or a dataset larger than the bound). Raise "
+        f"`downloads.{key}` in your config if the archive is trusted."
+    )
+
+
 def _check_name(member: tarfile.TarInfo, *, what: str) -> PurePosixPath:
     name = PurePosixPath(member.name)
     if name.is_absolute() or member.name.startswith(("/", "\\")) or ":" in name.parts[0]:
@@ -89,9 +97,8 @@ def extract_tarball(
                 count += 1
                 if count > bounds.max_members:
                     raise DataError(
-                        f"{what} has more than {bounds.max_members} members; refused (an archive "
-                        "bomb, or a dataset larger than the bound). Raise "
-                        "`downloads.max_archive_members` in your config if the archive is trusted."
+                        f"{what} has more than {bounds.max_members} members; "
+                        + _over("max_archive_members", "archive")
                     )
                 name = _check_name(member, what=what)
                 if not member.isfile() or not _wanted(name, suffixes):
@@ -100,9 +107,8 @@ def extract_tarball(
                 if total > bounds.max_bytes:
                     raise DataError(
                         f"{what} would extract more than {bounds.max_bytes} bytes (at least "
-                        f"{total} bytes by member {member.name!r}); refused (a decompression "
-                        "bomb, or a dataset larger than the bound). Raise "
-                        "`downloads.max_archive_bytes` in your config if the archive is trusted."
+                        f"{total} bytes by member {member.name!r}); "
+                        + _over("max_archive_bytes", "decompression")
                     )
                 tar.extract(member, dest, filter="data")
                 found.append(dest.joinpath(*name.parts))
@@ -144,13 +150,14 @@ def extract_zip(
             if len(members) > bounds.max_members:
                 raise DataError(
                     f"{what} has {len(members)} members, more than {bounds.max_members}; "
-                    f"refused. {_FIX}"
+                    + _over("max_archive_members", "archive")
                 )
             total = sum(m.file_size for m in members)
             if total > bounds.max_bytes:
                 raise DataError(
-                    f"{what} would extract {total} bytes, more than {bounds.max_bytes}; refused "
-                    f"(a decompression bomb?). {_FIX}"
+                    f"{what} would extract {total} bytes, more than {bounds.max_bytes} "
+                    "(the sizes its members declare); "
+                    + _over("max_archive_bytes", "decompression")
                 )
             for member in members:
                 _check_name(_as_tar_member(member), what=what)

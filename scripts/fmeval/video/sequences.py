@@ -2,14 +2,13 @@
 
 A dataset is ``JPEGImages/<resolution>/<sequence>/<frame>.jpg`` with
 ``Annotations/<resolution>/<sequence>/<frame>.png`` beside it, from a folder (read in
-place, never copied), a tarball or a URL (fetched and extracted). The manifest lists
+place, never copied), a tarball or zip, or a URL (fetched and extracted). The manifest lists
 one item per frame, named ``<sequence>/<frame>``, in the format of the segmentation
 datasets' manifest, so the shared ``extract_features`` rule embeds every frame once.
 """
 
 import json
 import os
-import shutil
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,11 +19,19 @@ import numpy as np
 from fmeval.errors import DataError
 from fmeval.features.datasets import MANIFEST
 from fmeval.features.images import open_image
-from fmeval.io.archives import extract_tarball
+from fmeval.io.archives import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_MEMBERS,
+    MEMBER_SUFFIXES,
+    Bounds,
+    extract_tarball,
+    extract_zip,
+)
 from fmeval.io.atomic import atomic_dir
-from fmeval.io.sources import fetched, is_remote, local_path
+from fmeval.io.sources import DEADLINE_S, fetched, is_remote, local_path
 
 IMAGES, ANNOTATIONS = "JPEGImages", "Annotations"
+TARBALL_SUFFIXES = (*MEMBER_SUFFIXES, ".txt")  # frames, masks and the ImageSets/ lists
 
 
 @dataclass(frozen=True)
@@ -49,25 +56,17 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
     return (grey > 0).astype(np.uint8)
 
 
-def extract_archive(archive: Path, dest: Path, *, what: str) -> None:
-    """Extract a tarball, or a zip (the official DAVIS archives), refusing paths that escape."""
-    if not zipfile.is_zipfile(archive):
-        extract_tarball(archive, dest, what=what)
-        return
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            for member in zf.infolist():
-                target = (dest / member.filename).resolve()
-                if not target.is_relative_to(dest.resolve()):
-                    raise DataError(f"{what}: member {member.filename!r} escapes the archive")
-                if not member.is_dir():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(member) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(
-            f"{what} is not a readable zip ({exc}); it is corrupt or truncated. Download it again."
-        ) from exc
+def extract_archive(archive: Path, dest: Path, *, what: str, bounds: Bounds) -> None:
+    """Extract a zip (the official DAVIS archives) or a tarball into ``dest``, within ``bounds``.
+
+    Both go through :mod:`fmeval.io.archives`: absolute and ``..`` names (and a tarball's links
+    and special files) are refused, and the member count and bytes are checked before anything
+    is written; from a tarball only frames, masks and ``ImageSets/`` lists are extracted.
+    """
+    if zipfile.is_zipfile(archive):
+        extract_zip(archive, dest, what=what, bounds=bounds)
+    else:
+        extract_tarball(archive, dest, what=what, bounds=bounds, suffixes=TARBALL_SUFFIXES)
 
 
 def image_set_names(root: Path, name: str) -> list[str]:
@@ -150,11 +149,15 @@ def download_video(
     image_set: str | None = None,
     max_frames: int | None = None,
     out_dir: str | os.PathLike,
+    deadline_s: float = DEADLINE_S,
+    max_archive_bytes: int = DEFAULT_MAX_BYTES,
+    max_archive_members: int = DEFAULT_MAX_MEMBERS,
 ) -> Path:
     """Fetch (a tarball, zip or URL) or locate (a folder) a video dataset; write its manifest.
 
     ``sequences`` (or else the sequences listed in ``ImageSets/<image_set>.txt``, or else
-    every sequence) are used, each cut to its first ``max_frames`` frames when given.
+    every sequence) are used, each cut to its first ``max_frames`` frames when given. The
+    download and the extraction are bounded by the config's ``downloads`` section.
     """
     out_dir = Path(out_dir)
     key = f"video.datasets.{name}.source"
@@ -165,9 +168,20 @@ def download_video(
         else:
             what = f"video dataset {name}"
             with fetched(
-                source, tmp, name="video.tar", sha256=sha256, what=what, config_key=key
+                source,
+                tmp,
+                name="video.tar",
+                sha256=sha256,
+                what=what,
+                config_key=key,
+                deadline_s=deadline_s,
             ) as archive:
-                extract_archive(archive, tmp / "raw", what=f"video dataset {name} ({source})")
+                extract_archive(
+                    archive,
+                    tmp / "raw",
+                    what=f"video dataset {name} ({source})",
+                    bounds=Bounds(max_archive_bytes, max_archive_members),
+                )
             root = find_root(tmp / "raw", resolution)
         if image_set and not sequences:
             sequences = image_set_names(root, image_set)
