@@ -10,5 +10,5 @@ run_logged(
     spec=ModelSpec.from_config(snakemake.wildcards.model, snakemake.params.entry),
     cache_dir=snakemake.params.cache_dir,
     manifest=snakemake.output.manifest,
-    deadline_s=snakemake.config["downloads"]["deadline_s"],  # execution setting: no rerun
+    **snakemake.config["downloads"],  # execution settings: changing them reruns nothing
 )

@@ -20,6 +20,7 @@ import torch
 from fmeval.errors import ConfigError, SourceError
 from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights
 from fmeval.features.models import ModelSpec, check_spec
+from fmeval.io.archives import DEFAULT_BOUNDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, Bounds
 from fmeval.io.checkpoints import hub_checkpoint, load_weights, weights_identity
 from fmeval.io.paths import read_fetch_manifest, write_fetch_manifest
 from fmeval.io.sources import DEADLINE_S, local_path
@@ -33,7 +34,7 @@ DINOV2_HUB_NAMES = tuple(f"dinov2_vit{size}14{reg}" for size in "sblg" for reg i
 class Backend:
     """How one family of models is fetched, built and run."""
 
-    fetch: Callable[..., dict]  # (spec, cache_dir, *, deadline_s) -> record
+    fetch: Callable[..., dict]  # (spec, cache_dir, *, deadline_s, bounds) -> record
     build: Callable[[ModelSpec, Mapping], torch.nn.Module]
     forward: Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -100,7 +101,7 @@ def _offline(spec: ModelSpec, cause: str) -> SourceError:
 # --- torch.hub (official facebookresearch/dinov2 and dinov3 code) -----------------------
 
 
-def _hub_code(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> Path:
+def _hub_code(spec: ModelSpec, cache_dir: Path, *, deadline_s: float, bounds: Bounds) -> Path:
     """The folder of the hub code: a local one, or ``owner/repo[:ref]`` downloaded by fmeval
     (torch.hub then runs that repo's hubconf.py: only name repos you trust)."""
     repo = spec.hub_repo
@@ -109,7 +110,7 @@ def _hub_code(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> Path:
     with cache_env(cache_dir):
         hub_dir = Path(torch.hub.get_dir())
     try:
-        return fetch_hub_code(repo, hub_dir, deadline_s=deadline_s)
+        return fetch_hub_code(repo, hub_dir, deadline_s=deadline_s, bounds=bounds)
     except SourceError as exc:
         raise _offline(spec, str(exc)) from None
 
@@ -132,8 +133,14 @@ def _hub_checkpoint(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> P
     )
 
 
-def _hub_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLINE_S) -> dict:
-    repo_dir = _hub_code(spec, cache_dir, deadline_s=deadline_s)
+def _hub_fetch(
+    spec: ModelSpec,
+    cache_dir: Path,
+    *,
+    deadline_s: float = DEADLINE_S,
+    bounds: Bounds = DEFAULT_BOUNDS,
+) -> dict:
+    repo_dir = _hub_code(spec, cache_dir, deadline_s=deadline_s, bounds=bounds)
     weights_file = None
     if spec.weights == "pretrained":
         weights_file = _hub_checkpoint(spec, cache_dir, deadline_s=deadline_s)
@@ -165,7 +172,14 @@ register_backend("torchhub", Backend(_hub_fetch, _hub_build, _hub_forward))
 # --- timm -----------------------------------------------------------------------------
 
 
-def _timm_fetch(spec: ModelSpec, cache_dir: Path, *, deadline_s: float = DEADLINE_S) -> dict:
+def _timm_fetch(
+    spec: ModelSpec,
+    cache_dir: Path,
+    *,
+    deadline_s: float = DEADLINE_S,
+    bounds: Bounds = DEFAULT_BOUNDS,
+) -> dict:
+    """timm's weights file (safetensors, not an archive: ``bounds`` does not apply)."""
     import timm
 
     weights_file = None
@@ -229,15 +243,22 @@ def fetch_model(
     cache_dir: str | os.PathLike,
     manifest: str | os.PathLike,
     deadline_s: float = DEADLINE_S,
+    max_archive_bytes: int = DEFAULT_MAX_BYTES,
+    max_archive_members: int = DEFAULT_MAX_MEMBERS,
 ) -> dict:
     """Seed the local cache with what ``spec`` needs and write its JSON manifest to ``manifest``.
+
+    The downloads keep the config's ``downloads`` bounds: the deadline, and the archive
+    bounds for downloaded hub code (a zip).
 
     Paths are stored relative to the working directory (the folder holding ``cache_dir``)
     when they lie in it or the config named them relatively (fmeval.io.paths), so that a
     fetched ``resources/`` can be copied to an offline machine or another checkout.
     """
     backend = backend_of(spec)
-    record = {**asdict(spec), **backend.fetch(spec, Path(cache_dir), deadline_s=deadline_s)}
+    bounds = Bounds(max_archive_bytes, max_archive_members)
+    fetched = backend.fetch(spec, Path(cache_dir), deadline_s=deadline_s, bounds=bounds)
+    record = {**asdict(spec), **fetched}
     given = {"repo_dir": spec.repo, "weights_file": spec.weights}  # as the config named them
     write_fetch_manifest(record, PATH_KEYS, manifest=manifest, cache_dir=cache_dir, given=given)
     return record

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fmeval.errors import DataError, SourceError
-from fmeval.io.archives import extract_zip
+from fmeval.io.archives import DEFAULT_BOUNDS, Bounds, extract_zip
 from fmeval.io.sources import fetch
 
 GITHUB = "https://github.com"
@@ -32,7 +32,9 @@ def split_hub_repo(repo: str) -> tuple[str, str, str]:
     return owner, name, ref or "HEAD"
 
 
-def fetch_hub_code(repo: str, hub_dir: Path, *, deadline_s: float) -> Path:
+def fetch_hub_code(
+    repo: str, hub_dir: Path, *, deadline_s: float, bounds: Bounds = DEFAULT_BOUNDS
+) -> Path:
     """The folder holding the hub code of ``repo``, downloaded once into ``hub_dir``."""
     owner, name, ref = split_hub_repo(repo)
     folder = Path(hub_dir) / f"{owner}_{name}_{ref.replace('/', '_')}"
@@ -45,7 +47,7 @@ def fetch_hub_code(repo: str, hub_dir: Path, *, deadline_s: float) -> Path:
             url, Path(tmp) / "code.zip", what=f"the hub code of {repo}", deadline_s=deadline_s
         )
         unpacked = Path(tmp) / "code"
-        extract_zip(archive, unpacked, what=f"the hub code of {repo} ({url})")
+        extract_zip(archive, unpacked, what=f"the hub code of {repo} ({url})", bounds=bounds)
         tops = list(unpacked.iterdir())  # GitHub wraps the tree in one <owner>-<repo>-<sha>/
         if len(tops) != 1 or not (tops[0] / "hubconf.py").is_file():
             raise DataError(f"the hub code of {repo} ({url}) has no hubconf.py at its top")

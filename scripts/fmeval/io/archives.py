@@ -37,6 +37,8 @@ class Bounds:
     max_members: int = DEFAULT_MAX_MEMBERS
 
 
+DEFAULT_BOUNDS = Bounds()
+
 _FIX = "Do not use this archive: download it again from a source you trust (and check its sha256)."
 
 

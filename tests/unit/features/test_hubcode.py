@@ -8,7 +8,9 @@ import pytest
 
 from fmeval.errors import DataError, SourceError
 from fmeval.features import hubcode
+from fmeval.features.backbones import fetch_model
 from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights, split_hub_repo
+from fmeval.features.models import ModelSpec
 from fmeval.io.archives import Bounds, extract_zip
 
 REPO_NAME = "owner/code:v1"
@@ -95,6 +97,28 @@ def test_zip_bomb_is_refused_by_its_declared_size(tmp_path):
     with pytest.raises(DataError, match="100000 bytes, more than 1000"):
         extract_zip(archive, tmp_path / "out", what="bomb.zip", bounds=Bounds(max_bytes=1000))
     assert not (tmp_path / "out").exists()
+
+
+def test_config_archive_bounds_reach_the_hub_code_zip(tmp_path, github):
+    """fetch_model hands downloads.max_archive_* to the hub code's extraction."""
+    github("ok", _zip({"owner-code-abc/hubconf.py": b"\0" * 100_000}))
+    spec = ModelSpec.from_config(
+        "m",
+        {
+            "backend": "torchhub",
+            "name": "x",
+            "repo": REPO_NAME,
+            "weights": "random",
+            "patch_size": 14,
+        },
+    )
+    with pytest.raises(DataError, match="downloads.max_archive_bytes"):
+        fetch_model(
+            spec, cache_dir=tmp_path / "cache", manifest=tmp_path / "m.json", max_archive_bytes=1000
+        )
+    assert not (tmp_path / "m.json").exists()
+    hub = tmp_path / "cache" / "torch" / "hub"
+    assert not hub.exists() or not any(hub.iterdir())
 
 
 def test_timm_weights_come_from_hf_endpoint(tmp_path, http_server, monkeypatch):
