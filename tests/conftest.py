@@ -130,7 +130,7 @@ def test_config() -> dict:
 
 
 @pytest.fixture(scope="session")
-def full_run(tmp_path_factory, worker_id) -> Path:
+def full_run(tmp_path_factory) -> Path:
     """The working folder of one whole run of the test config (everything up to the report).
 
     Shared by the report, browser and cluster tests, so the suite pays for it once: under
@@ -146,7 +146,8 @@ def full_run(tmp_path_factory, worker_id) -> Path:
         run_snakemake(Path(reuse), load_test_config())
         return Path(reuse)
     base = tmp_path_factory.getbasetemp()
-    root = base if worker_id == "master" else base.parent  # shared by every worker
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # unset without xdist (or with -p no:xdist)
+    root = base.parent if worker else base  # shared by every worker
     workdir, done = root / "full_run", root / "full_run.done"
     with FileLock(root / "full_run.lock"):
         if not done.exists():

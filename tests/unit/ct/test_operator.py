@@ -18,6 +18,7 @@ from fmeval.ct.tomography import (
 from fmeval.errors import DataError
 
 LOW = NoiseLevel("low", 0.001, 0.001)
+VIEWS = (10, 20, 50)  # stock deepinv measures each norm by power iteration (1000: unnormalised)
 RTOL = 1e-5  # relative error in the 2-norm; float32 rounding gives ~3e-7
 
 
@@ -34,7 +35,7 @@ def phantoms() -> np.ndarray:
 def pairs() -> dict:
     """(ours, stock deepinv) per view count, each with its own measured norm."""
     out = {}
-    for views in (10, 20, 200):
+    for views in VIEWS:
         matrix = radon_matrix(views)
         ours = build_operator(views, operator_norm=measure_norm(matrix), matrix=matrix)
         stock = stock_operator(views, operator_norm=measure_operator_norm(views, seed=0))
@@ -42,13 +43,13 @@ def pairs() -> dict:
     return out
 
 
-@pytest.mark.parametrize("views", [10, 20, 200])
+@pytest.mark.parametrize("views", VIEWS)
 def test_norm_equals_deepinvs(pairs, views):
     ours, stock = pairs[views]
     assert float(ours.operator_norm) == pytest.approx(float(stock.operator_norm), rel=RTOL)
 
 
-@pytest.mark.parametrize("views", [10, 20, 200])
+@pytest.mark.parametrize("views", VIEWS)
 def test_a_adjoint_and_fbp_equal_deepinvs(pairs, phantoms, views):
     ours, stock = pairs[views]
     x = torch.from_numpy(phantoms).unsqueeze(1)
@@ -98,7 +99,7 @@ def test_tv_outputs_equal_todays(pairs, phantoms, views):
     np.testing.assert_allclose(a, b, rtol=0, atol=5e-5)  # images in [0, 1]; ~1e-5 measured
 
 
-@pytest.mark.parametrize("views", [10, 200])
+@pytest.mark.parametrize("views", [10, 50])
 def test_random_ram_outputs_equal_todays(pairs, phantoms, views):
     import deepinv as dinv
 
