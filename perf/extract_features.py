@@ -1,8 +1,9 @@
 """Images/s of our feature extraction against the tutorial's loop, on the same images.
 
 Ours: ``fmeval.features.extract_features`` (images batched by resized shape,
-``torch.inference_mode``, the precision asked for, masks pooled to patches, Arrow tables
-built). The tutorial's loop (DINOv3 notebook "foreground segmentation"): one image at a
+``torch.inference_mode``, the precision asked for, masks pooled to patches, the next batch
+decoded in a background thread, Arrow tables built; ``--no-prefetch-too`` also runs it
+without the background decoding). The tutorial's loop (DINOv3 notebook "foreground segmentation"): one image at a
 time, batch 1, fp32, each image resized with ``TF.resize`` and forwarded alone, its mask
 quantised with the stride-p convolution. Same images (the DAVIS frames of
 ../shared/data/davis2016-fg, 15 train + 2 test, ``--copies`` times), same model and resolution.
@@ -38,14 +39,14 @@ from PIL import Image  # noqa: E402
 
 from fmeval.features.backbones import create_backbone, fetch_model, load_manifest, run_backbone
 from fmeval.features.datasets import download_dataset, read_manifest
-from fmeval.features.extraction import extract_features, prepare
-from fmeval.features.images import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    load_rgb,
-    resize_to_grid,
-    to_normalised_tensor,
+from fmeval.features.extraction import (
+    extract_features,
+    load_pixels,
+    patch_batch_table,
+    prepare,
+    tokens_to_host,
 )
+from fmeval.features.images import IMAGENET_MEAN, IMAGENET_STD, normalise_into
 from fmeval.features.models import ModelSpec
 from fmeval.runtime import PRECISIONS, autocast, pick_device
 
@@ -127,10 +128,25 @@ def tutorial_loop(model, spec, items, *, res: int, device: torch.device) -> None
 
 
 def ours(
-    model, spec, items, *, res: int, batch_size: int, device: torch.device, precision: str
+    model,
+    spec,
+    items,
+    *,
+    res: int,
+    batch_size: int,
+    device: torch.device,
+    precision: str,
+    prefetch: bool = True,
 ) -> None:
     extract_features(
-        model, spec, items, res=res, batch_size=batch_size, device=device, precision=precision
+        model,
+        spec,
+        items,
+        res=res,
+        batch_size=batch_size,
+        device=device,
+        precision=precision,
+        prefetch=prefetch,
     )
 
 
@@ -151,20 +167,28 @@ def where_time_goes(
     out = {"grid + masks (prepare)": timed(prepare, items, res=res, patch_size=spec.patch_size)}
     prepared = prepare(items, res=res, patch_size=spec.patch_size)
     start = time.perf_counter()
-    tensors = [
-        to_normalised_tensor(
-            resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=spec.patch_size)
-        )
-        for p in prepared
-    ]
-    out["decode + resize + normalise"] = time.perf_counter() - start
-    x = torch.stack(tensors[:batch_size]).to(device)
+    pixels = load_pixels(prepared, patch_size=spec.patch_size)
+    out["decode + resize (load_pixels)"] = time.perf_counter() - start
+    batch = [p for p in prepared if p.grid == prepared[0].grid][:batch_size]
+
+    def normalise():
+        x = torch.empty((len(batch), 3, *pixels[0].shape[:2]), dtype=torch.float32)
+        for px, slot in zip(pixels, x):
+            normalise_into(px, slot)
+        return x.to(device)
+
+    out[f"normalise one batch of {len(batch)}"] = timed(normalise)
+    x = normalise()
+    tokens = []
 
     def forward():
         with torch.inference_mode(), autocast(precision, device):
-            run_backbone(spec, model, x)
+            tokens.append(run_backbone(spec, model, x)[0])
 
     out[f"forward of one batch of {len(x)}"] = timed(forward)
+    out["its tokens to host + table"] = timed(
+        lambda: patch_batch_table(batch, tokens_to_host(tokens))
+    )
     return out
 
 
@@ -243,6 +267,11 @@ def main() -> None:
     parser.add_argument(
         "--forward-reps", type=int, default=0, help="also time N forwards of one batch alone"
     )
+    parser.add_argument(
+        "--no-prefetch-too",
+        action="store_true",
+        help="also run ours without decoding the next batch in the background",
+    )
     args = parser.parse_args()
 
     if args.threads:
@@ -259,7 +288,9 @@ def main() -> None:
             f"model: {args.arch} ({spec.name}, {spec.backend} backend, RANDOM init), res "
             f"{args.res}, {len(items)} DAVIS images, device {device}"
             f"{f' ({torch.cuda.get_device_name()})' if device.type == 'cuda' else ''}, torch "
-            f"{torch.__version__}, {torch.get_num_threads()} threads, batch size {args.batch_size}"
+            f"{torch.__version__}, {torch.get_num_threads()} threads "
+            f"({torch.get_num_interop_threads()} interop; the same for both), batch size "
+            f"{args.batch_size}, load average {os.getloadavg()}"
         )
         # warm-up at the real shape for both (allocator, kernels, lazy init)
         tutorial_loop(model, spec, items[:1], res=args.res, device=device)
@@ -273,13 +304,16 @@ def main() -> None:
                 device=device,
                 precision=precision,
             )
-        runs = {f"ours {p}": [] for p in args.precisions} | {"tutorial fp32": []}
+        variants = {f"ours {p}": (p, True) for p in args.precisions}
+        if args.no_prefetch_too:
+            variants |= {f"ours {p} no-prefetch": (p, False) for p in args.precisions}
+        runs = {name: [] for name in variants} | {"tutorial fp32": []}
         peaks = {name: 0.0 for name in runs}
         for _ in range(args.repeat):
-            for precision in args.precisions:
+            for name, (precision, prefetch) in variants.items():
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats()
-                runs[f"ours {precision}"].append(
+                runs[name].append(
                     timed(
                         ours,
                         model,
@@ -289,9 +323,10 @@ def main() -> None:
                         batch_size=args.batch_size,
                         device=device,
                         precision=precision,
+                        prefetch=prefetch,
                     )
                 )
-                peaks[f"ours {precision}"] = peak_memory_gb(device)
+                peaks[name] = peak_memory_gb(device)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             runs["tutorial fp32"].append(
@@ -307,10 +342,10 @@ def main() -> None:
         square = gflop_per_image(model, spec, size=(args.res, args.res), device=device)
         peak = {p: gemm_peak(device, dtype=PRECISIONS[p]) for p in set(args.precisions) | {"fp32"}}
         for name, seconds in best.items():
-            precision = name.split()[-1]
+            precision = name.split()[1]
             rate = gflop * n / seconds
             print(
-                f"{name:14s} {n / seconds:8.2f} images/s ({seconds:.1f} s; runs "
+                f"{name:25s} {n / seconds:8.2f} images/s ({seconds:.1f} s; runs "
                 f"{', '.join(f'{t:.1f}' for t in runs[name])} s) | {tut / seconds:5.2f}x the "
                 f"tutorial | {rate:8.1f} GFLOP/s = {rate / peak[precision]:5.1%} of the measured "
                 f"{precision} GEMM peak {peak[precision]:.0f} GFLOP/s | peak memory "
@@ -337,10 +372,9 @@ def main() -> None:
                 )
         print(f"load average: {os.getloadavg()}")
         if args.repeat > 1:
-            ratio = statistics.median(runs["tutorial fp32"]) / statistics.median(
-                runs[f"ours {args.precisions[0]}"]
-            )
-            print(f"median ratio ours {args.precisions[0]} / tutorial: {ratio:7.2f}x")
+            for name in variants:
+                ratio = statistics.median(runs["tutorial fp32"]) / statistics.median(runs[name])
+                print(f"median ratio {name} / tutorial: {ratio:7.2f}x")
         print("where our time goes (measured separately):")
         for step, seconds in where_time_goes(
             model,

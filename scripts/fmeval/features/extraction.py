@@ -5,6 +5,7 @@ import os
 import platform
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,15 +18,15 @@ from fmeval.features.backbones import run_backbone
 from fmeval.features.datasets import Item
 from fmeval.features.images import (
     load_rgb,
+    normalise_into,
     oriented_size,
     patch_fractions,
     patch_grid,
     resize_to_grid,
-    to_normalised_tensor,
 )
 from fmeval.features.masks import read_mask
 from fmeval.features.models import ModelSpec
-from fmeval.features.store import feature_column
+from fmeval.features.tables import cls_table_of, patch_batch_table
 from fmeval.io.atomic import atomic_path
 from fmeval.io.tables import encode_metadata, write_table
 from fmeval.runtime import autocast, pick_device
@@ -73,6 +74,18 @@ def batches(prepared: Sequence[Prepared], batch_size: int) -> list[list[Prepared
     return [g[i : i + batch_size] for g in groups.values() for i in range(0, len(g), batch_size)]
 
 
+def load_pixels(batch: Sequence[Prepared], *, patch_size: int) -> list[np.ndarray]:
+    """The (H, W, 3) 8-bit RGB pixels of each image of a batch, resized to its grid.
+
+    The decoding and resizing work of a batch (PIL releases the GIL in both), so
+    :func:`iter_batches` runs it for the next batch while the model embeds this one.
+    """
+    return [
+        np.asarray(resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=patch_size))
+        for p in batch
+    ]
+
+
 def embed(
     model: torch.nn.Module,
     spec: ModelSpec,
@@ -80,69 +93,47 @@ def embed(
     *,
     device: torch.device,
     precision: str = "fp32",
+    pixels: Sequence[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(B, rows, cols, D) patch tokens and (B, D) CLS tokens for one same-shape batch."""
-    x = torch.stack(
-        [
-            to_normalised_tensor(
-                resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=spec.patch_size)
-            )
-            for p in batch
-        ]
-    ).to(device)
+    """(B, rows, cols, D) patch tokens and (B, D) CLS tokens for one same-shape batch.
+
+    ``pixels`` are the batch's :func:`load_pixels` when already loaded. The patch tokens
+    are one C-contiguous float32 array, ready to become an Arrow column without a copy.
+    """
+    if pixels is None:
+        pixels = load_pixels(batch, patch_size=spec.patch_size)
+    x = torch.empty((len(pixels), 3, *pixels[0].shape[:2]), dtype=torch.float32)
+    for px, out in zip(pixels, x):
+        normalise_into(px, out)
+    x = x.to(device)
     with torch.inference_mode(), autocast(precision, device):
         # On CPU one image per forward is faster than a batch (measured ~10%, perf/
         # extract_features.py: the attention of a batch leaves the caches); on GPU, the batch.
         step = CPU_FORWARD_BATCH if device.type == "cpu" else len(x)
         outs = [run_backbone(spec, model, x[i : i + step]) for i in range(0, len(x), step)]
-    patches = torch.cat([o[0] for o in outs]).float().permute(0, 2, 3, 1).cpu().numpy()
-    return patches, torch.cat([o[1] for o in outs]).float().cpu().numpy()
+        cls = torch.cat([o[1] for o in outs]).float().cpu().numpy()
+        return tokens_to_host([o[0] for o in outs]), cls
 
 
-def _patch_rows(p: Prepared, feat: np.ndarray) -> dict:
-    r, c = p.grid
-    n = r * c
-    rr, cc = np.divmod(np.arange(n, dtype=np.int32), c)
-    fg = p.fg.reshape(-1) if p.fg is not None else np.full(n, np.nan, dtype=np.float32)
-    return {
-        "image": np.full(n, p.item.name, dtype=object),
-        "split": np.full(n, p.item.split, dtype=object),
-        "row": rr.astype(np.int16),
-        "col": cc.astype(np.int16),
-        "fg_fraction": fg,
-        "feature": feat.reshape(n, -1),
-    }
+def tokens_to_host(tokens: Sequence[torch.Tensor]) -> np.ndarray:
+    """(b, D, rows, cols) patch-token tensors as one (B, rows, cols, D) float32 numpy array.
 
-
-def patch_batch_table(batch: Sequence[Prepared], patches: np.ndarray) -> pa.Table:
-    """The patch rows of one embedded batch (one Parquet row group)."""
-    parts = [_patch_rows(p, feat) for p, feat in zip(batch, patches)]
-    cols = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
-    fg = cols["fg_fraction"]
-    return pa.table(
-        {
-            "image": pa.array(cols["image"], type=pa.string()).dictionary_encode(),
-            "split": pa.array(cols["split"], type=pa.string()).dictionary_encode(),
-            "row": cols["row"],
-            "col": cols["col"],
-            "fg_fraction": pa.array(fg, mask=np.isnan(fg), type=pa.float32()),
-            "feature": feature_column(cols["feature"]),
-        }
-    )
-
-
-def cls_table_of(prepared: Sequence[Prepared], cls: dict[str, np.ndarray]) -> pa.Table:
-    return pa.table(
-        {
-            "image": [p.item.name for p in prepared],
-            "split": [p.item.split for p in prepared],
-            "width": [p.size[0] for p in prepared],
-            "height": [p.size[1] for p in prepared],
-            "grid_rows": [p.grid[0] for p in prepared],
-            "grid_cols": [p.grid[1] for p in prepared],
-            "cls": feature_column(np.stack([cls[p.item.name] for p in prepared])),
-        }
-    )
+    One copy per element: a blocked 2-D transpose per image on the CPU; on a GPU the
+    transpose (and the cast to float32) runs there, then one transfer per tensor.
+    """
+    _, dim, rows, cols = tokens[0].shape
+    out = torch.empty((sum(len(t) for t in tokens), rows, cols, dim), dtype=torch.float32)
+    at = 0
+    for t in tokens:
+        if t.device.type == "cpu":
+            for image in t:
+                src = image.reshape(dim, rows * cols).float()  # views when already float32
+                out[at].view(rows * cols, dim).copy_(src.t())
+                at += 1
+        else:
+            out[at : at + len(t)].copy_(t.float().permute(0, 2, 3, 1).contiguous())
+            at += len(t)
+    return out.numpy()
 
 
 @dataclass
@@ -173,13 +164,35 @@ def iter_batches(
     *,
     device: torch.device,
     precision: str = "fp32",
+    prefetch: bool = True,
 ) -> Iterator[tuple[pa.Table, dict[str, np.ndarray]]]:
-    """(patch rows, CLS by image) of each batch, as computed: nothing accumulates."""
+    """(patch rows, CLS by image) of each batch, as computed: nothing accumulates.
+
+    With ``prefetch``, a background thread decodes and resizes the next batch's images
+    while this batch is embedded (PIL and the forward pass both release the GIL).
+    """
     model = model.to(device)
-    for batch in plan.batches:
-        patches, cls = embed(model, spec, batch, device=device, precision=precision)
+    ahead = _pixels_ahead(plan.batches, patch_size=spec.patch_size, prefetch=prefetch)
+    for batch, pixels in zip(plan.batches, ahead):
+        patches, cls = embed(model, spec, batch, device=device, precision=precision, pixels=pixels)
         log.info("embedded %d image(s) at grid %s", len(batch), batch[0].grid)
         yield patch_batch_table(batch, patches), {p.item.name: c for p, c in zip(batch, cls)}
+
+
+def _pixels_ahead(
+    batches: Sequence[Sequence[Prepared]], *, patch_size: int, prefetch: bool
+) -> Iterator[list[np.ndarray]]:
+    """:func:`load_pixels` of each batch; with ``prefetch``, the next one loads meanwhile."""
+    if not prefetch or len(batches) < 2:
+        yield from (load_pixels(batch, patch_size=patch_size) for batch in batches)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+        pending = pool.submit(load_pixels, batches[0], patch_size=patch_size)
+        for batch in batches[1:]:
+            pixels = pending.result()  # a decoding error surfaces here, for its own batch
+            pending = pool.submit(load_pixels, batch, patch_size=patch_size)
+            yield pixels
+        yield pending.result()
 
 
 def extract_features(
@@ -191,6 +204,7 @@ def extract_features(
     batch_size: int,
     device: torch.device,
     precision: str = "fp32",
+    prefetch: bool = True,
 ) -> tuple[pa.Table, pa.Table, dict]:
     """The patch table, the CLS table and the grid shapes for ``items``, in memory.
 
@@ -198,7 +212,8 @@ def extract_features(
     """
     plan = plan_extraction(items, spec=spec, res=res, batch_size=batch_size)
     tables, cls = [], {}
-    for table, tokens in iter_batches(model, spec, plan, device=device, precision=precision):
+    batches = iter_batches(model, spec, plan, device=device, precision=precision, prefetch=prefetch)
+    for table, tokens in batches:
         tables.append(table)
         cls.update(tokens)
     patch_table = pa.concat_tables(tables).unify_dictionaries().combine_chunks()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from fmeval.errors import DataError
@@ -59,8 +58,8 @@ def open_image(
                     f"{min_side} px per side: resized to a model's resolution it would be "
                     "many copies of the same few pixels. Replace or remove the file."
                 )
-            img.load()
-            return ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)  # loads; no copy when upright
+            return img
     except Image.DecompressionBombError as exc:
         raise _bomb(path, exc, name=shown) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
@@ -94,7 +93,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
         img = Image.fromarray(arr, mode="L")
     if img.mode in {"P", "PA"}:
         img = img.convert("RGBA")
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def load_rgb(path: str | os.PathLike) -> Image.Image:
@@ -148,16 +147,41 @@ def resize_to_grid(img: Image.Image, grid: tuple[int, int], *, patch_size: int) 
     return img.resize((cols * patch_size, rows * patch_size), Image.Resampling.BILINEAR)
 
 
+_MEAN = np.array(IMAGENET_MEAN, dtype=np.float32).reshape(3, 1, 1)
+_STD = np.array(IMAGENET_STD, dtype=np.float32).reshape(3, 1, 1)
+
+
+def normalise_into(pixels: np.ndarray, out: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) 8-bit RGB ``pixels`` into the (3, H, W) float32 CPU tensor ``out``, in place,
+    with ImageNet normalisation ``(x / 255 - mean) / std``.
+
+    The float32 operations of ``TF.to_tensor`` then ``TF.normalize``, in the same order, so
+    the same bits; in numpy, one thread: torch would split each small step over its threads.
+    """
+    arr = out.numpy()
+    np.divide(pixels.transpose(2, 0, 1), np.float32(255.0), out=arr, dtype=np.float32)
+    np.subtract(arr, _MEAN, out=arr)
+    np.divide(arr, _STD, out=arr)
+    return out
+
+
 def to_normalised_tensor(img: Image.Image) -> torch.Tensor:
     """An RGB PIL image as a (3, H, W) float tensor with ImageNet normalisation."""
-    arr = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1) / 255.0
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return (arr - mean) / std
+    pixels = np.asarray(img)
+    return normalise_into(pixels, torch.empty((3, *pixels.shape[:2]), dtype=torch.float32))
 
 
 def patch_fractions(mask: Image.Image, grid: tuple[int, int], *, patch_size: int) -> np.ndarray:
-    """The foreground fraction of each patch: the resized mask average-pooled to patches."""
-    resized = resize_to_grid(mask, grid, patch_size=patch_size)
-    arr = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)[None, None]
-    return F.avg_pool2d(arr, patch_size).reshape(grid).numpy()
+    """The foreground fraction of each patch: the resized mask average-pooled to patches.
+
+    The same float32 sums, in the same order, as ``F.avg_pool2d`` on the CPU (row-major
+    within each patch, then one division), so the same bits; vectorised over the patches.
+    """
+    rows, cols = grid
+    arr = np.asarray(resize_to_grid(mask, grid, patch_size=patch_size), dtype=np.float32) / 255.0
+    cells = arr.reshape(rows, patch_size, cols, patch_size)
+    total = np.zeros(grid, dtype=np.float32)
+    for i in range(patch_size):
+        for j in range(patch_size):
+            total += cells[:, i, :, j]
+    return total / np.float32(patch_size * patch_size)

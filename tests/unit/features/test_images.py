@@ -86,6 +86,21 @@ def test_patch_fractions_match_conv_reference(seed, res):
     )
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_patch_fractions_have_the_bits_of_avg_pool2d(seed):
+    """The vectorised pooling sums in avg_pool2d's order: the same float32 bits."""
+    rng = np.random.default_rng(seed)
+    h = int(rng.integers(30, 300))
+    w = int(rng.integers(h, 2 * h))  # at least one patch wide at every res
+    mask = Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8), "L")  # soft alpha
+    grid = patch_grid(w, h, res=int(rng.choice([28, 98, 224])), patch_size=14)
+    resized = np.asarray(resize_to_grid(mask, grid, patch_size=14), dtype=np.float32) / 255.0
+    pooled = torch.nn.functional.avg_pool2d(torch.from_numpy(resized)[None, None], 14)
+    fg = patch_fractions(mask, grid, patch_size=14)
+    assert fg.dtype == np.float32 and fg.shape == grid
+    assert fg.tobytes() == pooled.reshape(grid).numpy().tobytes()
+
+
 def test_patch_fractions_of_constant_masks():
     for value, expected in ((0, 0.0), (255, 1.0)):
         mask = Image.new("L", (90, 60), value)
