@@ -8,7 +8,8 @@ alternating, best and median of ``--repeat``:
 
 - after the forward: patch tokens to a (B, rows, cols, D) numpy array, then the Arrow table
   of the batch (``patch_batch_table``);
-- before it: resized 8-bit pixels to the normalised input batch on the device.
+- before it: resized 8-bit pixels to the normalised input batch on the device (one thread;
+  extraction does this in the background, for the next batch).
 
     .venv/bin/python perf/extraction_overhead.py
     python perf/extraction_overhead.py --device cuda --batch 32 --dim 768 --grid 64 113
@@ -55,7 +56,8 @@ def old_before(images, device):
 
 
 def new_before(pixels, device):
-    x = torch.empty((len(pixels), 3, *pixels[0].shape[:2]), dtype=torch.float32)
+    shape = (len(pixels), 3, *pixels[0].shape[:2])
+    x = torch.empty(shape, dtype=torch.float32, pin_memory=device.type == "cuda")
     for px, out in zip(pixels, x):
         normalise_into(px, out)
     return x.to(device)

@@ -34,6 +34,7 @@ from fmeval.runtime import autocast, pick_device
 log = logging.getLogger(__name__)
 
 CPU_FORWARD_BATCH = 1  # images per forward pass on CPU (batch_size still groups the I/O)
+DECODE_THREADS = 8  # images decoded at a time when the model runs on a GPU
 
 
 @dataclass
@@ -48,7 +49,7 @@ def prepare(items: Sequence[Item], *, res: int, patch_size: int) -> list[Prepare
     """Grid shape and per-patch foreground fraction of each item.
 
     Image sizes come from the file headers (EXIF orientation included), so each
-    image's pixels are decoded once, in :func:`embed`; only the small masks are read here.
+    image's pixels are decoded once, in :func:`load_batch`; only the small masks are read here.
     """
     out = []
     for item in items:
@@ -74,16 +75,31 @@ def batches(prepared: Sequence[Prepared], batch_size: int) -> list[list[Prepared
     return [g[i : i + batch_size] for g in groups.values() for i in range(0, len(g), batch_size)]
 
 
-def load_pixels(batch: Sequence[Prepared], *, patch_size: int) -> list[np.ndarray]:
-    """The (H, W, 3) 8-bit RGB pixels of each image of a batch, resized to its grid.
+def load_batch(
+    batch: Sequence[Prepared], *, patch_size: int, pin_memory: bool = False, threads: int = 1
+) -> torch.Tensor:
+    """The (B, 3, H, W) float32 model input of a same-shape batch: each image decoded,
+    resized to its grid and normalised in place (numpy and PIL, which release the GIL).
 
-    The decoding and resizing work of a batch (PIL releases the GIL in both), so
-    :func:`iter_batches` runs it for the next batch while the model embeds this one.
+    ``pin_memory`` (for a CUDA device) makes the copy to the GPU fast; ``threads`` decode
+    that many images at a time.
     """
-    return [
-        np.asarray(resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=patch_size))
-        for p in batch
-    ]
+    rows, cols = batch[0].grid
+    shape = (len(batch), 3, rows * patch_size, cols * patch_size)
+    x = torch.empty(shape, dtype=torch.float32, pin_memory=pin_memory)
+
+    def load(k: int) -> None:
+        p = batch[k]
+        img = resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=patch_size)
+        normalise_into(np.asarray(img), x[k])
+
+    if threads > 1 and len(batch) > 1:
+        with ThreadPoolExecutor(max_workers=min(threads, len(batch))) as pool:
+            list(pool.map(load, range(len(batch))))
+    else:
+        for k in range(len(batch)):
+            load(k)
+    return x
 
 
 def embed(
@@ -93,19 +109,16 @@ def embed(
     *,
     device: torch.device,
     precision: str = "fp32",
-    pixels: Sequence[np.ndarray] | None = None,
+    inputs: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(B, rows, cols, D) patch tokens and (B, D) CLS tokens for one same-shape batch.
 
-    ``pixels`` are the batch's :func:`load_pixels` when already loaded. The patch tokens
+    ``inputs`` is the batch's :func:`load_batch` when already loaded. The patch tokens
     are one C-contiguous float32 array, ready to become an Arrow column without a copy.
     """
-    if pixels is None:
-        pixels = load_pixels(batch, patch_size=spec.patch_size)
-    x = torch.empty((len(pixels), 3, *pixels[0].shape[:2]), dtype=torch.float32)
-    for px, out in zip(pixels, x):
-        normalise_into(px, out)
-    x = x.to(device)
+    if inputs is None:
+        inputs = load_batch(batch, patch_size=spec.patch_size)
+    x = inputs.to(device)
     with torch.inference_mode(), autocast(precision, device):
         # On CPU one image per forward is faster than a batch (measured ~10%, perf/
         # extract_features.py: the attention of a batch leaves the caches); on GPU, the batch.
@@ -118,8 +131,9 @@ def embed(
 def tokens_to_host(tokens: Sequence[torch.Tensor]) -> np.ndarray:
     """(b, D, rows, cols) patch-token tensors as one (B, rows, cols, D) float32 numpy array.
 
-    One copy per element: a blocked 2-D transpose per image on the CPU; on a GPU the
-    transpose (and the cast to float32) runs there, then one transfer per tensor.
+    On the CPU one copy per value, a blocked 2-D transpose per image. On a GPU the
+    transpose (and the cast to float32) runs there, then each image goes through a
+    page-locked buffer (a fast transfer) and is copied out by torch's threads.
     """
     _, dim, rows, cols = tokens[0].shape
     out = torch.empty((sum(len(t) for t in tokens), rows, cols, dim), dtype=torch.float32)
@@ -131,8 +145,12 @@ def tokens_to_host(tokens: Sequence[torch.Tensor]) -> np.ndarray:
                 out[at].view(rows * cols, dim).copy_(src.t())
                 at += 1
         else:
-            out[at : at + len(t)].copy_(t.float().permute(0, 2, 3, 1).contiguous())
-            at += len(t)
+            t = t.float().permute(0, 2, 3, 1).contiguous()
+            stage = torch.empty((rows, cols, dim), dtype=torch.float32, pin_memory=True)
+            for image in t:
+                stage.copy_(image)
+                out[at].copy_(stage)
+                at += 1
     return out.numpy()
 
 
@@ -168,30 +186,34 @@ def iter_batches(
 ) -> Iterator[tuple[pa.Table, dict[str, np.ndarray]]]:
     """(patch rows, CLS by image) of each batch, as computed: nothing accumulates.
 
-    With ``prefetch``, a background thread decodes and resizes the next batch's images
-    while this batch is embedded (PIL and the forward pass both release the GIL).
+    With ``prefetch``, a background thread loads the next batch (:func:`load_batch`) while
+    this batch is embedded (PIL, numpy and the forward pass release the GIL).
     """
     model = model.to(device)
-    ahead = _pixels_ahead(plan.batches, patch_size=spec.patch_size, prefetch=prefetch)
-    for batch, pixels in zip(plan.batches, ahead):
-        patches, cls = embed(model, spec, batch, device=device, precision=precision, pixels=pixels)
+    loading = {"patch_size": spec.patch_size, "pin_memory": device.type == "cuda"}
+    # beside a GPU the CPU is free: decode several images at a time; on the CPU, one (the
+    # forward pass has the cores)
+    loading["threads"] = 1 if device.type == "cpu" else min(DECODE_THREADS, os.cpu_count() or 1)
+    ahead = _inputs_ahead(plan.batches, prefetch=prefetch, **loading)
+    for batch, inputs in zip(plan.batches, ahead):
+        patches, cls = embed(model, spec, batch, device=device, precision=precision, inputs=inputs)
         log.info("embedded %d image(s) at grid %s", len(batch), batch[0].grid)
         yield patch_batch_table(batch, patches), {p.item.name: c for p, c in zip(batch, cls)}
 
 
-def _pixels_ahead(
-    batches: Sequence[Sequence[Prepared]], *, patch_size: int, prefetch: bool
-) -> Iterator[list[np.ndarray]]:
-    """:func:`load_pixels` of each batch; with ``prefetch``, the next one loads meanwhile."""
+def _inputs_ahead(
+    batches: Sequence[Sequence[Prepared]], *, prefetch: bool, **loading
+) -> Iterator[torch.Tensor]:
+    """:func:`load_batch` of each batch; with ``prefetch``, the next one loads meanwhile."""
     if not prefetch or len(batches) < 2:
-        yield from (load_pixels(batch, patch_size=patch_size) for batch in batches)
+        yield from (load_batch(batch, **loading) for batch in batches)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
-        pending = pool.submit(load_pixels, batches[0], patch_size=patch_size)
+        pending = pool.submit(load_batch, batches[0], **loading)
         for batch in batches[1:]:
-            pixels = pending.result()  # a decoding error surfaces here, for its own batch
-            pending = pool.submit(load_pixels, batch, patch_size=patch_size)
-            yield pixels
+            inputs = pending.result()  # a decoding error surfaces here, for its own batch
+            pending = pool.submit(load_batch, batch, **loading)
+            yield inputs
         yield pending.result()
 
 

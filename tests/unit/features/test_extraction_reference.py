@@ -23,15 +23,14 @@ from fmeval.features.datasets import Item, download_dataset, read_manifest
 from fmeval.features.extraction import (
     Prepared,
     iter_batches,
+    load_batch,
     patch_batch_table,
     plan_extraction,
     stream_features,
     tokens_to_host,
     write_stream,
 )
-from fmeval.features.images import (
-    to_normalised_tensor,
-)
+from fmeval.features.images import load_rgb, resize_to_grid, to_normalised_tensor
 
 CPU = torch.device("cpu")
 
@@ -162,3 +161,27 @@ def test_a_bad_image_in_a_prefetched_batch_fails_cleanly(model, items, tmp_path)
             cls_out=tmp_path / "c.parquet",
         )
     assert not (tmp_path / "p.parquet").exists() and not (tmp_path / "c.parquet").exists()
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_loaded_batch_is_the_old_stack_of_inputs(model, items, threads):
+    spec, _ = model
+    plan = plan_extraction(items, spec=spec, res=42, batch_size=4)
+    batch = max(plan.batches, key=len)
+    assert len(batch) > 2
+    x = load_batch(batch, patch_size=14, threads=threads)
+    old = torch.stack(
+        [
+            old_to_normalised_tensor(resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=14))
+            for p in batch
+        ]
+    )
+    assert (
+        x.is_contiguous() and x.dtype == old.dtype and x.numpy().tobytes() == old.numpy().tobytes()
+    )
+    with pytest.raises(DataError, match="nowhere.jpg"):
+        load_batch(
+            [*batch, replace(batch[0], item=replace(batch[0].item, image="nowhere.jpg"))],
+            patch_size=14,
+            threads=threads,
+        )
