@@ -34,7 +34,7 @@ from fmeval.runtime import autocast, pick_device
 log = logging.getLogger(__name__)
 
 CPU_FORWARD_BATCH = 1  # images per forward pass on CPU (batch_size still groups the I/O)
-DECODE_THREADS = 8  # images decoded at a time when the model runs on a GPU
+DECODE_THREADS = 8  # at most this many images decoded at a time when the model is on a GPU
 
 
 @dataclass
@@ -190,12 +190,12 @@ def iter_batches(
     this batch is embedded (PIL, numpy and the forward pass release the GIL).
     """
     model = model.to(device)
+    # beside a GPU the job's CPU threads are free: decode several images at a time; on the
+    # CPU one, beside the forward pass
+    threads = 1 if device.type == "cpu" else min(DECODE_THREADS, torch.get_num_threads())
     loading = {"patch_size": spec.patch_size, "pin_memory": device.type == "cuda"}
-    # beside a GPU the CPU is free: decode several images at a time; on the CPU, one (the
-    # forward pass has the cores)
-    loading["threads"] = 1 if device.type == "cpu" else min(DECODE_THREADS, os.cpu_count() or 1)
-    ahead = _inputs_ahead(plan.batches, prefetch=prefetch, **loading)
-    for batch, inputs in zip(plan.batches, ahead):
+    ahead = _inputs_ahead(plan.batches, prefetch=prefetch, threads=threads, **loading)
+    for batch, inputs in zip(plan.batches, ahead, strict=True):
         patches, cls = embed(model, spec, batch, device=device, precision=precision, inputs=inputs)
         log.info("embedded %d image(s) at grid %s", len(batch), batch[0].grid)
         yield patch_batch_table(batch, patches), {p.item.name: c for p, c in zip(batch, cls)}
