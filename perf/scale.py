@@ -15,7 +15,11 @@ should not grow with the number of images.
     .venv/bin/python perf/scale.py --n 0 --extract 50 200          # extraction only
 
 Peak RSS includes the interpreter and its imports (torch, sklearn): ``base`` is that
-floor, measured in a process that only imports. Times are wall-clock; note the machine load.
+floor, measured in a process that only imports. Times are wall-clock; note the machine load
+(each stage prints the 1-minute load average at its end, its CPU seconds, and its minor page
+faults, which do not depend on the load). The CV and the fit print their solver passes (the
+CV: summed over folds and C), seconds per pass, and microseconds per selected patch (constant
+in N when the time is linear in N); the fit also its Hessians.
 """
 
 import argparse
@@ -113,6 +117,8 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
     import fmeval.seg.segment  # noqa: F401
 
     torch.set_num_threads(2)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0, faults0 = usage.ru_utime + usage.ru_stime, usage.ru_minflt
     start = time.perf_counter()
     if name == "write":
         n, dim = (int(v) for v in path.stem.split("x"))
@@ -129,10 +135,14 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
         table = cross_validate(
             data, CS, max_iter=10000, folds=folds, budget_bytes=memory_budget(budget_mb)
         )
+        passes = int(table["n_iter"].sum())
         out = {
+            "rows": len(data.y),
             "folds": folds.k,
             "mean_ap": float(table["ap"].mean()),
-            "passes": int(table["n_iter"].sum()),
+            "passes": passes,
+            "s_per_pass": (time.perf_counter() - start) / max(passes, 1),
+            "us_per_row": (time.perf_counter() - start) / len(data.y) * 1e6,
             "converged": bool(table["converged"].all()),
         }
     elif name == "fit":
@@ -142,7 +152,14 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
         data = load(path)
         probe = fit_probe(data, 0.1, max_iter=10000, budget_bytes=memory_budget(budget_mb))
         save_probe(probe, path.with_suffix(".probe.npz"))
-        out = {"n_patches": probe.meta["n_patches"]}
+        passes = probe.meta["n_iter"]
+        out = {
+            "n_patches": probe.meta["n_patches"],
+            "passes": passes,
+            "hessians": probe.meta["n_hessian"],
+            "s_per_pass": (time.perf_counter() - start) / max(passes, 1),
+            "us_per_row": (time.perf_counter() - start) / probe.meta["n_patches"] * 1e6,
+        }
     elif name == "segment":
         from fmeval.features.store import read_image
         from fmeval.seg.probe import load_probe
@@ -165,7 +182,15 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
         out = {}
     else:
         raise SystemExit(f"unknown stage {name}")
-    return {"wall_s": time.perf_counter() - start, "peak_gb": peak_gb(), **out}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "wall_s": time.perf_counter() - start,
+        "peak_gb": peak_gb(),
+        **out,
+        "cpu_s": round(usage.ru_utime + usage.ru_stime - cpu0, 1),
+        "page_faults": usage.ru_minflt - faults0,
+        "load": round(os.getloadavg()[0], 1),
+    }
 
 
 def extract(n_images: int, work: Path) -> dict:

@@ -30,7 +30,14 @@ import torch
 log = logging.getLogger(__name__)
 
 EPS = float(np.finfo(np.float64).eps)
+#: Rows per block. Each block is written into scratch tensors that a design allocates once and
+#: reuses, so a pass over the rows costs the same per row at any N (issue 13: a fresh float64
+#: copy of each block, 50 MB at D = 768, allocated, page-faulted and freed on every product,
+#: made each pass several times dearer per row than on a cached matrix). Smaller blocks fit
+#: the CPU cache better but each block is a thread barrier, slow on a busy machine.
 BLOCK_ROWS = 8192
+#: Hessian blocks are summed in float32 over this many rows, then added in float64.
+FLUSH_ROWS = 32768
 REFRESH = 3  # all-rows fits: a fresh Hessian every third pass (each costs ~P passes)
 
 
@@ -38,7 +45,8 @@ class Design:
     """Rows ``x`` (N, D), standardised as ``(x - mean) / scale`` in float64, and a ones column.
 
     ``x`` is kept as given (a float32 matrix is not copied); blocks of ``block_rows`` rows are
-    standardised on the fly, or all at once when ``cache`` is set.
+    standardised on the fly, or all at once when ``cache`` is set. Each block is written into
+    scratch tensors of ``block_rows`` rows that the design allocates once and reuses.
     """
 
     def __init__(
@@ -56,14 +64,19 @@ class Design:
         self.p = d + 1
         self.device = device
         self.block_rows = max(1, int(block_rows))
+        self._scratch: dict[tuple, torch.Tensor] = {}
+        self._z1 = None
         f64 = {"dtype": torch.float64, "device": device}
         if mean is None:
             mean, scale = self._moments()
         self.mean = torch.as_tensor(mean, **f64)
         self.scale = torch.as_tensor(scale, **f64)
-        self._z1 = None
+        self._mu32, self._sd32 = self.mean.to(torch.float32), self.scale.to(torch.float32)
         if cache:
-            self._z1 = torch.cat([self.block(s) for s in self.slices()])
+            z1 = torch.empty(self.n, self.p, **f64)
+            for s in self.slices():
+                z1[s] = self.block(s)
+            self._z1 = z1
 
     @classmethod
     def from_z1(cls, z1: torch.Tensor) -> "Design":
@@ -78,11 +91,11 @@ class Design:
         d = self.p - 1
         total = torch.zeros(d, dtype=torch.float64, device=self.device)
         for s in self.slices():
-            total += self.x[s].to(torch.float64).sum(0)
+            total += self._raw64(s)[0].sum(0)
         mean = total / self.n
         ss = torch.zeros_like(total)
         for s in self.slices():
-            ss += ((self.x[s].to(torch.float64) - mean) ** 2).sum(0)
+            ss += self._raw64(s)[0].sub_(mean).square_().sum(0)
         scale = torch.sqrt(ss / self.n)
         return mean, torch.where(scale < 10 * EPS, torch.ones_like(scale), scale)
 
@@ -91,93 +104,142 @@ class Design:
         for start in range(0, n, self.block_rows):
             yield slice(start, min(start + self.block_rows, n))
 
+    def _buffer(self, dtype: torch.dtype, cols: int, tag: str = "") -> torch.Tensor:
+        """A (block_rows, cols) scratch tensor, allocated on first use and then reused."""
+        key = (dtype, cols, tag)
+        if key not in self._scratch:
+            self._scratch[key] = torch.empty(self.block_rows, cols, dtype=dtype, device=self.device)
+        return self._scratch[key]
+
+    def _raw64(self, sel: slice | torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """Rows ``sel`` (a slice or <= block_rows indices) as float64, and whether they are
+        the cached standardised rows (with the ones column) or ``x`` as stored (a scratch block).
+        """
+        if self._z1 is not None:
+            if isinstance(sel, slice):
+                return self._z1[sel], True
+            out = self._buffer(torch.float64, self.p)[: len(sel)]
+            return torch.index_select(self._z1, 0, sel, out=out), True
+        if isinstance(sel, slice):
+            src = self.x[sel]
+        else:
+            src = torch.index_select(
+                self.x, 0, sel, out=self._buffer(self.x.dtype, self.p - 1, "rows")[: len(sel)]
+            )
+        return self._buffer(torch.float64, self.p - 1)[: len(src)].copy_(src), False
+
+    def _z32(self, sel: slice | torch.Tensor) -> torch.Tensor:
+        """Standardised rows ``sel`` as float32, without the ones column (a scratch block)."""
+        d = self.p - 1
+        if self._z1 is not None:
+            z, _ = self._raw64(sel)
+            return self._buffer(torch.float32, d, "z")[: len(z)].copy_(z[:, :d])
+        if isinstance(sel, slice):
+            src = self.x[sel]
+        else:
+            src = torch.index_select(
+                self.x, 0, sel, out=self._buffer(self.x.dtype, d, "rows")[: len(sel)]
+            )
+        out = self._buffer(torch.float32, d, "z")[: len(src)].copy_(src)
+        return out.sub_(self._mu32).div_(self._sd32)  # centred first: no cancellation
+
+    @property
+    def cached(self) -> bool:
+        """Whether the standardised float64 matrix is held whole."""
+        return self._z1 is not None
+
     def block(self, s: slice) -> torch.Tensor:
-        """Standardised rows ``s`` with the ones column, (B, P) float64."""
+        """Standardised rows ``s`` with the ones column, (B, P) float64 (a scratch block when
+        not cached: use it before the next call).
+        """
         if self._z1 is not None:
             return self._z1[s]
-        return self._standardise(self.x[s])
-
-    def rows(self, idx: torch.Tensor) -> torch.Tensor:
-        if self._z1 is not None:
-            return self._z1[idx]
-        return self._standardise(self.x[idx])
-
-    def _standardise(self, x: torch.Tensor) -> torch.Tensor:
-        z = torch.empty(len(x), self.p, dtype=torch.float64, device=self.device)
-        z[:, :-1] = x
-        z[:, :-1].sub_(self.mean).div_(self.scale)
+        z = self._buffer(torch.float64, self.p, "block")[: s.stop - s.start]
+        z[:, :-1].copy_(self.x[s]).sub_(self.mean).div_(self.scale)
         z[:, -1] = 1.0
         return z
+
+    def squared(self, z: torch.Tensor) -> torch.Tensor:
+        """``z * z`` for a block ``z``, in a scratch tensor."""
+        out = self._buffer(z.dtype, z.shape[1], "squared")[: len(z)]
+        return torch.mul(z, z, out=out)
 
     # Without the cached matrix, products fold the standardisation into the small operand:
     # z . w + b = x . (w / sd) + (b - mean . w / sd), so each block is only cast to float64.
 
+    def _fold(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``theta`` (F, P) as weights (cols, F) and bias (F,) acting on the stored rows."""
+        if self._z1 is not None:
+            return theta.T.contiguous(), torch.zeros_like(theta[:, 0])
+        w = theta[:, :-1] / self.scale
+        return w.T.contiguous(), theta[:, -1] - w @ self.mean
+
     def matmul(self, theta: torch.Tensor) -> torch.Tensor:
         """Decision values (N, F) of ``theta`` (F, P)."""
         out = torch.empty(self.n, theta.shape[0], dtype=torch.float64, device=self.device)
-        if self._z1 is not None:
-            for s in self.slices():
-                out[s] = self._z1[s] @ theta.T
-            return out
-        w = theta[:, :-1] / self.scale  # (F, D)
-        b = theta[:, -1] - w @ self.mean  # (F,)
+        wt, b = self._fold(theta)
         for s in self.slices():
-            torch.addmm(b, self.x[s].to(torch.float64), w.T, out=out[s])
+            torch.addmm(b, self._raw64(s)[0], wt, out=out[s])
         return out
 
     def rmatmul(self, v: torch.Tensor) -> torch.Tensor:
         """``Z1^T v`` for ``v`` (N, F), as (F, P)."""
-        if self._z1 is not None:
-            acc = torch.zeros(self.p, v.shape[1], dtype=torch.float64, device=self.device)
-            for s in self.slices():
-                acc += self._z1[s].T @ v[s]
-            return acc.T
-        acc = torch.zeros(self.p - 1, v.shape[1], dtype=torch.float64, device=self.device)
+        cols = self.p if self._z1 is not None else self.p - 1
+        acc = torch.zeros(cols, v.shape[1], dtype=torch.float64, device=self.device)
         for s in self.slices():
-            acc += self.x[s].to(torch.float64).T @ v[s]
+            acc.addmm_(self._raw64(s)[0].T, v[s])
+        if self._z1 is not None:
+            return acc.T
         total = v.sum(0)  # (F,)
         z = (acc - self.mean[:, None] * total) / self.scale[:, None]
         return torch.cat([z, total[None]], 0).T
 
-    def gram(self, w: torch.Tensor) -> torch.Tensor:
-        """(F, P, P): ``Z1^T diag(w[:, f]) Z1`` for each column of ``w`` (N, F).
+    def _gram(self, blocks, n_f: int) -> torch.Tensor:
+        """(F, P, P) sum of ``Z1_b^T diag(w_b[:, f]) Z1_b`` over ``blocks`` of (rows, w_b).
 
-        Each block's product is a float32 GEMM accumulated in float64: these are Hessians, used
-        only to precondition steps (the gradient, which decides the optimum, stays float64).
+        Each block's product is a float32 GEMM, summed in float32 over ``FLUSH_ROWS`` rows and
+        then in float64: these are Hessians, used only to precondition steps (the gradient,
+        which decides the optimum, stays float64).
         """
-        n_f, d = w.shape[1], self.p - 1
+        d = self.p - 1
         h = torch.zeros(n_f, self.p, self.p, dtype=torch.float64, device=self.device)
-        if self._z1 is not None:
-            for s in self.slices():
-                z = self._z1[s].to(torch.float32)
-                ws = w[s].to(torch.float32)
-                for f in range(n_f):
-                    h[f] += ((z * ws[:, f : f + 1]).T @ z).to(torch.float64)
-            return h
+        acc = torch.zeros(n_f, d, d, dtype=torch.float32, device=self.device)
         sz = torch.zeros(d, n_f, dtype=torch.float64, device=self.device)
-        mu, sd = self.mean.to(torch.float32), self.scale.to(torch.float32)
-        for s in self.slices():
-            z = (self.x[s].to(torch.float32) - mu) / sd  # centred first: no cancellation
-            ws = w[s].to(torch.float32)
+        zw_buf = self._buffer(torch.float32, d, "zw")
+        rows = 0
+        for sel, wb in blocks:
+            z = self._z32(sel)
+            ws = wb.to(torch.float32)
+            zw = zw_buf[: len(z)]
             sz += (z.T @ ws).to(torch.float64)
+            h[:, d, d] += wb.sum(0)
             for f in range(n_f):
-                h[f, :d, :d] += ((z * ws[:, f : f + 1]).T @ z).to(torch.float64)
-        for f in range(n_f):
-            h[f, :d, d] = h[f, d, :d] = sz[:, f]
-            h[f, d, d] = w[:, f].sum()
+                acc[f].addmm_(torch.mul(z, ws[:, f : f + 1], out=zw).T, z)
+            rows += len(z)
+            if rows >= FLUSH_ROWS:
+                h[:, :d, :d] += acc
+                acc.zero_()
+                rows = 0
+        h[:, :d, :d] += acc
+        h[:, :d, d] = sz.T
+        h[:, d, :d] = sz.T
         return h
+
+    def gram(self, w: torch.Tensor) -> torch.Tensor:
+        """(F, P, P): ``Z1^T diag(w[:, f]) Z1`` for each column of ``w`` (N, F)."""
+        return self._gram(((s, w[s]) for s in self.slices()), w.shape[1])
 
     def gram_rows(self, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """(P, P): ``Z1[idx]^T diag(w) Z1[idx]``, in blocks of rows (float32 GEMMs, as gram)."""
-        h = torch.zeros(self.p, self.p, dtype=torch.float64, device=self.device)
-        for s in self.slices(len(idx)):
-            z = self.rows(idx[s]).to(torch.float32)
-            h += ((z * w[s, None].to(torch.float32)).T @ z).to(torch.float64)
-        return h
+        return self._gram(((idx[s], w[s, None]) for s in self.slices(len(idx))), 1)[0]
 
     def matmul_rows(self, idx: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """Decision values (len(idx),) of one ``theta`` (P,) on rows ``idx``, in blocks."""
-        return torch.cat([self.rows(idx[s]) @ theta for s in self.slices(len(idx))])
+        wt, b = self._fold(theta[None])
+        out = torch.empty(len(idx), 1, dtype=torch.float64, device=self.device)
+        for s in self.slices(len(idx)):
+            torch.addmm(b, self._raw64(idx[s])[0], wt, out=out[s])
+        return out[:, 0]
 
 
 @dataclass
@@ -216,8 +278,8 @@ def fold_penalty(design, mask: torch.Tensor) -> torch.Tensor:
     s2 = torch.zeros_like(s1)
     for s in design.slices():
         z = design.block(s)[:, :d]
-        s1 += z.T @ mask[s]
-        s2 += (z * z).T @ mask[s]
+        s1.addmm_(z.T, mask[s])
+        s2.addmm_(design.squared(z).T, mask[s])
     n = mask.sum(0)  # (F,)
     mean = s1 / n
     var = s2 / n - mean**2
@@ -255,6 +317,7 @@ class Solution:
     theta: torch.Tensor  # (F, D + 1), in the shared standardised units
     n_iter: np.ndarray  # (F,) Newton-type passes
     converged: np.ndarray  # (F,) bool
+    n_hessian: int = 0  # Hessians computed (each costs about as much as P / 40 passes)
 
 
 def solve(
@@ -316,7 +379,7 @@ def solve(
         del q, new_r
         n_iter += active.cpu().numpy()
     log.debug("solved %d fold(s) at C=%g: %d pass(es), %d Hessian(s)", n_folds, c, it, n_refresh)
-    return Solution(theta, n_iter, ~active.cpu().numpy())
+    return Solution(theta, n_iter, ~active.cpu().numpy(), n_refresh)
 
 
 def cv_path(
@@ -353,11 +416,24 @@ def cv_path(
         list(range(i, min(i + fold_batch, len(folds)))) for i in range(0, len(folds), fold_batch)
     ]
     lams = {}
+    h_all = None
     for k in np.argsort(cs):
         c = float(cs[k])
+        # the previous C's Hessian at its solution is this C's at the same point, rescaled
+        start = None if h_all is None else (c * h_all + torch.diag(lam_all[0]))[None]
         theta_all = solve(
-            design, yt, ones, lam_all, c, theta_all, max_iter=max_iter, tol=tol, refresh=REFRESH
+            design,
+            yt,
+            ones,
+            lam_all,
+            c,
+            theta_all,
+            max_iter=max_iter,
+            tol=tol,
+            refresh=REFRESH,
+            start_hessian=start,
         ).theta
+        del start
         r0 = design.matmul(theta_all)[:, 0]
         w0 = torch.sigmoid(r0) * (1 - torch.sigmoid(r0))
         h_all = design.gram(w0[:, None])[0]
@@ -382,8 +458,17 @@ def cv_path(
     return held_out, n_iter, converged
 
 
-def fit_full(design, y: np.ndarray, c: float, *, max_iter: int, tol: float = 1e-8):
-    """Coefficients and intercept (in the standardised units) on all rows at one C."""
+@dataclass
+class FullFit:
+    coef: np.ndarray  # (D,), in the standardised units
+    intercept: float
+    converged: bool
+    n_iter: int  # Newton-type passes
+    n_hessian: int  # Hessians computed
+
+
+def fit_all(design, y: np.ndarray, c: float, *, max_iter: int, tol: float = 1e-8) -> FullFit:
+    """The fit on all rows at one C, with its passes and Hessians."""
     design = as_design(design)
     dev = design.device
     yt = torch.as_tensor(y, dtype=torch.float64, device=dev)
@@ -392,4 +477,14 @@ def fit_full(design, y: np.ndarray, c: float, *, max_iter: int, tol: float = 1e-
     theta0 = torch.zeros(1, design.p, dtype=torch.float64, device=dev)
     sol = solve(design, yt, mask, lam, c, theta0, max_iter=max_iter, tol=tol, refresh=REFRESH)
     theta = sol.theta[0].cpu().numpy()
-    return theta[:-1], float(theta[-1]), bool(sol.converged[0])
+    return FullFit(
+        theta[:-1], float(theta[-1]), bool(sol.converged[0]), int(sol.n_iter[0]), sol.n_hessian
+    )
+
+
+def fit_full(design, y: np.ndarray, c: float, *, max_iter: int, tol: float = 1e-8):
+    """Coefficients and intercept (in the standardised units) on all rows at one C, and
+    whether the fit converged.
+    """
+    fit = fit_all(design, y, c, max_iter=max_iter, tol=tol)
+    return fit.coef, fit.intercept, fit.converged
