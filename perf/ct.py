@@ -16,9 +16,9 @@ them, and the largest difference between the two ways' reconstructions (relative
 reconstructions' range). RAM runs with random weights (same cost as the pretrained ones).
 
 Both ways run in this one process, with ``OMP_WAIT_POLICY=PASSIVE`` as the pipeline's jobs
-(rules/common.smk), unless the environment sets it: ``OMP_WAIT_POLICY=ACTIVE`` measures both
-with spinning OpenMP threads (torch's default), which on a loaded machine slows any 2-thread
-job 3-5x, more so for many small operations.
+(rules/common.smk), unless the environment sets it; ``OMP_WAIT_POLICY=`` (empty) measures both
+with torch's default, OpenMP threads that spin between parallel regions, which on a loaded
+machine slows a 2-thread job 3-5x, more so for many small operations (TV).
 
     .venv/bin/python perf/ct.py                       # 1000, 200 and 50 views, 2 phantoms
     .venv/bin/python perf/ct.py --views 50 --phantoms 8 --methods fbp tv
@@ -32,8 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-# libgomp reads it once, when torch loads
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# libgomp reads it once, when torch loads; empty: its default
+if os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE") == "":
+    del os.environ["OMP_WAIT_POLICY"]
 
 import numpy as np
 import torch
@@ -167,7 +168,7 @@ def main() -> None:
     n = len(gt)
     print(
         f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
-        f"OMP_WAIT_POLICY {os.environ['OMP_WAIT_POLICY']}, {n} phantoms, noise {LOW}, "
+        f"OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}, {n} phantoms, noise {LOW}, "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
         flush=True,
     )
