@@ -15,16 +15,26 @@ phantoms), their ratio, the calls to A and A^T per phantom and the share of the 
 them, and the largest difference between the two ways' reconstructions (relative to the
 reconstructions' range). RAM runs with random weights (same cost as the pretrained ones).
 
+Both ways run in this one process, with ``OMP_WAIT_POLICY=PASSIVE`` as the pipeline's jobs
+(rules/common.smk), unless the environment sets it; ``OMP_WAIT_POLICY=`` (empty) measures both
+with torch's default, OpenMP threads that spin between parallel regions, which on a loaded
+machine slows a 2-thread job 3-5x, more so for many small operations (TV).
+
     .venv/bin/python perf/ct.py                       # 1000, 200 and 50 views, 2 phantoms
     .venv/bin/python perf/ct.py --views 50 --phantoms 8 --methods fbp tv
 """
 
 import argparse
+import copy
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+# libgomp reads it once, when torch loads; empty: its default
+if os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE") == "":
+    del os.environ["OMP_WAIT_POLICY"]
 
 import numpy as np
 import torch
@@ -33,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from fmeval.ct.operator import measure_norm, radon_matrix, write_matrix
 from fmeval.ct.phantoms import generate_phantoms
-from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct
+from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct, to_fast_layout
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, noise_model, simulate_sinograms
 
@@ -104,6 +114,8 @@ def pipeline(method, views, sino, norm, matrix, model, batch_size, device):
     sync(device)
     build = time.perf_counter() - start
     counter = Counter(physics)
+    if model is not None:  # the pipeline's layout (rule reconstruct_sinograms: load_model)
+        model = to_fast_layout(copy.deepcopy(model))
     solver = make_solver(method, options=TV if method == "tv" else {}, model=model)
     start = time.perf_counter()
     images = reconstruct(sino, physics, solver, batch_size=batch_size, device=device)
@@ -155,8 +167,8 @@ def main() -> None:
         gt = generate_phantoms(args.phantoms)
     n = len(gt)
     print(
-        f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, {n} "
-        f"phantoms, noise {LOW}, "
+        f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
+        f"OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}, {n} phantoms, noise {LOW}, "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
         flush=True,
     )

@@ -7,6 +7,9 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every job
+# torch's OpenMP threads sleep between parallel regions instead of spinning: on a shared CPU a
+# 2-thread job whose threads spin waits for both to be scheduled, 3-5x slower (perf/ct.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from fmeval.classify.plan import classify_plan
 from fmeval.config import check_config, check_schema

@@ -5,12 +5,16 @@ one batch. The operator is built once per job and the phantoms go through in
 batches of ``batch_size``, under ``torch.inference_mode``.
 
 - ``fbp``: ``physics.fbp`` (deepinv's ramp-filtered back-projection).
-- ``ram``: deepinv's Reconstruct Anything Model, conditioned on the cell's noise level.
+- ``ram``: deepinv's Reconstruct Anything Model, conditioned on the cell's noise level
+  (on the CPU in channels-last layout: oneDNN's convolutions are ~20% faster so, same
+  outputs to float rounding).
 - ``tv``: TV-regularised least squares, ``argmin_x 1/2 ||Ax - y||^2 + lam ||Dx||_{1,2}``,
   by deepinv's proximal gradient descent (``dinv.optim.PGD`` with ``L2`` and ``TVPrior``)
   from the FBP, step 1 (= 1/||A||^2 for the normalised operator). One A and one A^T
-  per step instead of deepinv's default two of each (see ``build_tv``); the iterates are the
-  same (tests/unit/ct/test_reconstruction.py compares them with stock PGD).
+  per step instead of deepinv's default two of each (see ``build_tv``), and TVPrior's
+  denoiser's iterations done in place, in one thread
+  (:class:`fmeval.ct.tvdenoiser.InPlaceTVDenoiser`); the iterates are the same
+  (tests/unit/ct/test_reconstruction.py and test_tvdenoiser.py compare them with stock PGD).
 """
 
 import json
@@ -26,6 +30,7 @@ import torch
 from fmeval.ct.ramweights import load_ram, read_ram_manifest
 from fmeval.ct.sweep import METHODS, NoiseLevel
 from fmeval.ct.tomography import build_operator, noise_model, read_operator
+from fmeval.ct.tvdenoiser import InPlaceTVDenoiser
 from fmeval.errors import ConfigError, DataError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT
@@ -54,8 +59,9 @@ def build_tv(*, lam: float, n_iter: int, prox_iter: int, stock: bool = False):
 
     fmeval's form takes the data gradient as A^T (Ax - y) and skips the objective, which
     only backtracking or a cost criterion would use (neither is, here): one A and one A^T
-    per step. ``stock=True`` gives deepinv's own ``L2`` and objective (A^T A x - A^T y, so
-    A^T y again every step, plus one A for the objective), for comparison.
+    per step; TVPrior's denoiser is :class:`InPlaceTVDenoiser` (deepinv's iterations, in
+    place). ``stock=True`` gives deepinv's own ``L2``, objective (A^T A x - A^T y, so A^T y
+    again every step, plus one A for the objective) and ``TVDenoiser``, for comparison.
     """
     import deepinv as dinv
 
@@ -63,9 +69,12 @@ def build_tv(*, lam: float, n_iter: int, prox_iter: int, stock: bool = False):
         def grad(self, x: torch.Tensor, y: torch.Tensor, physics, *args, **kwargs) -> torch.Tensor:
             return self.norm * physics.A_adjoint(physics.A(x) - y)
 
+    prior = dinv.optim.TVPrior(n_it_max=prox_iter)
+    if not stock:
+        prior.TVModel = InPlaceTVDenoiser(crit=prior.TVModel.crit, n_it_max=prox_iter)
     pgd = dinv.optim.PGD(
         data_fidelity=dinv.optim.L2() if stock else L2(),
-        prior=dinv.optim.TVPrior(n_it_max=prox_iter),
+        prior=prior,
         lambda_reg=lam,
         stepsize=1.0,
         max_iter=n_iter,
@@ -153,7 +162,16 @@ def load_model(
         log.warning(
             "RAM has RANDOM weights (ct.ram.weights: random): for tests only, not a real result"
         )
-    return load_ram(weights, device=device, seed=seed), weights
+    return to_fast_layout(load_ram(weights, device=device, seed=seed)), weights
+
+
+def to_fast_layout(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` (in place) in channels-last layout if it is on the CPU, where oneDNN's
+    convolutions run ~20% faster so (RAM: same outputs to float rounding, ~1e-6 relative).
+    """
+    if next(model.parameters()).device.type == "cpu":
+        model.to(memory_format=torch.channels_last)
+    return model
 
 
 def write_reconstruction(images_array: np.ndarray, meta: dict, *, images: str, meta_path: str):

@@ -3,6 +3,7 @@
 The operator norms (deepinv's seeded power iteration) come from tests/fixtures/operator_norms.json.
 """
 
+import copy
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ from conftest import REPO
 from fmeval.ct.metrics import score_images
 from fmeval.ct.phantoms import generate_phantoms
 from fmeval.ct.ramweights import fetch_ram_weights, load_ram, load_ram_file, read_ram_manifest
-from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct
+from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct, to_fast_layout
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, simulate_sinograms
 from fmeval.errors import ConfigError
@@ -79,9 +80,10 @@ def test_tv_beats_fbp_at_20_views(phantoms, operators):
 
 @pytest.mark.parametrize(("views", "level"), [(20, CLEAN), (10, HIGH)])
 def test_tv_matches_stock_deepinv_pgd(phantoms, operators, views, level):
-    """Our TV (A^T(Ax - y), no cost evaluation) gives deepinv's stock PGD iterates."""
+    """Our TV (A^T(Ax - y), no cost evaluation, in-place TV denoiser) gives deepinv's stock
+    PGD iterates."""
     physics = operators[views]
-    sino = simulate_sinograms(phantoms[:2], physics, level=level, views=views, seed=0, batch_size=2)
+    sino = simulate_sinograms(phantoms[:4], physics, level=level, views=views, seed=0, batch_size=4)
     y = torch.from_numpy(sino)
     calls = {"A": 0, "A_adjoint": 0}
 
@@ -105,6 +107,19 @@ def test_tv_matches_stock_deepinv_pgd(phantoms, operators, views, level):
     torch.testing.assert_close(ours, stock, rtol=1e-4, atol=1e-5)
     # One A and one A^T per step (+ the FBP start and the initial objective's A).
     assert calls["A"] <= 10 + 1 and calls["A_adjoint"] <= 10 + 1, calls
+
+
+def test_ram_in_channels_last_layout_gives_the_same_images(phantoms, operators):
+    """The pipeline's RAM runs channels-last on the CPU (to_fast_layout): float rounding only."""
+    physics = operators[10]
+    sino = simulate_sinograms(phantoms[:2], physics, level=LOW, views=10, seed=0, batch_size=2)
+    model = random_ram().eval()
+    plain = reconstruct(sino, physics, make_solver("ram", model=model), batch_size=2)
+    fast = to_fast_layout(copy.deepcopy(model))
+    kernels = [p for p in fast.parameters() if p.ndim == 4]
+    assert kernels and all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)
+    images = reconstruct(sino, physics, make_solver("ram", model=fast), batch_size=2)
+    assert np.abs(images - plain).max() <= 1e-5 * np.ptp(plain)  # ~1e-6 measured
 
 
 def test_reconstruction_is_deterministic(phantoms, operators):
