@@ -116,7 +116,7 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
     import fmeval.seg.probe  # noqa: F401 - imports are not part of the stage's time
     import fmeval.seg.segment  # noqa: F401
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu0, faults0 = usage.ru_utime + usage.ru_stime, usage.ru_minflt
     start = time.perf_counter()
@@ -262,6 +262,12 @@ def main() -> None:
     parser.add_argument("--extract", type=int, nargs="*", default=[50, 200])
     parser.add_argument("--skip-extraction", action="store_true")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads per stage (1: CPU seconds that a busy machine does not inflate)",
+    )
+    parser.add_argument(
         "--stages",
         nargs="+",
         default=None,
@@ -278,9 +284,13 @@ def main() -> None:
         print(json.dumps(stage(args.stage, Path(args.path), args.budget_mb)))
         return
 
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
+    threads = str(args.threads)
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MALLOC_MMAP_THRESHOLD_": "131072"}
     budget = ["--budget-mb", str(args.budget_mb)] if args.budget_mb else []
-    print(f"load average at start: {os.getloadavg()}, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"load average at start: {os.getloadavg()}, {os.cpu_count()} CPUs, {threads} thread(s)",
+        flush=True,
+    )
     base = child(["--stage", "base", "--path", "-"], env)
     print(f"base (imports only): peak RSS {base['peak_gb']:.2f} GB", flush=True)
     print(f"{'N':>5} {'D':>5} {'stage':>9} {'wall s':>9} {'peak GB':>8}  details", flush=True)
