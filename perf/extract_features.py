@@ -237,11 +237,22 @@ def gemm_peak(
 
 
 def gflop_per_image(model, spec, *, size: tuple[int, int], device: torch.device) -> float:
-    """Forward FLOPs of one (height, width) image (torch's FlopCounterMode), in GFLOP."""
-    from torch.utils.flop_counter import FlopCounterMode
+    """Forward FLOPs of one (height, width) image (torch's FlopCounterMode), in GFLOP.
 
+    torch's counter has no formula for the CPU attention kernel
+    (``_scaled_dot_product_flash_attention_for_cpu``), so on a CPU it would leave out the
+    attention products (~40% of ViT-S/14's FLOPs at 448x784); it gets the formula of the
+    GPU kernels (``sdpa_flop_count``: QK^T and AV), so CPU and GPU figures count the same.
+    """
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def cpu_attention(query, key, value, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query, key, value)  # (shapes: the counter passes them)
+
+    cpu_sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
     x = torch.randn(1, 3, *size, device=device)
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+    counting = FlopCounterMode(display=False, custom_mapping={cpu_sdpa: cpu_attention})
+    with torch.inference_mode(), counting as counter:
         run_backbone(spec, model, x)
     return counter.get_total_flops() / 1e9
 

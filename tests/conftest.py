@@ -16,6 +16,12 @@ import pytest
 import yaml
 from filelock import FileLock
 
+# As the pipeline's jobs (rules/common.smk): torch's OpenMP threads sleep between parallel
+# regions instead of spinning. Two workers x 2 threads share 2 cores here, and spinning
+# threads made the many small operations of the CT tests several times slower. libgomp reads
+# it once, when torch loads, so it is set before any test module imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
 HUB_FIXTURE = REPO / "tests" / "fixtures" / "dinov2_hub"
