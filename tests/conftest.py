@@ -28,6 +28,11 @@ HUB_FIXTURE = REPO / "tests" / "fixtures" / "dinov2_hub"
 DINOV3_HUB = REPO / "tests" / "fixtures" / "dinov3_hub"  # DINOv3's hub API, random init only
 OFFICIAL_DINOV2_HUB = REPO.parent / "shared" / "hub" / "dinov2"  # facebookresearch/dinov2 code
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+# snakemake-executor-plugin-slurm runs `scontrol show config` (10 s timeout) each time snakemake
+# loads its plugins. Where Slurm's client is installed and no controller is up (here, outside
+# test_cluster), every snakemake start waited those 10 s: ~60 starts, 5 minutes of the suite.
+# Runs that do not use Slurm find this folder's `scontrol` first on PATH; it fails at once.
+NO_SLURM = REPO / "tests" / "fixtures" / "no_slurm"
 
 sys.path.insert(0, str(REPO / "scripts"))
 
@@ -78,17 +83,32 @@ def write_config(workdir: Path, config: dict) -> Path:
     return path
 
 
+def snakemake_env(*, slurm: bool = False, **extra: str) -> dict[str, str]:
+    """The environment of a snakemake run: the package on PYTHONPATH, and unless ``slurm``,
+    :data:`NO_SLURM` first on PATH."""
+    path = os.environ.get("PATH", "")
+    if not slurm:
+        path = f"{NO_SLURM}{os.pathsep}{path}"
+    return {**os.environ, "PATH": path, "PYTHONPATH": str(REPO / "scripts"), **extra}
+
+
 def run_snakemake(
-    workdir: Path, config: dict | None = None, *args: str, check: bool = True, timeout: int = 1800
+    workdir: Path,
+    config: dict | None = None,
+    *args: str,
+    check: bool = True,
+    timeout: int = 1800,
+    slurm: bool = False,
 ) -> subprocess.CompletedProcess:
-    """Run the repo's Snakefile in ``workdir`` on ``config`` (written to workdir/config.yaml)."""
+    """Run the repo's Snakefile in ``workdir`` on ``config`` (written to workdir/config.yaml);
+    ``slurm``: the run submits to Slurm (the real ``scontrol`` on PATH)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
     if config is not None:
         cmd += ["--configfile", str(write_config(workdir, config))]
     cmd += list(args)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    env = snakemake_env(slurm=slurm)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(

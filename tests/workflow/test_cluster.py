@@ -109,6 +109,7 @@ def slurm_run(slurm, tmp_path_factory):
             "--slurm-keep-successful-logs",
             "--latency-wait",
             "5",
+            slurm=True,
         )
     finally:
         for k, v in old.items():

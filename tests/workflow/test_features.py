@@ -27,6 +27,7 @@ from conftest import (
     SNAKEMAKE,
     load_test_config,
     scheduled_jobs,
+    snakemake_env,
     write_config,
 )
 from PIL import Image
@@ -109,7 +110,7 @@ def snakemake(
         "2",
     ]
     cmd += ["--configfile", str(configfile)]
-    full_env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO / 'scripts'}", **(env or {})}
+    full_env = snakemake_env(PYTHONPATH=f"{site}{os.pathsep}{REPO / 'scripts'}", **(env or {}))
     if popen:
         return subprocess.Popen(
             cmd,
@@ -278,6 +279,7 @@ def test_new_resolution_is_killed_mid_write_then_redone(synth_run, site_dir, tmp
     subprocess.run(
         [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--unlock"],
         capture_output=True,
+        env=snakemake_env(),
     )
     done = snakemake(workdir, config, *targets, site=site_dir)
     assert done.returncode == 0, done.stderr[-4000:]
