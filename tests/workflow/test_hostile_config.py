@@ -2,7 +2,6 @@
 in place reruns what was computed from it, and the metadata carries its new hash."""
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -60,9 +59,16 @@ def _hub_checkpoint(path: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     model = torch.hub.load(str(HUB_FIXTURE), "dinov2_vits14", source="local", pretrained=False)
     torch.save(model.state_dict(), path)
-    future = time.time() + 5 * seed  # a strictly newer mtime, as a copy made later has
-    os.utime(path, (future, future))
     return path
+
+
+def _after(path: Path, output: Path) -> None:
+    """``path``, just replaced in place, gets an mtime after ``output``'s as a copy made later
+    has, even on a coarse clock; never a future one (snakemake takes an output older than the
+    system time's input for clock skew, and fails the job)."""
+    out = output.stat().st_mtime_ns
+    if path.stat().st_mtime_ns <= out:
+        os.utime(path, ns=(out + 1_000_000, out + 1_000_000))
 
 
 def test_checkpoint_replaced_in_place_reruns_its_features(tmp_path):
@@ -84,6 +90,7 @@ def test_checkpoint_replaced_in_place_reruns_its_features(tmp_path):
     assert scheduled_jobs(_run(work, config, target, "-n")) == {}
 
     _hub_checkpoint(weights, seed=2)  # the same path, new weights
+    _after(weights, work / "resources/models/m.json")
     jobs = scheduled_jobs(_run(work, config, target, "-n"))
     assert jobs.get("fetch_model") == 1 and jobs.get("extract_features") == 1, jobs
 
@@ -109,6 +116,5 @@ def test_ram_checkpoint_replaced_in_place_refetches(tmp_path):
     assert scheduled_jobs(_run(work, config, target, "-n")) == {}
     torch.manual_seed(3)
     torch.save(dinv.models.RAM(pretrained=False).state_dict(), path)
-    future = time.time() + 5
-    os.utime(path, (future, future))
+    _after(path, work / target)
     assert scheduled_jobs(_run(work, config, target, "-n")) == {"fetch_ram_weights": 1}
