@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse
 import torch
 
 from fmeval.ct.operator import RadonMatrix, measure_norm, radon_matrix, read_matrix, write_matrix
@@ -122,6 +123,22 @@ def test_matrix_round_trips_through_its_file(tmp_path):
     assert isinstance(back, RadonMatrix) and back.shape == matrix.shape == (10 * 182, 128 * 128)
     assert all(torch.equal(getattr(back, k), getattr(matrix, k)) for k in ("crow", "col", "values"))
     assert [p.name for p in tmp_path.iterdir()] == ["10.npz"]
+    # the file holds A^T too (read, not recomputed), and it is A's transpose
+    assert back.stored_transpose is not None
+    a = scipy.sparse.csr_array((back.values, back.col, back.crow), shape=back.shape).toarray()
+    crow_t, col_t, values_t = back.transposed()
+    t = scipy.sparse.csr_array((values_t, col_t, crow_t), shape=back.shape[::-1]).toarray()
+    assert np.array_equal(t, a.T)
+
+
+def test_a_file_without_the_transpose_still_reads(tmp_path):
+    """Operator files written before A^T was stored: A^T is computed on reading, the same."""
+    matrix = radon_matrix(10)
+    arrays = {k: v for k, v in matrix.arrays().items() if not k.endswith("_t")}
+    np.savez(tmp_path / "old.npz", **arrays)
+    old, new = read_matrix(tmp_path / "old.npz", views=10), matrix
+    assert old.stored_transpose is None
+    assert all(torch.equal(a, b) for a, b in zip(old.transposed(), new.transposed(), strict=True))
 
 
 def test_a_bad_or_mismatched_matrix_file_is_one_data_error(tmp_path):
@@ -131,8 +148,13 @@ def test_a_bad_or_mismatched_matrix_file_is_one_data_error(tmp_path):
     arrays = radon_matrix(10).arrays()
     arrays["col"][7] = 128 * 128  # a column past the image: torch would read out of bounds
     np.savez(tmp_path / "corrupt.npz", **arrays)
-    with pytest.raises(DataError, match="corrupt.npz.*inconsistent CSR arrays"):
+    with pytest.raises(DataError, match="corrupt.npz.*inconsistent CSR arrays of A "):
         read_matrix(tmp_path / "corrupt.npz")
+    arrays = radon_matrix(10).arrays()
+    arrays["col_t"][7] = 10 * 182  # a column of A^T past the sinogram
+    np.savez(tmp_path / "corrupt_t.npz", **arrays)
+    with pytest.raises(DataError, match="corrupt_t.npz.*inconsistent CSR arrays of A\\^T"):
+        read_matrix(tmp_path / "corrupt_t.npz")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="bad.npz.*rerun measure_operator"):
         read_matrix(tmp_path / "bad.npz")
