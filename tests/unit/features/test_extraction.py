@@ -2,45 +2,17 @@
 
 import numpy as np
 import pytest
-import synthetic
 import torch
-from conftest import HUB_FIXTURE
 from PIL import Image
 
 from fmeval.errors import DataError
-from fmeval.features.backbones import create_backbone, fetch_model, load_manifest, run_backbone
-from fmeval.features.datasets import Item, download_dataset, read_manifest
+from fmeval.features.backbones import run_backbone
+from fmeval.features.datasets import Item
 from fmeval.features.extraction import batches, extract_features, prepare
 from fmeval.features.images import load_rgb, patch_grid, resize_to_grid, to_normalised_tensor
-from fmeval.features.models import ModelSpec
 from fmeval.features.store import read_features
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("model")
-    spec = ModelSpec.from_config(
-        "vits",
-        {
-            "backend": "torchhub",
-            "repo": str(HUB_FIXTURE),
-            "patch_size": 14,
-            "weights": "random",
-            "name": "dinov2_vits14",
-        },
-    )
-    fetch_model(spec, cache_dir=tmp, manifest=tmp / "vits.json")
-    spec, record = load_manifest(tmp / "vits.json")
-    return spec, create_backbone(spec, record)
-
-
-@pytest.fixture(scope="module")
-def items(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("synth")
-    entry = synthetic.make_dataset(tmp / "src")
-    return read_manifest(download_dataset(name="synth", out_dir=tmp / "ds", **entry))
 
 
 def test_batches_share_a_shape_and_respect_the_size(items):

@@ -7,9 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import synthetic
 import torch
-from conftest import HUB_FIXTURE
 from PIL import Image
 from reference_extraction import (
     old_iter_batches,
@@ -18,8 +16,7 @@ from reference_extraction import (
 )
 
 from fmeval.errors import DataError
-from fmeval.features.backbones import create_backbone, fetch_model, load_manifest
-from fmeval.features.datasets import Item, download_dataset, read_manifest
+from fmeval.features.datasets import Item
 from fmeval.features.extraction import (
     Prepared,
     iter_batches,
@@ -35,29 +32,7 @@ from fmeval.features.images import load_rgb, resize_to_grid, to_normalised_tenso
 CPU = torch.device("cpu")
 
 
-# --- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    from fmeval.features.models import ModelSpec
-
-    tmp = tmp_path_factory.mktemp("model")
-    entry = {"backend": "torchhub", "repo": str(HUB_FIXTURE), "patch_size": 14}
-    spec = ModelSpec.from_config("vits", {**entry, "weights": "random", "name": "dinov2_vits14"})
-    fetch_model(spec, cache_dir=tmp, manifest=tmp / "vits.json")
-    spec, record = load_manifest(tmp / "vits.json")
-    return spec, create_backbone(spec, record)
-
-
-@pytest.fixture(scope="module")
-def items(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("synth")
-    entry = synthetic.make_dataset(tmp / "src")
-    return read_manifest(download_dataset(name="synth", out_dir=tmp / "ds", **entry))
-
-
-# --- tests -------------------------------------------------------------------------------
+# model and items: tests/unit/features/conftest.py
 
 
 @pytest.mark.parametrize("size", [(854, 480), (57, 31), (14, 14)])

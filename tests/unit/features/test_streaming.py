@@ -5,9 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 import synthetic
 import torch
-from conftest import HUB_FIXTURE
 
-from fmeval.features.backbones import create_backbone, fetch_model, load_manifest
 from fmeval.features.datasets import download_dataset, read_manifest
 from fmeval.features.extraction import (
     extract_features,
@@ -16,20 +14,9 @@ from fmeval.features.extraction import (
     stream_features,
     write_features,
 )
-from fmeval.features.models import ModelSpec
 from fmeval.features.store import read_cls, read_features, read_image, read_split_rows
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("model")
-    entry = {"backend": "torchhub", "repo": str(HUB_FIXTURE), "patch_size": 14}
-    spec = ModelSpec.from_config("vits", {**entry, "weights": "random", "name": "dinov2_vits14"})
-    fetch_model(spec, cache_dir=tmp, manifest=tmp / "vits.json")
-    spec, record = load_manifest(tmp / "vits.json")
-    return spec, create_backbone(spec, record)
 
 
 @pytest.fixture(scope="module")
