@@ -1,9 +1,12 @@
 """Sources: an ``https://`` URL, a ``file://`` URL or a local path, fetched and verified.
 
 ``http://`` is accepted only with a sha256 (the plan-time check, :func:`check_source`,
-refuses it otherwise, and every other scheme). A download is bounded in time twice: no
-data for ``stall_timeout_s`` seconds, or not finished after ``deadline_s`` seconds
-(``downloads.deadline_s``), ends it; a body cut short is an error, never a file.
+refuses it otherwise, and every other scheme); a redirect is held to the same rule (to
+``https://``, or to ``http://`` when a sha256 is given; nothing else). A download is bounded in
+time twice: no data for ``stall_timeout_s`` seconds, or not finished after ``deadline_s``
+seconds (``downloads.deadline_s``), ends it, and after ``early_s`` seconds one that would not
+finish in time at its rate ends then, saying how long it would take; a body cut short is an
+error, never a file.
 """
 
 import hashlib
@@ -24,6 +27,7 @@ from fmeval.io.atomic import atomic_path
 
 TIMEOUT_S = 20  # the stall timeout: no byte for this long ends a download
 DEADLINE_S = 30 * 60  # the default of `downloads.deadline_s`
+EARLY_S = 60  # after this long, a download that would miss the deadline at its rate ends
 REMOTE_SCHEMES = ("https", "http")
 _CHUNK = 1 << 20
 _KINDS = "use an https:// URL (http:// only with a sha256), a file:// URL or a local path"
@@ -127,24 +131,78 @@ def _write_error(exc: OSError, dest: Path) -> OSError:
     return OSError(exc.errno, exc.strerror or str(exc), str(dest))
 
 
+def _sha256_key(config_key: str | None) -> str | None:
+    """The config key of the sha256 beside a source's key (``….source`` → ``….sha256``)."""
+    parent, _, last = (config_key or "").rpartition(".")
+    names = {"source": "sha256", "image": "sha256", "mask": "mask_sha256"}
+    return f"{parent}.{names[last]}" if parent and last in names else None
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to https://, or to http:// when the download has a sha256:
+    a redirect must not get round the plan-time rule on plain http (nor go to ftp:// or
+    file://)."""
+
+    def __init__(self, *, sha256: bool, config_key: str | None, sha256_key: str | None):
+        super().__init__()
+        self.sha256, self.config_key, self.sha256_key = sha256, config_key, sha256_key
+
+    def http_error_302(self, req, fp, code, msg, headers):  # noqa: D102 - urllib's name
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            target = urllib.parse.urljoin(req.full_url, location.strip())
+            scheme = urllib.parse.urlsplit(target).scheme
+            if scheme != "https" and not (scheme == "http" and self.sha256):
+                key = f"`{self.config_key}`" if self.config_key else "the source"
+                if scheme == "http":
+                    give = f"give its sha256 (`{self.sha256_key}`) or " if self.sha256_key else ""
+                    why = (
+                        "a plain http:// URL, which anything on the network path can alter, "
+                        f"and {key} has no sha256: {give}point {key} at an https:// URL that "
+                        "is not redirected, or a local copy"
+                    )
+                else:
+                    why = (
+                        f"a {scheme}:// URL; a redirect may only go to https:// (or to http:// "
+                        f"when {key} has a sha256): point {key} at the file's final https:// "
+                        "URL or a local copy"
+                    )
+                raise _Failed(f"the server redirected it (HTTP {code}) to {target}, {why}")
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
 def _download(
-    url: str, tmp: Path, dest: Path, *, stall_timeout_s: float, deadline_s: float
+    url: str,
+    tmp: Path,
+    dest: Path,
+    *,
+    stall_timeout_s: float,
+    deadline_s: float,
+    early_s: float = EARLY_S,
+    redirects: _Redirects | None = None,
 ) -> None:
     """Stream ``url`` into ``tmp``; raise a ``_Failed`` with the reason on any failure."""
     start = time.monotonic()
     received = 0
     request = urllib.request.Request(url, headers={"User-Agent": "fmeval"})
+    redirects = redirects or _Redirects(sha256=False, config_key=None, sha256_key=None)
+    opener = urllib.request.build_opener(redirects)
     try:
-        with urllib.request.urlopen(request, timeout=stall_timeout_s) as response:
+        with opener.open(request, timeout=stall_timeout_s) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
             with open(tmp, "wb") as out:
                 while True:
-                    if time.monotonic() - start > deadline_s:
+                    elapsed = time.monotonic() - start
+                    if elapsed > deadline_s:
                         raise _Failed(
                             f"not finished after the {deadline_s:g} s deadline ({received} bytes "
                             "received); raise `downloads.deadline_s` in your config for a slow link"
                         )
+                    if expected and elapsed > early_s:
+                        _check_rate(received, expected, elapsed, deadline_s)
                     chunk = response.read1(_CHUNK)
                     if not chunk:
                         break
@@ -187,6 +245,29 @@ class _Failed(Exception):
     """Why a download failed, in words."""
 
 
+def _check_rate(received: int, expected: int, elapsed: float, deadline_s: float) -> None:
+    """End a download now that would not finish within ``deadline_s`` at its rate so far."""
+    rate = received / elapsed
+    total = expected / rate if rate > 0 else float("inf")
+    if total <= deadline_s:
+        return
+    would = f"about {_duration(total)}" if rate > 0 else "forever"
+    raise _Failed(
+        f"too slow: {received} of {expected} bytes in {elapsed:.0f} s ({rate / 1000:.1f} kB/s); "
+        f"at this rate it would take {would}, past the {_duration(deadline_s)} deadline. "
+        "Download it on a faster link and point the config at the local copy, or raise "
+        "`downloads.deadline_s` in your config"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 @contextmanager
 def fetched(source: str, beside: str | os.PathLike, *, name: str, **options) -> Iterator[Path]:
     """``source`` fetched (:func:`fetch` with ``options``) as ``name`` into a temporary folder
@@ -202,16 +283,20 @@ def fetch(
     sha256: str | None = None,
     what: str = "source",
     config_key: str | None = None,
+    sha256_key: str | None = None,
     stall_timeout_s: float = TIMEOUT_S,
     deadline_s: float = DEADLINE_S,
+    early_s: float = EARLY_S,
 ) -> Path:
     """Copy or download ``source`` to ``dest`` atomically, verifying ``sha256`` if given.
 
     ``what`` names the thing in errors and ``config_key`` is the config entry a user
-    changes to point at a local copy instead. Errors name the source and the key, never
+    changes to point at a local copy instead; ``sha256_key`` the entry of its sha256
+    (default: ``sha256`` beside ``config_key``). Errors name the source and the key, never
     a temporary file; a failure leaves nothing at ``dest``.
     """
     dest = Path(dest)
+    sha256_key = sha256_key or _sha256_key(config_key)
     hint = (
         f" To run offline, download it on a machine with internet access and set `{config_key}` "
         "in your config (config.yaml, or the file given to --configfile) to the local path or "
@@ -222,7 +307,17 @@ def fetch(
     with atomic_path(dest) as tmp:
         if is_remote(source):
             try:
-                _download(source, tmp, dest, stall_timeout_s=stall_timeout_s, deadline_s=deadline_s)
+                _download(
+                    source,
+                    tmp,
+                    dest,
+                    stall_timeout_s=stall_timeout_s,
+                    deadline_s=deadline_s,
+                    early_s=early_s,
+                    redirects=_Redirects(
+                        sha256=bool(sha256), config_key=config_key, sha256_key=sha256_key
+                    ),
+                )
             except _Failed as exc:
                 raise SourceError(f"cannot download {what} from {source}: {exc}.{hint}") from None
         else:
@@ -238,7 +333,7 @@ def fetch(
         if sha256:
             actual = sha256_file(tmp)
             if actual.lower() != sha256.lower():
-                key = f" (`{config_key}`)" if config_key else ""
+                key = f" (`{sha256_key}`)" if sha256_key else ""
                 raise SourceError(
                     f"sha256 mismatch for {what} {source}: expected {sha256}, got {actual}. "
                     "The file is corrupt or has changed upstream; re-download it, or update "
