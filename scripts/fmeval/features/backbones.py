@@ -69,11 +69,13 @@ def _weights_hint(spec: ModelSpec) -> str:
 
 
 def _what(spec: ModelSpec) -> dict:
-    """How checkpoint errors name a model's weights and the key to change."""
+    """How checkpoint errors name a model's weights and the key to change (and whether the
+    file is fmeval's own download, which a corrupt-file error says to delete)."""
     return {
         "what": f"model {spec.key!r}: weights",
         "config_key": f"models.{spec.key}.weights",
         "arch": spec.name,
+        "cached": spec.weights == "pretrained",
     }
 
 
