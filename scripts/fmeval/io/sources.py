@@ -134,7 +134,7 @@ def _write_error(exc: OSError, dest: Path) -> OSError:
 def _sha256_key(config_key: str | None) -> str | None:
     """The config key of the sha256 beside a source's key (``….source`` → ``….sha256``)."""
     parent, _, last = (config_key or "").rpartition(".")
-    names = {"source": "sha256", "image": "sha256", "mask": "mask_sha256"}
+    names = {"source": "sha256", "image": "sha256", "mask": "mask_sha256", "sha256": "sha256"}
     return f"{parent}.{names[last]}" if parent and last in names else None
 
 
