@@ -57,6 +57,19 @@ def test_environment_faults_are_one_line_naming_the_output(tmp_path, code, cause
     assert cause in line and fix in line
 
 
+@pytest.mark.parametrize("code, what", [(errno.ENOSPC, "no space left"), (errno.EDQUOT, "quota")])
+def test_disk_full_names_the_folder_that_is_full(tmp_path, code, what):
+    (tmp_path / "results" / "features").mkdir(parents=True)
+    tmp = tmp_path / "results" / "features" / ".tmp-224.parquet.ab_c1234"
+    line = _logged_error(tmp_path, OSError(code, os.strerror(code), str(tmp)))
+    mount = tmp_path
+    while not os.path.ismount(mount):
+        mount = mount.parent
+    folder = tmp_path / "results" / "features"
+    assert f"the file system holding {folder}/ (mounted at {mount}) " in line, line
+    assert what in line
+
+
 def test_disk_full_without_errno_is_recognised(tmp_path):
     # pyarrow's way: an OSError with the errno only in its text
     line = _logged_error(
