@@ -5,6 +5,7 @@ orientation is applied. Masks come from a label's alpha channel.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,11 @@ def open_image(
     if max_pixels is not None and max_pixels > (Image.MAX_IMAGE_PIXELS or max_pixels):
         Image.MAX_IMAGE_PIXELS = max_pixels  # a raised bound is not refused by PIL either
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            if max_pixels is not None:  # refused below, in one line: not a warning as well
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             if max_pixels is not None and img.width * img.height > max_pixels:
                 raise DataError(
                     f"image {shown} is {img.width}x{img.height} px, more than the bound of "

@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -306,7 +307,8 @@ def test_image_above_the_pixel_bound_is_refused_before_decoding(tmp_path):
     from fmeval.features.images import MAX_IMAGE_PIXELS, open_image
 
     path = bomb_png(tmp_path / "big.png", side=10_000)  # 10^8 px: below PIL's own bomb limit
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DataError) as info, warnings.catch_warnings():
+        warnings.simplefilter("error")  # one error, not PIL's warning as well
         open_image(path, max_pixels=MAX_IMAGE_PIXELS)
     message = str(info.value)
     assert f"image {path} is 10000x10000 px, more than the bound of 50000000 pixels" in message
