@@ -158,16 +158,18 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
                     give = f"give its sha256 (`{self.sha256_key}`) or " if self.sha256_key else ""
                     why = (
                         "a plain http:// URL, which anything on the network path can alter, "
-                        f"and {key} has no sha256: {give}point {key} at an https:// URL that "
-                        "is not redirected, or a local copy"
+                        f"while {key} has no sha256: {give}point {key} at an https:// URL "
+                        "that is not redirected, or a local copy"
                     )
                 else:
                     why = (
-                        f"a {scheme}:// URL; a redirect may only go to https:// (or to http:// "
-                        f"when {key} has a sha256): point {key} at the file's final https:// "
-                        "URL or a local copy"
+                        f"a redirect may only go to https:// (or to http:// when {key} has a "
+                        f"sha256): point {key} at the file's final https:// URL or a local copy"
                     )
-                raise _Failed(f"the server redirected it (HTTP {code}) to {target}, {why}")
+                raise _Failed(
+                    f"the server redirected it (HTTP {code}) to {target}; refused: {why}",
+                    hint=False,
+                )
         return super().http_error_302(req, fp, code, msg, headers)
 
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
@@ -242,7 +244,12 @@ def _download(
 
 
 class _Failed(Exception):
-    """Why a download failed, in words."""
+    """Why a download failed, in words; ``hint``: add how to run offline (not for a refusal
+    whose fix is in the config)."""
+
+    def __init__(self, reason: str, *, hint: bool = True):
+        super().__init__(reason)
+        self.hint = hint
 
 
 def _check_rate(received: int, expected: int, elapsed: float, deadline_s: float) -> None:
@@ -252,11 +259,11 @@ def _check_rate(received: int, expected: int, elapsed: float, deadline_s: float)
     if total <= deadline_s:
         return
     would = f"about {_duration(total)}" if rate > 0 else "forever"
+    speed = f"{rate:.0f} B/s" if rate < 1000 else f"{rate / 1000:.0f} kB/s"
     raise _Failed(
-        f"too slow: {received} of {expected} bytes in {elapsed:.0f} s ({rate / 1000:.1f} kB/s); "
-        f"at this rate it would take {would}, past the {_duration(deadline_s)} deadline. "
-        "Download it on a faster link and point the config at the local copy, or raise "
-        "`downloads.deadline_s` in your config"
+        f"too slow: {received} of {expected} bytes in {elapsed:.0f} s ({speed}); at this rate "
+        f"it would take {would}, past the {_duration(deadline_s)} deadline; raise "
+        "`downloads.deadline_s` in your config for a slow link, or use a local copy"
     )
 
 
@@ -319,7 +326,8 @@ def fetch(
                     ),
                 )
             except _Failed as exc:
-                raise SourceError(f"cannot download {what} from {source}: {exc}.{hint}") from None
+                more = hint if exc.hint else ""
+                raise SourceError(f"cannot download {what} from {source}: {exc}.{more}") from None
         else:
             path = local_path(source)
             if not path.is_file():
