@@ -24,10 +24,11 @@ from pathlib import Path
 
 from fmeval.errors import ConfigError, SourceError
 from fmeval.io.atomic import atomic_path
+from fmeval.io.transfer import EARLY_S, Redirects, check_rate, sha256_key_of
+from fmeval.io.transfer import Failed as _Failed
 
 TIMEOUT_S = 20  # the stall timeout: no byte for this long ends a download
 DEADLINE_S = 30 * 60  # the default of `downloads.deadline_s`
-EARLY_S = 60  # after this long, a download that would miss the deadline at its rate ends
 REMOTE_SCHEMES = ("https", "http")
 _CHUNK = 1 << 20
 _KINDS = "use an https:// URL (http:// only with a sha256), a file:// URL or a local path"
@@ -131,50 +132,6 @@ def _write_error(exc: OSError, dest: Path) -> OSError:
     return OSError(exc.errno, exc.strerror or str(exc), str(dest))
 
 
-def _sha256_key(config_key: str | None) -> str | None:
-    """The config key of the sha256 beside a source's key (``….source`` → ``….sha256``)."""
-    parent, _, last = (config_key or "").rpartition(".")
-    names = {"source": "sha256", "image": "sha256", "mask": "mask_sha256", "sha256": "sha256"}
-    return f"{parent}.{names[last]}" if parent and last in names else None
-
-
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only to https://, or to http:// when the download has a sha256:
-    a redirect must not get round the plan-time rule on plain http (nor go to ftp:// or
-    file://)."""
-
-    def __init__(self, *, sha256: bool, config_key: str | None, sha256_key: str | None):
-        super().__init__()
-        self.sha256, self.config_key, self.sha256_key = sha256, config_key, sha256_key
-
-    def http_error_302(self, req, fp, code, msg, headers):  # noqa: D102 - urllib's name
-        location = headers.get("location") or headers.get("uri")
-        if location:
-            target = urllib.parse.urljoin(req.full_url, location.strip())
-            scheme = urllib.parse.urlsplit(target).scheme
-            if scheme != "https" and not (scheme == "http" and self.sha256):
-                key = f"`{self.config_key}`" if self.config_key else "the source"
-                if scheme == "http":
-                    give = f"give its sha256 (`{self.sha256_key}`) or " if self.sha256_key else ""
-                    why = (
-                        "a plain http:// URL, which anything on the network path can alter, "
-                        f"while {key} has no sha256: {give}point {key} at an https:// URL "
-                        "that is not redirected, or a local copy"
-                    )
-                else:
-                    why = (
-                        f"a redirect may only go to https:// (or to http:// when {key} has a "
-                        f"sha256): point {key} at the file's final https:// URL or a local copy"
-                    )
-                raise _Failed(
-                    f"the server redirected it (HTTP {code}) to {target}; refused: {why}",
-                    hint=False,
-                )
-        return super().http_error_302(req, fp, code, msg, headers)
-
-    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
-
-
 def _download(
     url: str,
     tmp: Path,
@@ -183,13 +140,13 @@ def _download(
     stall_timeout_s: float,
     deadline_s: float,
     early_s: float = EARLY_S,
-    redirects: _Redirects | None = None,
+    redirects: Redirects | None = None,
 ) -> None:
     """Stream ``url`` into ``tmp``; raise a ``_Failed`` with the reason on any failure."""
     start = time.monotonic()
     received = 0
     request = urllib.request.Request(url, headers={"User-Agent": "fmeval"})
-    redirects = redirects or _Redirects(sha256=False, config_key=None, sha256_key=None)
+    redirects = redirects or Redirects(sha256=False, config_key=None, sha256_key=None)
     opener = urllib.request.build_opener(redirects)
     try:
         with opener.open(request, timeout=stall_timeout_s) as response:
@@ -204,7 +161,7 @@ def _download(
                             "received); raise `downloads.deadline_s` in your config for a slow link"
                         )
                     if expected and elapsed > early_s:
-                        _check_rate(received, expected, elapsed, deadline_s)
+                        check_rate(received, expected, elapsed, deadline_s)
                     chunk = response.read1(_CHUNK)
                     if not chunk:
                         break
@@ -243,38 +200,6 @@ def _download(
         raise _Failed(str(exc) or type(exc).__name__) from exc
 
 
-class _Failed(Exception):
-    """Why a download failed, in words; ``hint``: add how to run offline (not for a refusal
-    whose fix is in the config)."""
-
-    def __init__(self, reason: str, *, hint: bool = True):
-        super().__init__(reason)
-        self.hint = hint
-
-
-def _check_rate(received: int, expected: int, elapsed: float, deadline_s: float) -> None:
-    """End a download now that would not finish within ``deadline_s`` at its rate so far."""
-    rate = received / elapsed
-    total = expected / rate if rate > 0 else float("inf")
-    if total <= deadline_s:
-        return
-    would = f"about {_duration(total)}" if rate > 0 else "forever"
-    speed = f"{rate:.0f} B/s" if rate < 1000 else f"{rate / 1000:.0f} kB/s"
-    raise _Failed(
-        f"too slow: {received} of {expected} bytes in {elapsed:.0f} s ({speed}); at this rate "
-        f"it would take {would}, past the {_duration(deadline_s)} deadline; raise "
-        "`downloads.deadline_s` in your config for a slow link, or use a local copy"
-    )
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 @contextmanager
 def fetched(source: str, beside: str | os.PathLike, *, name: str, **options) -> Iterator[Path]:
     """``source`` fetched (:func:`fetch` with ``options``) as ``name`` into a temporary folder
@@ -303,7 +228,7 @@ def fetch(
     a temporary file; a failure leaves nothing at ``dest``.
     """
     dest = Path(dest)
-    sha256_key = sha256_key or _sha256_key(config_key)
+    sha256_key = sha256_key or sha256_key_of(config_key)
     hint = (
         f" To run offline, download it on a machine with internet access and set `{config_key}` "
         "in your config (config.yaml, or the file given to --configfile) to the local path or "
@@ -321,7 +246,7 @@ def fetch(
                     stall_timeout_s=stall_timeout_s,
                     deadline_s=deadline_s,
                     early_s=early_s,
-                    redirects=_Redirects(
+                    redirects=Redirects(
                         sha256=bool(sha256), config_key=config_key, sha256_key=sha256_key
                     ),
                 )
