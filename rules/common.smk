@@ -32,6 +32,18 @@ try:
 except ConfigError as err:
     sys.exit(f"config error: {err}")
 DATASETS = list(config["datasets"])
+
+
+# --- issue 23: the output folders are writable, checked when a run starts (not a dry run) ---
+onstart:
+    from fmeval.io.writable import UnwritableFolder, check_writable
+
+    try:
+        check_writable()  # results/, resources/, logs/, benchmarks/ and mounts below them
+    except UnwritableFolder as err:
+        sys.exit(f"environment error: {err}")
+
+
 # Where and how fast jobs run, not what they compute: jobs read these from the config (never
 # params:), so changing them reruns nothing; each job records the device it used.
 EXECUTION_SETTINGS = ("device", "batch_size")

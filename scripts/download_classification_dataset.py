@@ -9,5 +9,7 @@ run_logged(
     name=snakemake.wildcards.dataset,
     out_dir=snakemake.params.out_dir,
     **snakemake.params.entry,
-    **snakemake.config["downloads"],  # execution settings: changing them reruns nothing
+    # execution settings: changing them reruns nothing; no max_image_pixels (images are not
+    # decoded here)
+    **{k: v for k, v in snakemake.config["downloads"].items() if k != "max_image_pixels"},
 )

@@ -10,5 +10,6 @@ run_logged(
     spec=ModelSpec.from_config(snakemake.wildcards.model, snakemake.params.entry),
     cache_dir=snakemake.params.cache_dir,
     manifest=snakemake.output.manifest,
-    **snakemake.config["downloads"],  # execution settings: changing them reruns nothing
+    # execution settings: changing them reruns nothing (a model has no images: no max_image_pixels)
+    **{k: v for k, v in snakemake.config["downloads"].items() if k != "max_image_pixels"},
 )

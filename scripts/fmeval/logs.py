@@ -7,6 +7,7 @@ the messages go to stderr instead.
 
 import errno
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -93,4 +94,20 @@ def environment_fault(exc: OSError) -> str | None:
         return None
     cause, fix = FAULTS[code]
     where = f"cannot write {output_of(exc.filename)}" if exc.filename else "a write failed"
-    return f"{where}: {cause} ({errno.errorcode[code]}); {fix}."
+    full = ""
+    if code in (errno.ENOSPC, errno.EDQUOT) and exc.filename:
+        full = f": {_full_folder(output_of(exc.filename), code)}"
+    return f"{where}: {cause} ({errno.errorcode[code]}){full}; {fix}."
+
+
+def _full_folder(path: str, code: int) -> str:
+    """Which folder is full: the one ``path`` was written to, and the mount point of its
+    file system (the one that is full)."""
+    folder = Path(os.path.abspath(path)).parent
+    mount = folder
+    while not mount.exists() and mount != mount.parent:
+        mount = mount.parent
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    what = "has no space left" if code == errno.ENOSPC else "is over your quota"
+    return f"the file system holding {folder}/ (mounted at {mount}) {what}"

@@ -8,6 +8,7 @@ Paths (``server.url(path)``):
 - ``/chunked/<name>``: the whole body, chunked, properly terminated;
 - ``/trickle/<name>``: one byte every ``server.trickle_s`` seconds;
 - ``/stall/<name>``: the headers, then nothing;
+- ``/redirect/<name>``: a 302 to ``server.redirects[name]`` (any URL: https, http, ftp, file);
 - anything else: 404.
 
 ``https_server`` is the same over TLS with a certificate signed by a throw-away CA, which
@@ -36,6 +37,14 @@ class _Handler(BaseHTTPRequestHandler):
         server.requests.append(self.path)
         parts = self.path.strip("/").split("/", 1)
         kind, name = (parts + [""])[:2]
+        if kind == "redirect" and name in server.redirects:
+            self.send_response(302)
+            self.send_header("Location", server.redirects[name])
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return
         body = server.bodies.get(name)
         if body is None or kind not in {
             "ok",
@@ -89,6 +98,7 @@ class LocalServer(ThreadingHTTPServer):
     def __init__(self, context: ssl.SSLContext | None = None):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.bodies: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}
         self.requests: list[str] = []
         self.trickle_s = 0.2
         self.stop = threading.Event()

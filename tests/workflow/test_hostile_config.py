@@ -2,12 +2,22 @@
 in place reruns what was computed from it, and the metadata carries its new hash."""
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 import synthetic
 import torch
-from conftest import HUB_FIXTURE, load_test_config, run_snakemake, scheduled_jobs
+from conftest import (
+    HUB_FIXTURE,
+    REPO,
+    SNAKEMAKE,
+    load_test_config,
+    run_snakemake,
+    scheduled_jobs,
+    snakemake_env,
+    write_config,
+)
 
 from fmeval.io.tables import read_meta
 
@@ -118,3 +128,56 @@ def test_ram_checkpoint_replaced_in_place_refetches(tmp_path):
     torch.save(dinv.models.RAM(pretrained=False).state_dict(), path)
     _after(path, work / target)
     assert scheduled_jobs(_run(work, config, target, "-n")) == {"fetch_ram_weights": 1}
+
+
+# --- a read-only results/ (issue 23): one line when the run starts, before any job -------
+
+_READ_ONLY = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" && shift && exec "$@"'
+
+
+def _read_only(folder: Path, *cmd: str) -> list[str]:
+    """``cmd`` run with ``folder`` mounted read-only in a mount namespace of its own (no
+    mount outlives it); as a non-root user, in a user namespace too."""
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
+    return [*unshare, "sh", "-c", _READ_ONLY, "sh", str(folder), *cmd]
+
+
+def _skip_unless_read_only_mounts(tmp_path: Path) -> None:
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    try:
+        proc = subprocess.run(
+            _read_only(folder, "touch", str(folder / "x")), capture_output=True, text=True
+        )
+    except FileNotFoundError:
+        pytest.skip("no unshare command: cannot make a read-only mount here")
+    if "Read-only file system" not in proc.stderr:
+        pytest.skip(f"this machine cannot make a read-only bind mount: {proc.stderr.strip()}")
+
+
+def test_read_only_results_is_one_line_before_any_job(tmp_path):
+    _skip_unless_read_only_mounts(tmp_path)
+    work = tmp_path / "run"
+    (work / "results").mkdir(parents=True)
+    config = write_config(work, _config(tmp_path))
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "1"]
+    cmd += ["--configfile", str(config)]
+    for _ in range(2):  # the second run says the same: no lock or leftover stands in its way
+        proc = subprocess.run(
+            _read_only(work / "results", *cmd),
+            capture_output=True,
+            text=True,
+            env=snakemake_env(),
+            timeout=600,
+        )
+        text = proc.stdout + proc.stderr
+        assert proc.returncode != 0
+        assert (
+            "environment error: cannot write in results/: read-only file system (EROFS); "
+            "nothing was run. Remount it read-write, or run fmeval in a writable working "
+            "directory (snakemake --directory <folder>), and rerun." in text
+        ), text[-3000:]
+        assert "Traceback" not in text and "WorkflowError" not in text, text[-3000:]
+        assert "localrule" not in text and "rule " not in text.split("Job stats:")[-1]
+    assert not (work / "resources").exists() or not any((work / "resources").iterdir())
+    assert not any((work / "results").iterdir())

@@ -17,7 +17,13 @@ from fmeval.classify.cifar import decode_cifar
 from fmeval.classify.folders import TEST, TRAIN, Labelled, scan_folder
 from fmeval.errors import ConfigError
 from fmeval.features.datasets import MANIFEST
-from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, Bounds, extract_tarball
+from fmeval.io.archives import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_RATIO,
+    Bounds,
+    extract_tarball,
+)
 from fmeval.io.atomic import atomic_dir
 from fmeval.io.sources import DEADLINE_S, fetched, is_remote, local_path
 
@@ -58,6 +64,7 @@ def download_classification_dataset(
     deadline_s: float = DEADLINE_S,
     max_archive_bytes: int = DEFAULT_MAX_BYTES,
     max_archive_members: int = DEFAULT_MAX_MEMBERS,
+    max_archive_ratio: float = DEFAULT_MAX_RATIO,
 ) -> Path:
     """Fetch (or point at) a classification dataset, check it, and write its manifest.
 
@@ -91,7 +98,7 @@ def download_classification_dataset(
                         archive,
                         root,
                         what=f"{name} tarball {source}",
-                        bounds=Bounds(max_archive_bytes, max_archive_members),
+                        bounds=Bounds(max_archive_bytes, max_archive_members, max_archive_ratio),
                     )
         items = scan_folder(
             root,

@@ -26,14 +26,22 @@ KEYS = ["weights_file"]  # the manifest's paths
 
 
 def load_ram_file(
-    path: str | os.PathLike, *, device: str | torch.device = "cpu"
+    path: str | os.PathLike, *, device: str | torch.device = "cpu", cached: bool = False
 ) -> torch.nn.Module:
     """deepinv's RAM, built without weights, with the state dict at ``path`` loaded into it
-    safely and strictly; anything else is a ConfigError naming ``ct.ram.weights``."""
+    safely and strictly; anything else is a ConfigError naming ``ct.ram.weights`` (or, for
+    ``cached``, fmeval's own download, saying to delete it)."""
     import deepinv as dinv
 
     model = dinv.models.RAM(pretrained=False)
-    load_weights(model, path, what="RAM weights", config_key=CONFIG_KEY, arch="deepinv's RAM")
+    load_weights(
+        model,
+        path,
+        what="RAM weights",
+        config_key=CONFIG_KEY,
+        arch="deepinv's RAM",
+        cached=cached,
+    )
     return model.to(device)
 
 
@@ -58,7 +66,8 @@ def fetch_ram_weights(
     elif weights != "random":
         path = local_path(weights)
     if path is not None:
-        load_ram_file(path)  # safe, and the architecture check, before any compute job starts
+        # safe, and the architecture check, before any compute job starts
+        load_ram_file(path, cached=weights == "pretrained")
     record = {"weights": weights, **weights_identity(path), "random_init": path is None}
     given = {"weights_file": weights}  # as the config named it
     write_fetch_manifest(record, KEYS, manifest=manifest, cache_dir=cache_dir, given=given)
@@ -82,5 +91,6 @@ def load_ram(
             torch.manual_seed(seed)
             model = dinv.models.RAM(pretrained=False)
     else:
-        model = load_ram_file(manifest["weights_file"])
+        cached = manifest.get("weights") == "pretrained"
+        model = load_ram_file(manifest["weights_file"], cached=cached)
     return model.to(device).eval()

@@ -20,7 +20,13 @@ import torch
 from fmeval.errors import ConfigError, SourceError
 from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights
 from fmeval.features.models import ModelSpec, check_spec
-from fmeval.io.archives import DEFAULT_BOUNDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, Bounds
+from fmeval.io.archives import (
+    DEFAULT_BOUNDS,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_RATIO,
+    Bounds,
+)
 from fmeval.io.checkpoints import hub_checkpoint, load_weights, weights_identity
 from fmeval.io.paths import read_fetch_manifest, write_fetch_manifest
 from fmeval.io.sources import DEADLINE_S, local_path
@@ -69,11 +75,13 @@ def _weights_hint(spec: ModelSpec) -> str:
 
 
 def _what(spec: ModelSpec) -> dict:
-    """How checkpoint errors name a model's weights and the key to change."""
+    """How checkpoint errors name a model's weights and the key to change (and whether the
+    file is fmeval's own download, which a corrupt-file error says to delete)."""
     return {
         "what": f"model {spec.key!r}: weights",
         "config_key": f"models.{spec.key}.weights",
         "arch": spec.name,
+        "cached": spec.weights == "pretrained",
     }
 
 
@@ -245,6 +253,7 @@ def fetch_model(
     deadline_s: float = DEADLINE_S,
     max_archive_bytes: int = DEFAULT_MAX_BYTES,
     max_archive_members: int = DEFAULT_MAX_MEMBERS,
+    max_archive_ratio: float = DEFAULT_MAX_RATIO,
 ) -> dict:
     """Seed the local cache with what ``spec`` needs and write its JSON manifest to ``manifest``.
 
@@ -256,7 +265,7 @@ def fetch_model(
     fetched ``resources/`` can be copied to an offline machine or another checkout.
     """
     backend = backend_of(spec)
-    bounds = Bounds(max_archive_bytes, max_archive_members)
+    bounds = Bounds(max_archive_bytes, max_archive_members, max_archive_ratio)
     fetched = backend.fetch(spec, Path(cache_dir), deadline_s=deadline_s, bounds=bounds)
     record = {**asdict(spec), **fetched}
     given = {"repo_dir": spec.repo, "weights_file": spec.weights}  # as the config named them

@@ -23,10 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from fmeval.errors import ConfigError, DataError
-from fmeval.features.images import IMAGE_SUFFIXES, MIN_IMAGE_SIDE, open_image
+from fmeval.features.images import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, open_image
 from fmeval.features.masks import MaskSpec, read_mask
 from fmeval.features.names import unique_test_name
-from fmeval.io.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_MEMBERS, Bounds, extract_tarball
+from fmeval.io.archives import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_RATIO,
+    Bounds,
+    extract_tarball,
+)
 from fmeval.io.atomic import atomic_dir
 from fmeval.io.sources import DEADLINE_S, fetch, is_remote, local_path
 
@@ -42,6 +48,8 @@ class Limits:
     deadline_s: float = DEADLINE_S
     max_archive_bytes: int = DEFAULT_MAX_BYTES
     max_archive_members: int = DEFAULT_MAX_MEMBERS
+    max_archive_ratio: float = DEFAULT_MAX_RATIO
+    max_image_pixels: int = MAX_IMAGE_PIXELS
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,9 @@ def collect(
         archive,
         dest,
         what=f"{what} tarball {source}",
-        bounds=Bounds(limits.max_archive_bytes, limits.max_archive_members),
+        bounds=Bounds(
+            limits.max_archive_bytes, limits.max_archive_members, limits.max_archive_ratio
+        ),
         suffixes=IMAGE_SUFFIXES,
     )
     archive.unlink()
@@ -180,8 +190,12 @@ def _fetch_test(
     """Fetch and check one test image and its optional mask; its manifest record."""
     key = f"datasets.{name}.test_images[{i}]"
     check = {
-        "image": lambda path: open_image(path, min_side=MIN_IMAGE_SIDE),
-        "mask": lambda path: read_mask(path, spec.for_test_masks()),
+        "image": lambda path: open_image(
+            path, min_side=MIN_IMAGE_SIDE, max_pixels=limits.max_image_pixels
+        ),
+        "mask": lambda path: read_mask(
+            path, spec.for_test_masks(), max_pixels=limits.max_image_pixels
+        ),
     }
     record = {"name": tname, "image": None, "mask": None}
     for part, (infix, default, sha_key) in _TEST_FILES.items():
@@ -219,6 +233,8 @@ def download_dataset(
     deadline_s: float = DEADLINE_S,
     max_archive_bytes: int = DEFAULT_MAX_BYTES,
     max_archive_members: int = DEFAULT_MAX_MEMBERS,
+    max_archive_ratio: float = DEFAULT_MAX_RATIO,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Path:
     """Fetch, verify, extract, pair and check a dataset; return its manifest path.
 
@@ -229,7 +245,9 @@ def download_dataset(
     out_dir = Path(out_dir)
     key = f"datasets.{name}"
     spec = mask_spec(labels)
-    limits = Limits(deadline_s, max_archive_bytes, max_archive_members)
+    limits = Limits(
+        deadline_s, max_archive_bytes, max_archive_members, max_archive_ratio, max_image_pixels
+    )
     _remove_old_downloads(out_dir.parent)
     with atomic_dir(out_dir) as tmp:
         found = {
@@ -250,8 +268,18 @@ def download_dataset(
             if tname in names:
                 raise DataError(f"images {names[tname]} and {image} both get the name {tname!r}")
             names[tname] = image
-            open_image(image, min_side=MIN_IMAGE_SIDE, name=_shown(image, tmp, "images", images))
-            read_mask(label, spec, name=_shown(label, tmp, "labels", labels))
+            open_image(
+                image,
+                min_side=MIN_IMAGE_SIDE,
+                name=_shown(image, tmp, "images", images),
+                max_pixels=max_image_pixels,
+            )
+            read_mask(
+                label,
+                spec,
+                name=_shown(label, tmp, "labels", labels),
+                max_pixels=max_image_pixels,
+            )
             train.append(
                 {"name": tname, "image": _relative(image, tmp), "mask": _relative(label, tmp)}
             )

@@ -5,6 +5,7 @@ orientation is applied. Masks come from a label's alpha channel.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MIN_IMAGE_SIDE = 16  # px: smaller images have less than one patch of native detail
+MAX_IMAGE_PIXELS = 50_000_000  # the default of `downloads.max_image_pixels` (e.g. 8660x5773)
 
 
 def _declared_size(path: str | os.PathLike) -> str:
@@ -41,17 +43,36 @@ def _bomb(path: str | os.PathLike, exc: Exception, *, name: str | None = None) -
 
 
 def open_image(
-    path: str | os.PathLike, *, min_side: int = 0, name: str | None = None
+    path: str | os.PathLike,
+    *,
+    min_side: int = 0,
+    name: str | None = None,
+    max_pixels: int | None = None,
 ) -> Image.Image:
     """Open an image fully, with its EXIF orientation applied.
 
-    A decompression bomb (a header declaring more pixels than PIL's limit) and an image
-    smaller than ``min_side`` on a side (datasets ask for :data:`MIN_IMAGE_SIDE`) are
-    refused by ``name`` (default: the path; an archive member is named in its archive).
+    A decompression bomb (a header declaring more pixels than PIL's limit), an image
+    smaller than ``min_side`` on a side (datasets ask for :data:`MIN_IMAGE_SIDE`) and one
+    of more than ``max_pixels`` pixels (datasets pass ``downloads.max_image_pixels``) are
+    refused from the header, by ``name`` (default: the path; an archive member is named in
+    its archive).
     """
     shown = name or str(path)
+    if max_pixels is not None and max_pixels > (Image.MAX_IMAGE_PIXELS or max_pixels):
+        Image.MAX_IMAGE_PIXELS = max_pixels  # a raised bound is not refused by PIL either
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            if max_pixels is not None:  # refused below, in one line: not a warning as well
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                raise DataError(
+                    f"image {shown} is {img.width}x{img.height} px, more than the bound of "
+                    f"{max_pixels} pixels; it was not decoded (reading it would take about "
+                    f"{img.width * img.height * 12 / 1e9:.1f} GB of memory). Downscale it, or "
+                    "raise `downloads.max_image_pixels` in your config if it is wanted."
+                )
             if min(img.size) < min_side:
                 raise DataError(
                     f"image {shown} is {img.width}x{img.height} px, below the minimum of "

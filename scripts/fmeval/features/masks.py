@@ -79,6 +79,14 @@ def mask_from_image(img: Image.Image, spec: MaskSpec, *, name: str) -> Image.Ima
     return _from_bool(grey == spec.value if spec.value is not None else grey > 0)
 
 
-def read_mask(path: str | os.PathLike, spec: MaskSpec, *, name: str | None = None) -> Image.Image:
-    """Read one mask file as an ``L`` image, 255 = foreground (EXIF orientation applied)."""
-    return mask_from_image(open_image(path), spec, name=name or Path(path).name)
+def read_mask(
+    path: str | os.PathLike,
+    spec: MaskSpec,
+    *,
+    name: str | None = None,
+    max_pixels: int | None = None,
+) -> Image.Image:
+    """Read one mask file as an ``L`` image, 255 = foreground (EXIF orientation applied);
+    errors name it ``name`` (a member in its archive), never a temporary path."""
+    img = open_image(path, name=name, max_pixels=max_pixels)
+    return mask_from_image(img, spec, name=name or Path(path).name)

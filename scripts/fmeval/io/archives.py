@@ -4,7 +4,12 @@ Hostile archives are refused by member name: absolute names, ``..`` (path traver
 symbolic and hard links, FIFOs and devices. The member count and the total bytes
 extracted are bounded (``downloads.max_archive_members``, ``downloads.max_archive_bytes``),
 checked against the headers before a byte is written, and only image and label files
-(``suffixes``; the datasets pass their image suffixes) are extracted.
+(``suffixes``; the datasets pass their image suffixes) are extracted. The expansion is
+bounded too (``downloads.max_archive_ratio``): a member whose uncompressed bytes would reach
+beyond that many times the archive's size on disk (a zip member: its own compressed size)
+is refused from its header, before it is decompressed, whether it is extracted or not; a
+zip's other members are skipped without being decompressed (a gzip stream has to be
+decompressed to reach the next member, which the ratio bound counts).
 """
 
 import os
@@ -19,6 +24,8 @@ from fmeval.errors import DataError
 
 DEFAULT_MAX_BYTES = 8 * 1024**3
 DEFAULT_MAX_MEMBERS = 100_000
+DEFAULT_MAX_RATIO = 200.0  # uncompressed / compressed bytes
+RATIO_FLOOR = 8 * 1024**2  # an archive may always expand to this many bytes
 MEMBER_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _KINDS = {
     tarfile.SYMTYPE: "a symbolic link",
@@ -35,6 +42,11 @@ class Bounds:
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_members: int = DEFAULT_MAX_MEMBERS
+    max_ratio: float = DEFAULT_MAX_RATIO
+
+    def expansion(self, compressed: int) -> int:
+        """The most uncompressed bytes that ``compressed`` bytes may expand to."""
+        return max(int(self.max_ratio * compressed), RATIO_FLOOR)
 
 
 DEFAULT_BOUNDS = Bounds()
@@ -47,6 +59,14 @@ def _over(key: str, kind: str) -> str:
     return (
         f"refused (a {kind} bomb, or a dataset larger than the bound). Raise "
         f"`downloads.{key}` in your config if the archive is trusted."
+    )
+
+
+def _ratio_bomb(what: str, name: str, end: int, compressed: int, bounds: Bounds) -> DataError:
+    return DataError(
+        f"{what} would expand to more than {bounds.max_ratio:g} times its {compressed} "
+        f"compressed bytes (member {name!r} reaches byte {end} uncompressed); "
+        + _over("max_archive_ratio", "decompression")
     )
 
 
@@ -93,6 +113,8 @@ def extract_tarball(
     suffixes = tuple(s.lower() for s in suffixes)
     found: list[Path] = []
     total = count = 0
+    compressed = os.path.getsize(archive)
+    most = bounds.expansion(compressed)
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
@@ -103,19 +125,26 @@ def extract_tarball(
                         + _over("max_archive_members", "archive")
                     )
                 name = _check_name(member, what=what)
-                if not member.isfile() or not _wanted(name, suffixes):
-                    continue
-                total += member.size
-                if total > bounds.max_bytes:
-                    raise DataError(
-                        f"{what} would extract more than {bounds.max_bytes} bytes (at least "
-                        f"{total} bytes by member {member.name!r}); "
-                        + _over("max_archive_bytes", "decompression")
-                    )
-                tar.extract(member, dest, filter="data")
-                found.append(dest.joinpath(*name.parts))
-            while tar.fileobj.read(1 << 20):
-                pass
+                wanted = member.isfile() and _wanted(name, suffixes)
+                if wanted:
+                    total += member.size
+                    if total > bounds.max_bytes:
+                        raise DataError(
+                            f"{what} would extract more than {bounds.max_bytes} bytes (at least "
+                            f"{total} bytes by member {member.name!r}); "
+                            + _over("max_archive_bytes", "decompression")
+                        )
+                end = member.offset_data + member.size  # in the uncompressed stream
+                if end > most:  # refused from its header, before it is decompressed
+                    raise _ratio_bomb(what, member.name, end, compressed, bounds)
+                if wanted:
+                    tar.extract(member, dest, filter="data")
+                    found.append(dest.joinpath(*name.parts))
+            end = tar.fileobj.tell()  # the rest is read for the gzip CRC, bounded too
+            while chunk := tar.fileobj.read(1 << 20):
+                end += len(chunk)
+                if end > most:
+                    raise _ratio_bomb(what, "(after the last member)", end, compressed, bounds)
     except DataError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
@@ -139,12 +168,15 @@ def extract_zip(
     *,
     what: str,
     bounds: Bounds = Bounds(),
+    suffixes: Iterable[str] | None = None,
 ) -> None:
-    """Extract every member of a zip archive into ``dest``, with the tarball's rules.
+    """Extract the members of a zip archive into ``dest``, with the tarball's rules.
 
-    Names are checked (absolute, ``..``) and the member count and declared sizes bounded
-    before a byte is written; zip has no links or devices to refuse (a Unix symlink is
-    written as a small file holding its target).
+    Names are checked (absolute, ``..``) and the member count, declared sizes and each
+    member's expansion (its size over its compressed size) bounded before a byte is
+    written; with ``suffixes`` only those files are extracted, the others are never
+    decompressed. Zip has no links or devices to refuse (a Unix symlink is written as a
+    small file holding its target).
     """
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -154,6 +186,20 @@ def extract_zip(
                     f"{what} has {len(members)} members, more than {bounds.max_members}; "
                     + _over("max_archive_members", "archive")
                 )
+            for member in members:  # every name, extracted or not
+                _check_name(_as_tar_member(member), what=what)
+            if suffixes is not None:
+                wanted = tuple(s.lower() for s in suffixes)
+                members = [
+                    m
+                    for m in members
+                    if not m.is_dir() and _wanted(PurePosixPath(m.filename), wanted)
+                ]
+            for member in members:
+                if member.file_size > bounds.expansion(member.compress_size):
+                    raise _ratio_bomb(
+                        what, member.filename, member.file_size, member.compress_size, bounds
+                    )
             total = sum(m.file_size for m in members)
             if total > bounds.max_bytes:
                 raise DataError(
@@ -161,9 +207,7 @@ def extract_zip(
                     "(the sizes its members declare); "
                     + _over("max_archive_bytes", "decompression")
                 )
-            for member in members:
-                _check_name(_as_tar_member(member), what=what)
-            zf.extractall(dest)
+            zf.extractall(dest, members=members)
     except DataError:
         raise
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:

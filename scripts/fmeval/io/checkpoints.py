@@ -23,20 +23,33 @@ RANDOM_INIT = "random-init"
 _WRAPPERS = ("model", "state_dict", "module", "params")  # training checkpoints nest the weights
 
 
+def _corrupt_in_cache(path: Path, what: str, reason: str) -> ConfigError:
+    """The error for a damaged file in fmeval's own cache: the fix is to delete it."""
+    return ConfigError(
+        f"{what} {path} is corrupt or truncated ({reason}); it is fmeval's own download in "
+        f"its cache under resources/, and every run fails on it the same way until it is "
+        f"gone: delete that file (rm {path}) and rerun, and fmeval downloads it again."
+    )
+
+
 def read_state_dict(
-    path: str | os.PathLike, *, what: str, config_key: str
+    path: str | os.PathLike, *, what: str, config_key: str, cached: bool = False
 ) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint, read without running any code.
 
     A ``.safetensors`` file is read by safetensors; anything else by ``torch.load`` with
     ``weights_only=True``. A training checkpoint that nests its weights under ``model``,
-    ``state_dict``, ``module`` or ``params`` is unwrapped.
+    ``state_dict``, ``module`` or ``params`` is unwrapped. A file that does not read is one
+    error naming it; ``cached``: the file is fmeval's own download (the error says to delete
+    it), not one the config names.
     """
     path = Path(path)
     fix = (
         f"Point `{config_key}` at a plain state dict (tensors only, as "
         "torch.save(model.state_dict()) or safetensors write it) from a source you trust"
     )
+    from safetensors import SafetensorError
+
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -46,6 +59,15 @@ def read_state_dict(
             state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise ConfigError(f"{what} {path} does not exist. {fix}.") from exc
+    except SafetensorError as exc:  # a damaged header or body: never code
+        reason = _first_line(exc)
+        if cached:
+            raise _corrupt_in_cache(path, what, reason) from exc
+        raise ConfigError(
+            f"{what} {path} is not a readable safetensors file ({reason}); it is corrupt or "
+            f"truncated. Download it again (and check its sha256), or point `{config_key}` at "
+            "an intact copy."
+        ) from exc
     except (
         pickle.UnpicklingError,
         RuntimeError,
@@ -57,8 +79,9 @@ def read_state_dict(
         if isinstance(exc, pickle.UnpicklingError):
             reason = "it holds Python objects besides tensors, which weights_only loading refuses"
         else:
-            text = str(exc).strip()
-            reason = f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else 'unreadable'}"
+            reason = _first_line(exc)
+            if cached:
+                raise _corrupt_in_cache(path, what, reason) from exc
         raise ConfigError(
             f"{what} {path} is not a checkpoint of plain tensors; it was not loaded, as loading it "
             f"could run code or it is corrupt ({reason}). {fix}."
@@ -77,6 +100,11 @@ def read_state_dict(
     return dict(state)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else 'unreadable'}"
+
+
 def load_weights(
     model: torch.nn.Module,
     path: str | os.PathLike,
@@ -85,13 +113,15 @@ def load_weights(
     config_key: str,
     convert: Callable[[dict, torch.nn.Module], dict] | None = None,
     arch: str | None = None,
+    cached: bool = False,
 ) -> torch.nn.Module:
     """Load the checkpoint at ``path`` into ``model`` (built without weights), strictly.
 
     ``convert`` maps the checkpoint's names onto the model's (timm's checkpoint filters);
-    ``arch`` names the architecture in errors (default: the model's class).
+    ``arch`` names the architecture in errors (default: the model's class); ``cached``: the
+    file is fmeval's own download (:func:`read_state_dict`).
     """
-    state = read_state_dict(path, what=what, config_key=config_key)
+    state = read_state_dict(path, what=what, config_key=config_key, cached=cached)
     if convert is not None:
         state = convert(state, model)
     own = model.state_dict()

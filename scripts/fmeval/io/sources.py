@@ -1,9 +1,12 @@
 """Sources: an ``https://`` URL, a ``file://`` URL or a local path, fetched and verified.
 
 ``http://`` is accepted only with a sha256 (the plan-time check, :func:`check_source`,
-refuses it otherwise, and every other scheme). A download is bounded in time twice: no
-data for ``stall_timeout_s`` seconds, or not finished after ``deadline_s`` seconds
-(``downloads.deadline_s``), ends it; a body cut short is an error, never a file.
+refuses it otherwise, and every other scheme); a redirect is held to the same rule (to
+``https://``, or to ``http://`` when a sha256 is given; nothing else). A download is bounded in
+time twice: no data for ``stall_timeout_s`` seconds, or not finished after ``deadline_s``
+seconds (``downloads.deadline_s``), ends it, and after ``early_s`` seconds one that would not
+finish in time at its rate ends then, saying how long it would take; a body cut short is an
+error, never a file.
 """
 
 import hashlib
@@ -21,6 +24,8 @@ from pathlib import Path
 
 from fmeval.errors import ConfigError, SourceError
 from fmeval.io.atomic import atomic_path
+from fmeval.io.transfer import EARLY_S, Redirects, check_rate, sha256_key_of
+from fmeval.io.transfer import Failed as _Failed
 
 TIMEOUT_S = 20  # the stall timeout: no byte for this long ends a download
 DEADLINE_S = 30 * 60  # the default of `downloads.deadline_s`
@@ -128,23 +133,35 @@ def _write_error(exc: OSError, dest: Path) -> OSError:
 
 
 def _download(
-    url: str, tmp: Path, dest: Path, *, stall_timeout_s: float, deadline_s: float
+    url: str,
+    tmp: Path,
+    dest: Path,
+    *,
+    stall_timeout_s: float,
+    deadline_s: float,
+    early_s: float = EARLY_S,
+    redirects: Redirects | None = None,
 ) -> None:
     """Stream ``url`` into ``tmp``; raise a ``_Failed`` with the reason on any failure."""
     start = time.monotonic()
     received = 0
     request = urllib.request.Request(url, headers={"User-Agent": "fmeval"})
+    redirects = redirects or Redirects(sha256=False, config_key=None, sha256_key=None)
+    opener = urllib.request.build_opener(redirects)
     try:
-        with urllib.request.urlopen(request, timeout=stall_timeout_s) as response:
+        with opener.open(request, timeout=stall_timeout_s) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
             with open(tmp, "wb") as out:
                 while True:
-                    if time.monotonic() - start > deadline_s:
+                    elapsed = time.monotonic() - start
+                    if elapsed > deadline_s:
                         raise _Failed(
                             f"not finished after the {deadline_s:g} s deadline ({received} bytes "
                             "received); raise `downloads.deadline_s` in your config for a slow link"
                         )
+                    if expected and elapsed > early_s:
+                        check_rate(received, expected, elapsed, deadline_s)
                     chunk = response.read1(_CHUNK)
                     if not chunk:
                         break
@@ -183,10 +200,6 @@ def _download(
         raise _Failed(str(exc) or type(exc).__name__) from exc
 
 
-class _Failed(Exception):
-    """Why a download failed, in words."""
-
-
 @contextmanager
 def fetched(source: str, beside: str | os.PathLike, *, name: str, **options) -> Iterator[Path]:
     """``source`` fetched (:func:`fetch` with ``options``) as ``name`` into a temporary folder
@@ -202,16 +215,20 @@ def fetch(
     sha256: str | None = None,
     what: str = "source",
     config_key: str | None = None,
+    sha256_key: str | None = None,
     stall_timeout_s: float = TIMEOUT_S,
     deadline_s: float = DEADLINE_S,
+    early_s: float = EARLY_S,
 ) -> Path:
     """Copy or download ``source`` to ``dest`` atomically, verifying ``sha256`` if given.
 
     ``what`` names the thing in errors and ``config_key`` is the config entry a user
-    changes to point at a local copy instead. Errors name the source and the key, never
+    changes to point at a local copy instead; ``sha256_key`` the entry of its sha256
+    (default: ``sha256`` beside ``config_key``). Errors name the source and the key, never
     a temporary file; a failure leaves nothing at ``dest``.
     """
     dest = Path(dest)
+    sha256_key = sha256_key or sha256_key_of(config_key)
     hint = (
         f" To run offline, download it on a machine with internet access and set `{config_key}` "
         "in your config (config.yaml, or the file given to --configfile) to the local path or "
@@ -222,9 +239,20 @@ def fetch(
     with atomic_path(dest) as tmp:
         if is_remote(source):
             try:
-                _download(source, tmp, dest, stall_timeout_s=stall_timeout_s, deadline_s=deadline_s)
+                _download(
+                    source,
+                    tmp,
+                    dest,
+                    stall_timeout_s=stall_timeout_s,
+                    deadline_s=deadline_s,
+                    early_s=early_s,
+                    redirects=Redirects(
+                        sha256=bool(sha256), config_key=config_key, sha256_key=sha256_key
+                    ),
+                )
             except _Failed as exc:
-                raise SourceError(f"cannot download {what} from {source}: {exc}.{hint}") from None
+                more = hint if exc.hint else ""
+                raise SourceError(f"cannot download {what} from {source}: {exc}.{more}") from None
         else:
             path = local_path(source)
             if not path.is_file():
@@ -238,7 +266,7 @@ def fetch(
         if sha256:
             actual = sha256_file(tmp)
             if actual.lower() != sha256.lower():
-                key = f" (`{config_key}`)" if config_key else ""
+                key = f" (`{sha256_key}`)" if sha256_key else ""
                 raise SourceError(
                     f"sha256 mismatch for {what} {source}: expected {sha256}, got {actual}. "
                     "The file is corrupt or has changed upstream; re-download it, or update "

@@ -18,10 +18,11 @@ import numpy as np
 
 from fmeval.errors import DataError
 from fmeval.features.datasets import MANIFEST
-from fmeval.features.images import open_image
+from fmeval.features.images import MAX_IMAGE_PIXELS, open_image
 from fmeval.io.archives import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_RATIO,
     MEMBER_SUFFIXES,
     Bounds,
     extract_tarball,
@@ -64,7 +65,7 @@ def extract_archive(archive: Path, dest: Path, *, what: str, bounds: Bounds) -> 
     is written; from a tarball only frames, masks and ``ImageSets/`` lists are extracted.
     """
     if zipfile.is_zipfile(archive):
-        extract_zip(archive, dest, what=what, bounds=bounds)
+        extract_zip(archive, dest, what=what, bounds=bounds, suffixes=TARBALL_SUFFIXES)
     else:
         extract_tarball(archive, dest, what=what, bounds=bounds, suffixes=TARBALL_SUFFIXES)
 
@@ -127,12 +128,12 @@ def find_frames(
     return out
 
 
-def _check_frames(frames: dict[str, list[Frame]]) -> None:
-    """Every frame and mask opens, and each mask has its frame's size."""
+def _check_frames(frames: dict[str, list[Frame]], *, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
+    """Every frame and mask opens (within ``max_pixels``), and each mask has its frame's size."""
     for items in frames.values():
         for f in items:
-            size = open_image(f.image).size
-            if f.mask is not None and open_image(f.mask).size != size:
+            size = open_image(f.image, max_pixels=max_pixels).size
+            if f.mask is not None and open_image(f.mask, max_pixels=max_pixels).size != size:
                 raise DataError(
                     f"the mask of {f.name} ({f.mask}) is not the size of its frame {size}; "
                     "masks and frames must match pixel for pixel."
@@ -152,6 +153,8 @@ def download_video(
     deadline_s: float = DEADLINE_S,
     max_archive_bytes: int = DEFAULT_MAX_BYTES,
     max_archive_members: int = DEFAULT_MAX_MEMBERS,
+    max_archive_ratio: float = DEFAULT_MAX_RATIO,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Path:
     """Fetch (a tarball, zip or URL) or locate (a folder) a video dataset; write its manifest.
 
@@ -180,7 +183,7 @@ def download_video(
                     archive,
                     tmp / "raw",
                     what=f"video dataset {name} ({source})",
-                    bounds=Bounds(max_archive_bytes, max_archive_members),
+                    bounds=Bounds(max_archive_bytes, max_archive_members, max_archive_ratio),
                 )
             root = find_root(tmp / "raw", resolution)
         if image_set and not sequences:
@@ -188,7 +191,7 @@ def download_video(
         frames = find_frames(
             root, resolution=resolution, sequences=sequences, max_frames=max_frames
         )
-        _check_frames(frames)
+        _check_frames(frames, max_pixels=max_image_pixels)
 
         def rel(path: Path) -> str:
             return str(path.relative_to(tmp)) if path.is_relative_to(tmp) else str(path)

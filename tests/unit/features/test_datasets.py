@@ -165,7 +165,7 @@ def test_sha256_mismatch_through_download(tmp_path, synth):
     out = tmp_path / "out" / "synth"
     with pytest.raises(
         SourceError,
-        match=r"sha256 mismatch for synth labels tarball .*`datasets\.synth\.labels\.source`",
+        match=r"sha256 mismatch for synth labels tarball .*`datasets\.synth\.labels\.sha256`",
     ):
         run(entry, out)
     assert not out.exists()

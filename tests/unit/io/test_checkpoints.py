@@ -251,3 +251,84 @@ def test_default_hub_repo_is_pinned_to_a_commit():
     assert {entry["repo"] for entry in config["models"].values()} == {DEFAULT_HUB_REPO}
     readme = (REPO / "README.md").read_text()
     assert DEFAULT_HUB_REPO in readme and "runs that repo's code" in readme
+
+
+# --- corrupt safetensors: one line naming the file and the fix (never "a bug") ---------------
+
+
+def _corrupt_safetensors(path: Path, kind: str) -> Path:
+    """A .safetensors file that does not read: random bytes, or a body cut short."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "garbage":
+        path.write_bytes(bytes(range(256)) * 4)
+    else:
+        save_file({"w": torch.zeros(1000)}, path)
+        path.write_bytes(path.read_bytes()[:-1000])
+    return path
+
+
+def _one_line_error(tmp_path, fn, **kwargs) -> str:
+    """The log of ``fn`` run as a rule script: exactly one ERROR line, no traceback."""
+    import logging
+
+    from fmeval.logs import run_logged
+
+    log = tmp_path / "job.log"
+    try:
+        with pytest.raises(SystemExit):
+            run_logged(str(log), fn, **kwargs)
+    finally:
+        logging.getLogger().handlers.clear()
+    text = log.read_text()
+    assert "unexpected error" not in text and "Traceback" not in text, text
+    assert len(text.strip().splitlines()) == 1, text
+    return text
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated"])
+def test_corrupt_local_safetensors_is_one_line_naming_the_file(tmp_path, kind):
+    from fmeval.features.backbones import fetch_model
+
+    path = _corrupt_safetensors(tmp_path / "w.safetensors", kind)
+    cache = tmp_path / "resources"
+    text = _one_line_error(
+        tmp_path,
+        fetch_model,
+        spec=_spec("timm", str(path)),
+        cache_dir=cache,
+        manifest=cache / "models" / "m.json",
+    )
+    assert f"{path} is not a readable safetensors file" in text, text
+    assert "corrupt or truncated" in text and "`models.m.weights`" in text
+    assert not (cache / "models" / "m.json").exists()
+
+
+def test_corrupt_timm_cache_says_to_delete_the_file(tmp_path):
+    from fmeval.features.backbones import fetch_model
+
+    cache = tmp_path / "resources"
+    cached = cache / "huggingface" / "timm--vit_small_patch14_dinov2.lvd142m" / "model.safetensors"
+    _corrupt_safetensors(cached, "truncated")
+    text = _one_line_error(
+        tmp_path,
+        fetch_model,
+        spec=_spec("timm", "pretrained"),
+        cache_dir=cache,
+        manifest=cache / "models" / "m.json",
+    )
+    assert f"{cached} is corrupt or truncated" in text, text
+    assert f"delete that file (rm {cached}) and rerun" in text
+    assert not (cache / "models" / "m.json").exists()  # nothing a later run takes as done
+
+
+def test_corrupt_ram_cache_says_to_delete_the_file(tmp_path):
+    from fmeval.ct.ramweights import load_ram_file
+
+    cached = tmp_path / "resources" / "torch" / "hub" / "checkpoints" / "ram.pth.tar"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ConfigError) as info:
+        load_ram_file(cached, cached=True)
+    assert f"delete that file (rm {cached})" in str(info.value)

@@ -58,8 +58,71 @@ def test_cut_chunked_response_is_one_clear_error(tmp_path, http_server):
 
 def test_wrong_body_fails_its_sha256(tmp_path, http_server):
     http_server.serve("a.tar", BODY[::-1])
-    message = _fails(http_server.url("ok/a.tar"), tmp_path / "a.tar", sha256=SHA)
+    with pytest.raises(SourceError) as info:
+        fetch(http_server.url("ok/a.tar"), tmp_path / "a.tar", sha256=SHA, config_key=KEY)
+    message = str(info.value)
     assert "sha256 mismatch" in message and SHA in message
+    # the key to update is the sha256 beside the source, not the source
+    assert "`datasets.d.images.sha256`" in message and KEY not in message, message
+    assert not (tmp_path / "a.tar").exists()
+
+
+@pytest.mark.parametrize(
+    "key, sha_key",
+    [
+        ("datasets.d.test_images[0].image", "datasets.d.test_images[0].sha256"),
+        ("datasets.d.test_images[0].mask", "datasets.d.test_images[0].mask_sha256"),
+        ("video.datasets.v.source", "video.datasets.v.sha256"),
+    ],
+)
+def test_sha256_mismatch_names_the_sha256_key_of_each_kind_of_source(tmp_path, key, sha_key):
+    src = tmp_path / "src.bin"
+    src.write_bytes(BODY[::-1])
+    with pytest.raises(SourceError) as info:
+        fetch(str(src), tmp_path / "a.bin", sha256=SHA, config_key=key)
+    assert f"`{sha_key}`" in str(info.value), info.value
+
+
+# --- redirects: only to https://, or to http:// with a sha256 --------------------------
+
+
+def _redirecting(https_server, http_server, target: str) -> str:
+    """An https URL that the server redirects to ``target`` (``http``: the http server)."""
+    http_server.serve("a.tar", BODY)
+    https_server.serve("a.tar", BODY)
+    targets = {
+        "http": http_server.url("ok/a.tar"),
+        "https": https_server.url("ok/a.tar"),
+        "ftp": "ftp://127.0.0.1:1/a.tar",
+        "file": "file:///etc/hostname",
+    }
+    https_server.redirects["a.tar"] = targets[target]
+    return https_server.url("redirect/a.tar")
+
+
+@pytest.mark.parametrize("target", ["http", "ftp", "file"])
+def test_redirect_away_from_https_is_refused(tmp_path, https_server, http_server, target):
+    url = _redirecting(https_server, http_server, target)
+    message = _fails(url, tmp_path / "a.tar")
+    assert "redirected it (HTTP 302) to " + https_server.redirects["a.tar"] in message, message
+    assert len(message.splitlines()) == 1
+    if target == "http":
+        assert "`datasets.d.images.sha256`" in message and "no sha256" in message
+        assert http_server.requests == []  # never fetched
+    else:
+        assert "; refused: a redirect may only go to https://" in message
+        assert "To run offline" not in message  # the fix is the config's URL, not a copy
+
+
+def test_redirect_to_https_is_followed(tmp_path, https_server, http_server):
+    url = _redirecting(https_server, http_server, "https")
+    assert fetch(url, tmp_path / "a.tar", config_key=KEY).read_bytes() == BODY
+
+
+def test_redirect_to_http_is_followed_when_the_sha256_is_given(tmp_path, https_server, http_server):
+    url = _redirecting(https_server, http_server, "http")
+    dest = fetch(url, tmp_path / "a.tar", sha256=SHA, config_key=KEY)
+    assert dest.read_bytes() == BODY and http_server.requests == ["/ok/a.tar"]
 
 
 def test_404_names_the_status(tmp_path, http_server):
@@ -74,6 +137,18 @@ def test_trickling_server_hits_the_overall_deadline(tmp_path, http_server):
     message = _fails(http_server.url("trickle/a.tar"), tmp_path / "a.tar", deadline_s=1.0)
     assert time.monotonic() - start < 5
     assert "downloads.deadline_s" in message and "1 s" in message
+
+
+def test_slow_download_says_early_how_long_it_would_take(tmp_path, http_server):
+    http_server.serve("a.tar", BODY)
+    http_server.trickle_s = 0.01  # ~100 bytes/s: 100 kB would take ~17 min
+    start = time.monotonic()
+    message = _fails(
+        http_server.url("trickle/a.tar"), tmp_path / "a.tar", deadline_s=60.0, early_s=0.5
+    )
+    assert time.monotonic() - start < 5  # said after early_s, not at the deadline
+    assert "too slow" in message and "it would take about" in message, message
+    assert "min, past the 60 s deadline" in message and "downloads.deadline_s" in message
 
 
 def test_stalled_server_hits_the_stall_timeout(tmp_path, http_server):

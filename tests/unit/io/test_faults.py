@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -55,6 +56,19 @@ def test_environment_faults_are_one_line_naming_the_output(tmp_path, code, cause
     assert str(tmp_path / "results" / "features" / "224.parquet") in line
     assert ".tmp-" not in line
     assert cause in line and fix in line
+
+
+@pytest.mark.parametrize("code, what", [(errno.ENOSPC, "no space left"), (errno.EDQUOT, "quota")])
+def test_disk_full_names_the_folder_that_is_full(tmp_path, code, what):
+    (tmp_path / "results" / "features").mkdir(parents=True)
+    tmp = tmp_path / "results" / "features" / ".tmp-224.parquet.ab_c1234"
+    line = _logged_error(tmp_path, OSError(code, os.strerror(code), str(tmp)))
+    mount = tmp_path
+    while not os.path.ismount(mount):
+        mount = mount.parent
+    folder = tmp_path / "results" / "features"
+    assert f"the file system holding {folder}/ (mounted at {mount}) " in line, line
+    assert what in line
 
 
 def test_disk_full_without_errno_is_recognised(tmp_path):
@@ -260,3 +274,63 @@ def test_hostile_image_in_a_tarball_is_refused_by_name(tmp_path, hostile):
     if hostile == "bomb":
         assert "decompression bomb" in str(info.value)
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("hostile", ["bomb", "text"])
+def test_hostile_label_in_a_tarball_is_named_in_its_archive(tmp_path, hostile):
+    """Not the temporary folder it was extracted into (gone by the time the user reads it)."""
+    import synthetic
+
+    from fmeval.features.datasets import download_dataset
+
+    entry = synthetic.make_dataset(tmp_path / "src")
+    bad = bomb_png(tmp_path / "b.png").read_bytes() if hostile == "bomb" else b"not an image"
+    photo = synthetic.encode(synthetic.photo(64, 48, seed=0), "JPEG")
+    images = synthetic.write_tarball(
+        tmp_path / "src" / "images.tar.gz", {"images/alpha.jpg": photo, "images/huge.jpg": photo}
+    )
+    label = synthetic.encode(synthetic.rgba_label(synthetic.disc_mask(64, 48, seed=0)), "PNG")
+    labels = synthetic.write_tarball(
+        tmp_path / "src" / "labels.tar.gz", {"labels/alpha.png": label, "labels/huge.png": bad}
+    )
+    entry["images"], entry["labels"] = {"source": str(images)}, {"source": str(labels)}
+    out = tmp_path / "resources" / "datasets" / "syn"
+    with pytest.raises(DataError) as info:
+        download_dataset(name="syn", out_dir=out, **entry)
+    message = str(info.value)
+    assert f"labels/huge.png (in {labels})" in message, message
+    assert ".tmp-" not in message and str(out.parent) not in message
+    assert list(out.parent.iterdir()) == []
+
+
+def test_image_above_the_pixel_bound_is_refused_before_decoding(tmp_path):
+    from fmeval.features.images import MAX_IMAGE_PIXELS, open_image
+
+    path = bomb_png(tmp_path / "big.png", side=10_000)  # 10^8 px: below PIL's own bomb limit
+    with pytest.raises(DataError) as info, warnings.catch_warnings():
+        warnings.simplefilter("error")  # one error, not PIL's warning as well
+        open_image(path, max_pixels=MAX_IMAGE_PIXELS)
+    message = str(info.value)
+    assert f"image {path} is 10000x10000 px, more than the bound of 50000000 pixels" in message
+    assert "1.2 GB" in message and "`downloads.max_image_pixels`" in message
+    small = tmp_path / "small.png"
+    Image.new("RGB", (64, 48)).save(small)
+    with pytest.raises(DataError, match="64x48 px, more than the bound of 1000 pixels"):
+        open_image(small, max_pixels=1000)
+    assert open_image(small, max_pixels=64 * 48).size == (64, 48)  # raised: accepted
+
+
+def test_dataset_image_above_the_pixel_bound_is_refused_by_name(tmp_path):
+    import synthetic
+
+    from fmeval.features.datasets import download_dataset
+
+    entry = synthetic.make_dataset(tmp_path / "src")
+    out = tmp_path / "resources" / "datasets" / "syn"
+    with pytest.raises(DataError) as info:
+        download_dataset(name="syn", out_dir=out, max_image_pixels=1000, **entry)
+    assert "more than the bound of 1000 pixels" in str(info.value)
+    assert f"(in {entry['images']['source']})" in str(info.value)
+    assert list(out.parent.iterdir()) == []
+    download_dataset(name="syn", out_dir=out, **entry)  # the default bound lets it through
+    assert (out / "manifest.json").is_file()
