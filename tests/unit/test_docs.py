@@ -67,7 +67,8 @@ def test_targets_come_before_configfile_in_every_command():
             for word in after:
                 if word.startswith("-"):
                     break
-                assert word.endswith((".yaml", ".yml")), f"{example.where}: {word} after --configfile"
+                where = example.where
+                assert word.endswith((".yaml", ".yml")), f"{where}: {word} after --configfile"
 
 
 def test_the_two_setup_commands_open_the_readme():
