@@ -43,6 +43,13 @@ def test_examples_are_found_in_the_readme_and_the_config_headers():
     assert len(runnable("yaml")) >= 4  # the recipes
 
 
+def test_job_counts_in_the_prose_are_the_tested_ones():
+    """A job count the README states is one a `jobs` tag has a dry run check."""
+    tagged = {e.tags["jobs"] for e in markdown_examples(README) if "jobs" in e.tags}
+    stated = set(re.findall(r"(\d+) jobs\b", README.read_text()))
+    assert stated and stated <= tagged, (stated, tagged)
+
+
 def test_inline_commands_repeat_a_fenced_command():
     """A command quoted in prose is one a block runs (or tags), so it is tested too."""
     blocks = " ".join(
