@@ -102,11 +102,20 @@ def all_examples() -> list[Example]:
 def runnable(lang: str) -> list[Example]:
     """The examples of one language to run, each distinct code once (the first place)."""
     seen: dict[str, Example] = {}
+    lines: set[str] = set()  # every command already run, so a config header's repeat is not
     for example in all_examples():
-        if example.lang == lang and "not-tested" not in example.tags:
-            key = " ".join(example.code.replace(".venv/bin/snakemake", "snakemake").split())
-            seen.setdefault(key, example)
+        if example.lang != lang or "not-tested" in example.tags:
+            continue
+        key = _normal(example.code)
+        if key in lines:
+            continue
+        seen.setdefault(key, example)
+        lines.update(_normal(line) for line in example.code.replace("\\\n", " ").splitlines())
     return list(seen.values())
+
+
+def _normal(code: str) -> str:
+    return " ".join(code.replace(".venv/bin/snakemake", "snakemake").split())
 
 
 def inline_commands(path: Path) -> list[str]:
