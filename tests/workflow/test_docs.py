@@ -23,8 +23,8 @@ pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA}
 
 # Examples that need a fix another branch makes (by a piece of their code): xfail until merged.
 PENDING = {
-    "davis2016-video/JPEGImages": "issue 22 item 1, fixed in branch h22-bugs",
-    "davis2016-fg/test": "issue 22 item 1, fixed in branch h22-bugs",
+    "source: ../shared/data/davis2016-video,": "issue 22 item 1, fixed in branch h22-bugs",
+    "source: ../shared/data/davis2016-fg/test": "issue 22 item 1, fixed in branch h22-bugs",
 }
 LINKED = ["Snakefile", "config", "config.yaml", "profiles", "rules", "schemas", "scripts"]
 LINKED += ["tests", "report", "envs", "Makefile", "perf"]
