@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint format clean
+.PHONY: run test venv lint format docs clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix scripts tests perf
 	$(BIN)/ruff format scripts tests perf
 	$(BIN)/snakefmt Snakefile rules/
+
+docs: $(STAMP)
+	PYTHONPATH=scripts $(BIN)/python -m fmeval.configdoc
 
 clean:
 	rm -rf results logs benchmarks .snakemake
