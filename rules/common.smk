@@ -47,7 +47,10 @@ def get_result_config():
     return {k: v for k, v in config.items() if k not in EXECUTION_SETTINGS}
 
 
-CLASSIFY = classify_plan(config["classify"], resolutions=RESOLUTIONS)
+try:  # issue 25: the protocol's tap and transform names are checked here
+    CLASSIFY = classify_plan(config["classify"], resolutions=RESOLUTIONS)
+except ConfigError as err:
+    sys.exit(f"config error: {err}")
 # classification datasets (rules/classify.smk), distinct from the segmentation ones
 CLASSIFY_DATASETS = list(CLASSIFY.datasets)
 
