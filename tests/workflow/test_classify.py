@@ -99,12 +99,12 @@ def test_report_section(run):
 
 
 def test_changing_k_reruns_only_knn_and_the_report(run):
-    jobs, _ = dry_run(run, lambda c: c["classify"]["knn"].update(k=[5, 20]))
+    jobs, _ = dry_run(run, lambda c: c["classify"].update(knn={"k": [5, 20]}))
     assert jobs == {"score_knn": 1, "report_classify": 1}
 
 
 def test_changing_the_c_grid_reruns_only_the_linear_probe_and_the_report(run):
-    jobs, _ = dry_run(run, lambda c: c["classify"]["linear"].update(cs=[0.1, 1.0]))
+    jobs, _ = dry_run(run, lambda c: c["classify"].update(linear={"cs": [0.1, 1.0]}))
     assert jobs == {"fit_linear_probe": 1, "report_classify": 1}
 
 
