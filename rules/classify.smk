@@ -61,7 +61,6 @@ rule score_knn:
     params:
         k=list(CLASSIFY.k),
         temperature=CLASSIFY.temperature,
-        device=config["device"],
     script:
         "../scripts/score_knn.py"
 
