@@ -69,7 +69,7 @@ def without_execution_settings(config: Mapping) -> dict:
 # --- the config, guided by its schema -----------------------------------------------------
 
 
-def _resolve(schema: Mapping, root: Mapping) -> dict:
+def resolve(schema: Mapping, root: Mapping) -> dict:
     """``schema`` with its local ``$ref`` and ``allOf`` merged in (one level of keywords)."""
     out = dict(schema)
     ref = out.pop("$ref", None)
@@ -77,9 +77,9 @@ def _resolve(schema: Mapping, root: Mapping) -> dict:
         node = root
         for part in ref.removeprefix("#/").split("/"):
             node = node[part]
-        out = {**_resolve(node, root), **out}
+        out = {**resolve(node, root), **out}
     for sub in out.pop("allOf", []):
-        sub = _resolve(sub, root)
+        sub = resolve(sub, root)
         props = {**sub.get("properties", {}), **out.get("properties", {})}
         out = {**sub, **out, "properties": props}
     return out
@@ -109,7 +109,7 @@ def _branch(value: Any, schema: dict, root: Mapping) -> dict:
     """For ``anyOf``/``oneOf``: the branch that ``value`` takes. A single value where a list
     of such values is allowed too takes the list's branch (``x`` means ``[x]``), unless it is
     a keyword of its own branch (an ``enum`` or ``const`` such as ``all``)."""
-    branches = [_resolve(b, root) for b in schema.get("anyOf", []) + schema.get("oneOf", [])]
+    branches = [resolve(b, root) for b in schema.get("anyOf", []) + schema.get("oneOf", [])]
     typed = [b for b in branches if _types(b)]
     own = [b for b in typed if _matches(value, _types(b))]
     lists = [
@@ -117,7 +117,7 @@ def _branch(value: Any, schema: dict, root: Mapping) -> dict:
         for b in typed
         if "array" in _types(b)
         and not isinstance(value, list)
-        and _matches(value, _types(_resolve(b.get("items", {}), root)))
+        and _matches(value, _types(resolve(b.get("items", {}), root)))
     ]
     if lists and not any(_keyword(value, b) for b in own):
         return {**schema, **lists[0], "type": "array"}
@@ -125,12 +125,12 @@ def _branch(value: Any, schema: dict, root: Mapping) -> dict:
 
 
 def _canon(value: Any, schema: Mapping, root: Mapping) -> Any:
-    schema = _resolve(schema, root)
+    schema = resolve(schema, root)
     if "anyOf" in schema or "oneOf" in schema:
         schema = _branch(value, schema, root)
     kinds = _types(schema)
     if "array" in kinds and not isinstance(value, list | type(None)) and not _keyword(value, schema):
-        if _matches(value, _types(_resolve(schema.get("items", {}), root))):
+        if _matches(value, _types(resolve(schema.get("items", {}), root))):
             value, kinds = [value], {"array"}  # `x` where `[x]` is allowed too: `[x]`
     if isinstance(value, bool):
         return value
@@ -148,7 +148,7 @@ def _canon(value: Any, schema: Mapping, root: Mapping) -> Any:
         extra = schema.get("additionalProperties", {})
         out = dict(value)
         for key, sub in props.items():
-            sub = _resolve(sub, root)
+            sub = resolve(sub, root)
             if key not in out and "default" in sub:
                 out[key] = copy.deepcopy(sub["default"])
         return {
