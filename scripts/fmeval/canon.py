@@ -129,7 +129,8 @@ def _canon(value: Any, schema: Mapping, root: Mapping) -> Any:
     if "anyOf" in schema or "oneOf" in schema:
         schema = _branch(value, schema, root)
     kinds = _types(schema)
-    if "array" in kinds and not isinstance(value, list | type(None)) and not _keyword(value, schema):
+    single = not isinstance(value, list | type(None)) and not _keyword(value, schema)
+    if "array" in kinds and single:
         if _matches(value, _types(resolve(schema.get("items", {}), root))):
             value, kinds = [value], {"array"}  # `x` where `[x]` is allowed too: `[x]`
     if isinstance(value, bool):

@@ -35,4 +35,6 @@ def checkpoint_problem(path: str | os.PathLike) -> str | None:
         (length,) = struct.unpack("<Q", head[:8])
         if head[8:9] == b"{" and 8 + length <= size:
             return None
-    return f"does not start like a checkpoint (its first bytes are {head[:8]!r}; expected {_FORMATS})"
+    return (
+        f"does not start like a checkpoint (its first bytes are {head[:8]!r}; expected {_FORMATS})"
+    )
