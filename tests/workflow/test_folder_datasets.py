@@ -128,6 +128,7 @@ def test_folders_plan_and_run(folder_run):
     assert all((workdir / t).is_file() for t in targets())
 
 
+@pytest.mark.parametrize("name", DATASETS)
 def test_images_pair_with_their_masks_read_as_drawn(folder_run, name):
     workdir, expected, _ = folder_run
     items = read_manifest(workdir / f"resources/datasets/{name}/manifest.json")
