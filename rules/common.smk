@@ -11,7 +11,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every j
 # 2-thread job whose threads spin waits for both to be scheduled, 3-5x slower (perf/ct.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from fmeval.canon import canonical_config, canonicalise_rules, without_execution_settings
+from fmeval.canon import (
+    canonical_config,
+    canonicalise_rules,
+    without_execution_settings,
+)
 from fmeval.classify.plan import classify_plan
 from fmeval.config import check_config, check_schema, load_schema
 from fmeval.ct.sweep import ct_grid
