@@ -67,7 +67,7 @@ def test_features_are_the_official_models_own(dinov3_run):
     forward (with the saved weights) on the same preprocessed pixels."""
     features, _, model, _ = dinov3_run
     pf = read_features(features)
-    manifest = features.parents[3] / "resources/datasets/synth/manifest.json"
+    manifest = features.parents[4] / "resources/datasets/synth/manifest.json"
     train = [item for item in read_manifest(manifest) if item.split == "train"]
     assert len(train) == len(synthetic.TRAIN)
     for item in train:
