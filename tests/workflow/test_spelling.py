@@ -36,7 +36,7 @@ from fmeval.config import load_schema
 
 pytestmark = pytest.mark.integration
 
-N_SPELLINGS = 6
+N_SPELLINGS = 5
 TEST_CONFIGS = sorted(p.name for p in (REPO / "config").glob("test*.yaml"))
 # what Snakemake compares to decide a rerun (besides the files' times)
 RECORDED = ("rule", "params", "input", "code", "shellcmd", "conda_env", "software_stack_hash")
@@ -46,8 +46,20 @@ def planned(workdir: Path, config: dict) -> dict[str, int]:
     return scheduled_jobs(run_with_config(workdir, config, "-n"))
 
 
+def reversed_keys(value):
+    """Every mapping's keys in the reverse order."""
+    if isinstance(value, dict):
+        return {k: reversed_keys(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_keys(v) for v in value]
+    return value
+
+
 def test_respellings_and_execution_settings_plan_nothing(full_run):
     config, schema = load_test_config(), load_schema()
+    issue = reversed_keys(config)  # the issue's cases: every key order, and `1` for `1.0`
+    issue["probe"]["cs"] = [0.01, 0.1, 1]
+    assert planned(full_run, issue) == {}
     rng = random.Random(22)
     for i in range(N_SPELLINGS):
         spelt = respell(config, schema, rng)
