@@ -82,4 +82,5 @@ def test_features_are_the_official_models_own(dinov3_run):
                 norm=False,
             )
         expected = patches[0].flatten(1).T.numpy()  # (rows * cols, 384), row-major
-        np.testing.assert_allclose(pf.features[pf.rows_of(item.name)], expected, rtol=1e-3, atol=1e-3)
+        ours = pf.features[pf.rows_of(item.name)]
+        np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-3)
