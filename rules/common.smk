@@ -12,6 +12,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every j
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from fmeval.canon import (
+    EXECUTION_SETTINGS,
     canonical_config,
     canonicalise_rules,
     without_execution_settings,
@@ -46,9 +47,9 @@ try:
 except ConfigError as err:
     sys.exit(f"config error: {err}")
 DATASETS = list(config["datasets"])
-# Where and how fast jobs run, not what they compute (fmeval.canon.EXECUTION_SETTINGS: device,
-# batch_size, downloads, probe.memory_mb): jobs read these from the config (never params:),
-# so changing them reruns nothing; each job records the device it used.
+# Where and how fast jobs run, not what they compute: EXECUTION_SETTINGS (device, batch_size,
+# downloads, probe.memory_mb; defined in fmeval.canon, add new ones there). Jobs read them from
+# the config (never params:), so changing them reruns nothing; each job records its device.
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
 VIDEO = video_plan(config)  # the video sweep: datasets, models, resolutions, methods
