@@ -32,3 +32,9 @@ rule all:
         get_video_outputs(),
         rules.report_classify.output if CLASSIFY_DATASETS else [],
         rules.build_report.output,
+
+
+# Every rule's params in one canonical spelling (sorted mappings, recursively; callables'
+# results too), so that how a config is written never reruns a job: fmeval.canon. This stays
+# the last line, after every rule, so a rule added in any rules/*.smk is covered.
+canonicalise_rules(workflow.rules)

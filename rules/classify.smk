@@ -63,7 +63,6 @@ rule score_knn:
         temperature=CLASSIFY.temperature,
         vote=CLASSIFY.knn_vote,
         protocol=CLASSIFY.knn_label,
-        device=config["device"],
     script:
         "../scripts/score_knn.py"
 

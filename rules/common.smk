@@ -11,8 +11,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every j
 # 2-thread job whose threads spin waits for both to be scheduled, 3-5x slower (perf/ct.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from fmeval.canon import (
+    EXECUTION_SETTINGS,
+    canonical_config,
+    canonicalise_rules,
+    without_execution_settings,
+)
 from fmeval.classify.plan import classify_plan
-from fmeval.config import check_config, check_schema
+from fmeval.config import check_config, check_schema, load_schema
 from fmeval.ct.sweep import ct_grid
 from fmeval.errors import ConfigError
 from fmeval.features.models import check_models
@@ -28,6 +34,15 @@ from fmeval.video.plan import video_plan
 try:
     check_schema(config)
     validate(config, schema="../schemas/config.schema.yaml")
+    # --- one spelling per experiment (issue 22; fmeval.canon) ---------------------------
+    # The config is rewritten in its canonical spelling (defaults filled in, numbers typed by
+    # the schema, sorted keys, `x` as `[x]` where both are allowed) before anything reads it,
+    # and the Snakefile's last line makes every rule's params canonical (sorted mappings):
+    # a config that means the same experiment plans the same params, so nothing reruns.
+    _canonical = canonical_config(config, load_schema())
+    config.clear()
+    config.update(_canonical)
+    # --- end of one spelling per experiment ----------------------------------------------
     check_config(config)
     check_config_sources(config)  # schemes, http only with a sha256, local files exist
     MODELS = check_models(config["models"])
@@ -46,9 +61,9 @@ onstart:
         sys.exit(f"environment error: {err}")
 
 
-# Where and how fast jobs run, not what they compute: jobs read these from the config (never
-# params:), so changing them reruns nothing; each job records the device it used.
-EXECUTION_SETTINGS = ("device", "batch_size")
+# Where and how fast jobs run, not what they compute: EXECUTION_SETTINGS (device, batch_size,
+# downloads, probe.memory_mb; defined in fmeval.canon, add new ones there). Jobs read them from
+# the config (never params:), so changing them reruns nothing; each job records its device.
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
 VIDEO = video_plan(config)  # the video sweep: datasets, models, resolutions, methods
@@ -56,7 +71,7 @@ VIDEO = video_plan(config)  # the video sweep: datasets, models, resolutions, me
 
 def get_result_config():
     """The config without the execution settings (what the report shows and depends on)."""
-    return {k: v for k, v in config.items() if k not in EXECUTION_SETTINGS}
+    return without_execution_settings(config)
 
 
 try:  # issue 25: the protocol's tap and transform names are checked here

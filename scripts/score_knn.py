@@ -10,7 +10,7 @@ run_logged(
     embeddings=snakemake.input.embeddings,
     k=snakemake.params.k,
     temperature=snakemake.params.temperature,
-    device=snakemake.params.device,
+    device=snakemake.config["device"],  # an execution setting: reruns nothing
     vote=snakemake.params.vote,
     protocol=snakemake.params.protocol,
     table=snakemake.output.table,

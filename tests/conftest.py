@@ -27,6 +27,7 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
 HUB_FIXTURE = REPO / "tests" / "fixtures" / "dinov2_hub"
 DINOV3_HUB = REPO / "tests" / "fixtures" / "dinov3_hub"  # DINOv3's hub API, random init only
 OFFICIAL_DINOV2_HUB = REPO.parent / "shared" / "hub" / "dinov2"  # facebookresearch/dinov2 code
+OFFICIAL_DINOV3_HUB = REPO.parent / "shared" / "hub" / "dinov3"  # facebookresearch/dinov3 code
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # snakemake-executor-plugin-slurm runs `scontrol show config` (10 s timeout) each time snakemake
 # loads its plugins. Where Slurm's client is installed and no controller is up (here, outside

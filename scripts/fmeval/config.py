@@ -8,6 +8,7 @@ typed values and trust them. Cheap and offline: no torch, no network.
 """
 
 import difflib
+import math
 import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
@@ -112,15 +113,46 @@ def check_schema(config: Mapping, *, schema: Mapping | None = None) -> None:
 # --- the rules that tie fields together ---------------------------------------------------
 
 
-def _resolutions_fit_patches(config: Mapping, resolutions, what: str = "resolution") -> None:
-    for key, entry in config["models"].items():
-        patch = int(entry["patch_size"])
+DAVIS_FRAME = (854, 480)  # width, height of a DAVIS 480p frame, for the hint's example grid
+
+
+def resolution_hint(res: int, patch_sizes: Iterable[int]) -> str:
+    """What to use instead of ``res``: multiples of every model's patch size (their lcm),
+    and what a resolution means (the image height), with the grid it gives on a DAVIS frame."""
+    sizes = sorted({int(p) for p in patch_sizes})
+    step = math.lcm(*sizes)
+    near = sorted(range(step, res + 3 * step, step), key=lambda m: (abs(m - res), -m))[:3]
+    shown = sorted(near)
+    example = f"{', '.join(map(str, shown[:-1]))} or {shown[-1]}"
+    which = (
+        f"a multiple of {step}"
+        if len(sizes) == 1
+        else f"a multiple of {step} (the least common multiple of the models' patch sizes "
+        f"{', '.join(map(str, sizes))}, so that it fits every model)"
+    )
+    good = min(near, key=lambda m: (abs(m - res), m))  # the nearest, ties to the smaller
+    width, height = DAVIS_FRAME
+    grids = " and ".join(
+        f"{good // p} x {int(width * good / (height * p))} for patch size {p}" for p in sizes
+    )
+    return (
+        f"use {which}, e.g. {example}. A resolution is the height in pixels that images are "
+        f"resized to (the width keeps the aspect ratio): on an {width} x {height} DAVIS frame, "
+        f"{good} gives a patch grid of {grids}"
+    )
+
+
+def _resolutions_fit_patches(
+    config: Mapping, resolutions, what: str = "resolution", models: Iterable[str] | None = None
+) -> None:
+    keys = list(config["models"] if models is None else models)
+    sizes = [int(config["models"][key]["patch_size"]) for key in keys]
+    for key, patch in zip(keys, sizes):
         for res in resolutions:
             if res % patch:
-                lower = res // patch * patch or patch
                 raise ConfigError(
                     f"{what} {res} is not a multiple of the patch size {patch} of model "
-                    f"{key!r}; use a multiple of {patch}, e.g. {lower} or {lower + patch}"
+                    f"{key!r}; {resolution_hint(res, sizes)}"
                 )
 
 
@@ -162,14 +194,7 @@ def _video_consistent(config: Mapping) -> None:
             f"video datasets {clash} have the names of segmentation datasets; both live in "
             "resources/datasets/<name>/, so rename one of them"
         )
-    for res in video.get("resolutions") or []:
-        for key in models:
-            patch = int(config["models"][key]["patch_size"])
-            if res % patch:
-                raise ConfigError(
-                    f"video.resolutions: {res} is not a multiple of the patch size {patch} of "
-                    f"model {key!r}; use a multiple of {patch}"
-                )
+    _resolutions_fit_patches(config, video.get("resolutions") or [], "video.resolutions:", models)
 
 
 def _classify_names_distinct(config: Mapping) -> None:

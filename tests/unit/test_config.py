@@ -96,7 +96,7 @@ def test_single_fields_are_refused_by_the_schema(path, value):
 
 CROSS_FIELD = [
     (("resolutions",), [224, 225], r"resolution 225 is not a multiple of the patch size 14"),
-    (("resolutions",), [100], r"resolution 100 .* e\.g\. 98 or 112"),
+    (("resolutions",), [100], r"resolution 100 .* e\.g\. 84, 98 or 112"),
     (("probe", "bg_threshold"), 0.995, r"probe.bg_threshold \(0.995\) must be below"),
     (("ct", "examples", "sparse_views"), 7, r"ct.examples.sparse_views is 7"),
     (("ct", "examples", "noise"), "loud", r"ct.examples.noise is 'loud'"),
@@ -111,6 +111,29 @@ def test_cross_field_rules_are_one_config_error(path, value, message):
         node = node[key]
     node[path[-1]] = value
     with pytest.raises(ConfigError, match=message):
+        check_config(config)
+
+
+def test_the_resolution_hint_fits_every_model():
+    """With a /14 and a /16 model, the hint names multiples of both (their lcm, 112), and what
+    a resolution is (the image height), with the grid it gives on a DAVIS frame."""
+    config = validated(main_config())
+    config["models"]["dinov3_vits16"] = {"patch_size": 16, "weights": "random"}
+    config["resolutions"] = [224, 280]
+    with pytest.raises(ConfigError) as info:
+        check_config(config)
+    message = str(info.value)
+    assert message.startswith(
+        "resolution 280 is not a multiple of the patch size 16 of model 'dinov3_vits16'; use a "
+        "multiple of 112 (the least common multiple of the models' patch sizes 14, 16"
+    )
+    assert "e.g. 224, 336 or 448" in message and "\n" not in message
+    assert "the height in pixels" in message
+    assert "224 gives a patch grid of 16 x 28 for patch size 14 and 14 x 24 for patch size 16" in (
+        message
+    )
+    for suggested in (224, 336, 448):  # every suggestion passes for both models
+        config["resolutions"] = [suggested]
         check_config(config)
 
 

@@ -37,3 +37,19 @@ def test_every_rule_has_a_benchmark_and_a_log_of_its_own():
             p: [r for r, m in paths.items() if m.group(1) == p] for p, n in counts.items() if n > 1
         }
         assert not shared, f"{name} patterns shared by several rules: {shared}"
+
+
+def test_no_rule_takes_an_execution_setting_as_a_param():
+    """Execution settings (fmeval.canon.EXECUTION_SETTINGS) are read by the jobs from the
+    config, never handed over as params: a param change reruns the job (issue 22)."""
+    from fmeval.canon import EXECUTION_SETTINGS
+
+    params = re.compile(r"^    params:\n((?:        .*\n|\s*\n)+)", re.M)
+    found = {}
+    for rule, text in _rules().items():
+        block = params.search(text)
+        for path in EXECUTION_SETTINGS:
+            access = "".join(rf"\[\"{key}\"\]" for key in path.split("."))
+            if block and re.search(rf"config{access}", block.group(1)):
+                found.setdefault(rule, []).append(path)
+    assert not found, f"params read execution settings: {found}"

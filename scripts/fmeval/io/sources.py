@@ -26,6 +26,7 @@ from fmeval.errors import ConfigError, SourceError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.transfer import EARLY_S, Redirects, check_rate, sha256_key_of
 from fmeval.io.transfer import Failed as _Failed
+from fmeval.io.headers import checkpoint_problem
 
 TIMEOUT_S = 20  # the stall timeout: no byte for this long ends a download
 DEADLINE_S = 30 * 60  # the default of `downloads.deadline_s`
@@ -57,11 +58,13 @@ def check_source(
     config_key: str,
     sha256_key: str = "sha256",
     local_only: bool = False,
+    folder_ok: bool = False,
 ) -> None:
     """Refuse, at plan time, a source that cannot or must not be fetched.
 
     Unknown schemes (``ftp://``, ``gopher://``, ...) are refused, ``http://`` needs a
-    sha256 (the transport proves nothing), and a ``file://`` URL or plain path must exist.
+    sha256 (the transport proves nothing), and a ``file://`` URL or plain path must exist:
+    a file, or with ``folder_ok`` a file or a folder (a dataset read in place).
     """
     source = str(source)
     scheme = urllib.parse.urlsplit(source).scheme
@@ -79,7 +82,7 @@ def check_source(
             f"`{config_key}` is {source!r}, whose scheme {scheme}:// is not supported; {kinds}"
         )
     path = local_path(source)
-    if not path.is_file():
+    if not (path.is_file() or (folder_ok and path.is_dir())):
         raise ConfigError(
             f"`{config_key}` is {source!r}, which does not exist (looked at {path.resolve()}); "
             "fix the path in your config (relative paths start at the working directory)"
@@ -87,14 +90,18 @@ def check_source(
 
 
 def check_config_sources(config: Mapping) -> None:
-    """:func:`check_source` on every source of the config: datasets, model and RAM weights."""
+    """:func:`check_source` on every source of the config: datasets, model and RAM weights
+    (a local weights file must also start like a checkpoint: :mod:`fmeval.io.headers`)."""
     for name, entry in config.get("datasets", {}).items():
         key = f"datasets.{name}"
         for part in ("images", "labels"):
             src = entry[part]
             if src.get("source") is not None:  # a folder, a tarball, or ...
                 check_source(
-                    src["source"], sha256=src.get("sha256"), config_key=f"{key}.{part}.source"
+                    src["source"],
+                    sha256=src.get("sha256"),
+                    config_key=f"{key}.{part}.source",
+                    folder_ok=True,
                 )
             for j, path in enumerate(src.get("files") or []):  # ... a list of local files
                 check_source(
@@ -116,6 +123,12 @@ def check_config_sources(config: Mapping) -> None:
     for key, value in weights.items():
         if value not in (None, "pretrained", "random"):
             check_source(value, sha256=None, config_key=key, local_only=True)
+            problem = checkpoint_problem(local_path(value))
+            if problem:
+                raise ConfigError(
+                    f"`{key}` is {value!r}, which {problem}; point it at the checkpoint file "
+                    "itself (download it again if it was cut short)"
+                )
 
 
 def sha256_file(path: str | os.PathLike) -> str:
