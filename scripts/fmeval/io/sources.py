@@ -24,9 +24,9 @@ from pathlib import Path
 
 from fmeval.errors import ConfigError, SourceError
 from fmeval.io.atomic import atomic_path
+from fmeval.io.headers import checkpoint_problem
 from fmeval.io.transfer import EARLY_S, Redirects, check_rate, sha256_key_of
 from fmeval.io.transfer import Failed as _Failed
-from fmeval.io.headers import checkpoint_problem
 
 TIMEOUT_S = 20  # the stall timeout: no byte for this long ends a download
 DEADLINE_S = 30 * 60  # the default of `downloads.deadline_s`
