@@ -346,7 +346,9 @@ def get_rule_names():
     if not CLASSIFY_DATASETS:
         off.add("classify.smk")
     # issue 25: the feature variants run for the branches that ask features_of() for them
-    unused = set() if CLASSIFY_DATASETS or VIDEO.datasets else {"extract_features_variant"}
+    unused = (
+        set() if CLASSIFY_DATASETS or VIDEO.datasets else {"extract_features_variant"}
+    )
     return sorted(
         r.name
         for r in workflow.rules
