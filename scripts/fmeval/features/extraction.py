@@ -16,6 +16,7 @@ from PIL import Image
 
 from fmeval.features.backbones import run_backbone
 from fmeval.features.datasets import Item
+from fmeval.features.families import input_norm, model_facts
 from fmeval.features.images import (
     load_rgb,
     normalise_into,
@@ -35,6 +36,11 @@ log = logging.getLogger(__name__)
 
 CPU_FORWARD_BATCH = 1  # images per forward pass on CPU (batch_size still groups the I/O)
 DECODE_THREADS = 8  # at most this many images decoded at a time when the model is on a GPU
+
+
+def norm_of(spec: ModelSpec) -> tuple:
+    """The (mean, std) input normalisation of ``spec``'s model (fmeval.features.families)."""
+    return input_norm(spec.backend, spec.name)
 
 
 @dataclass
@@ -76,13 +82,18 @@ def batches(prepared: Sequence[Prepared], batch_size: int) -> list[list[Prepared
 
 
 def load_batch(
-    batch: Sequence[Prepared], *, patch_size: int, pin_memory: bool = False, threads: int = 1
+    batch: Sequence[Prepared],
+    *,
+    patch_size: int,
+    pin_memory: bool = False,
+    threads: int = 1,
+    norm: tuple | None = None,
 ) -> torch.Tensor:
     """The (B, 3, H, W) float32 model input of a same-shape batch: each image decoded,
     resized to its grid and normalised in place (numpy and PIL, which release the GIL).
 
     ``pin_memory`` (for a CUDA device) makes the copy to the GPU fast; ``threads`` decode
-    that many images at a time.
+    that many images at a time; ``norm`` is the model's (mean, std) (default ImageNet's).
     """
     rows, cols = batch[0].grid
     shape = (len(batch), 3, rows * patch_size, cols * patch_size)
@@ -91,7 +102,7 @@ def load_batch(
     def load(k: int) -> None:
         p = batch[k]
         img = resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=patch_size)
-        normalise_into(np.asarray(img), x[k])
+        normalise_into(np.asarray(img), x[k], norm)
 
     if threads > 1 and len(batch) > 1:
         with ThreadPoolExecutor(max_workers=min(threads, len(batch))) as pool:
@@ -117,7 +128,7 @@ def embed(
     are one C-contiguous float32 array, ready to become an Arrow column without a copy.
     """
     if inputs is None:
-        inputs = load_batch(batch, patch_size=spec.patch_size)
+        inputs = load_batch(batch, patch_size=spec.patch_size, norm=norm_of(spec))
     x = inputs.to(device)
     with torch.inference_mode(), autocast(precision, device):
         # On CPU one image per forward is faster than a batch (measured ~10%, perf/
@@ -194,6 +205,7 @@ def iter_batches(
     # CPU one, beside the forward pass
     threads = 1 if device.type == "cpu" else min(DECODE_THREADS, torch.get_num_threads())
     loading = {"patch_size": spec.patch_size, "pin_memory": device.type == "cuda"}
+    loading["norm"] = norm_of(spec)  # the model's input normalisation (issue 28)
     ahead = _inputs_ahead(plan.batches, prefetch=prefetch, threads=threads, **loading)
     for batch, inputs in zip(plan.batches, ahead, strict=True):
         patches, cls = embed(model, spec, batch, device=device, precision=precision, inputs=inputs)
@@ -326,6 +338,7 @@ def provenance(
         "embed_dim": dim,
         "grids": grids,
         "layer": "last block, no final norm",
+        **model_facts(spec.backend, spec.name),  # family, embedding, input norm (issue 28)
         "precision": precision,
         "device": device,  # where it ran (an execution setting: changing it reruns nothing)
         "torch_version": torch.__version__,
