@@ -15,6 +15,7 @@ from fmeval.classify.plan import classify_plan
 from fmeval.config import check_config, check_schema
 from fmeval.ct.sweep import ct_grid
 from fmeval.errors import ConfigError
+from fmeval.features.families import attention_maps_of
 from fmeval.features.models import check_models
 from fmeval.io.sources import check_config_sources, local_path
 from fmeval.video.plan import video_plan
@@ -95,6 +96,20 @@ def expand_cells(pattern, **extra):
     """``pattern`` for every (dataset, model, res) of the config."""
     return expand(
         pattern, dataset=DATASETS, model=list(MODELS), res=RESOLUTIONS, **extra
+    )
+
+
+# --- issue 28: backbone families (fmeval.features.families) ------------------------------
+
+
+def expand_attention_cells(pattern):
+    """``pattern`` for the cells whose model can show CLS attention maps (a CLS token, no
+    rotary embeddings); the report's model table says why the others have none."""
+    return expand(
+        pattern,
+        dataset=DATASETS,
+        model=[k for k, s in MODELS.items() if attention_maps_of(s) is None],
+        res=RESOLUTIONS,
     )
 
 

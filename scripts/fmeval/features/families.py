@@ -191,6 +191,12 @@ def family_of(backend: str, name: str) -> Family | None:
     return next((f for f in FAMILIES if f.matches(backend, name)), None)
 
 
+def attention_maps_of(spec) -> str | None:
+    """Why a model spec cannot show CLS attention maps (None: it can, or no record says)."""
+    family = family_of(spec.backend, spec.name)
+    return family.attention_maps if family is not None else None
+
+
 @cache
 def _pretrained_cfg(name: str):
     from timm.models import get_pretrained_cfg
