@@ -151,6 +151,7 @@ FAMILIES: tuple[Family, ...] = (
         ("eva02_tiny_patch14_224.mim_in22k", "eva02_base_patch14_224.mim_in22k"),
         ("cls",),
         "cls",
+        final_norm=False,  # the MIM models norm in the head (fc_norm), not after the blocks
         rope=True,
     ),
     _timm("MAE", r"vit_\w+_patch\d+_224\.mae", ("vit_base_patch16_224.mae",), ("cls",), "cls"),
