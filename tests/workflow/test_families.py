@@ -1,0 +1,65 @@
+"""Integration (issue 28): config/test-families.yaml on top of the test config compares a
+DINOv2 ViT-S/14, a DINOv3 ViT-S/16, SigLIP 2 ViT-B/16 (no CLS token: its attention pool is
+the image embedding) and PE ViT-B/16, random-initialised, at 224 px, through the segmentation
+probe and the classification probes (k-NN, linear). Only those targets: not the CT grid.
+"""
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, absolutise, load_test_config, run_snakemake
+
+from fmeval.io.tables import read_meta
+
+pytestmark = pytest.mark.integration
+
+VIDEO = REPO.parent / "shared" / "data" / "davis2016-video" / "JPEGImages" / "480p"
+MODELS = {"dinov2_vits14", "dinov3_vits16", "siglip2_vitb16", "pe_core_vitb16"}
+TARGETS = ("report_segmentation", "report_classify")
+
+
+def families_config() -> dict:
+    """config/test.yaml, then config/test-families.yaml merged on top (as snakemake does)."""
+    config = load_test_config()
+    extra = absolutise(yaml.safe_load((REPO / "config" / "test-families.yaml").read_text()))
+    config["models"].update(extra.pop("models"))
+    entry = extra["classify"]["datasets"]["davis-frames"]
+    entry["source"] = str((REPO / entry["source"]).resolve())
+    return {**config, **extra}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    if not VIDEO.is_dir():
+        pytest.skip(f"{VIDEO} is absent")
+    workdir = tmp_path_factory.mktemp("families")
+    run_snakemake(workdir, families_config(), "--show-failed-logs", *TARGETS)
+    return workdir
+
+
+def test_segmentation_compares_the_four_models(run):
+    best = pd.read_csv(run / "results/report/segmentation/ap_best.csv")
+    assert set(best["model"]) == MODELS and set(best["res"]) == {224}
+    assert best["mean_ap"].between(0, 1).all() and best["random_init"].all()
+    tests = pd.read_csv(run / "results/report/segmentation/test_scores.csv")
+    assert set(tests["model"]) == MODELS
+
+
+def test_knn_and_linear_probe_run_without_a_cls_token(run):
+    for model in MODELS:
+        cell = run / "results/classify/davis-frames" / model / "112"
+        knn = pd.read_csv(cell / "knn.csv")
+        assert set(knn["embedding"]) == {"cls", "mean_patch"} and knn["top1"].between(0, 100).all()
+        assert pd.read_csv(cell / "linear.csv")["selected"].sum() == 2
+
+
+def test_features_and_manifests_say_the_family(run):
+    meta = read_meta(run / "results/features/davis/siglip2_vitb16/224.cls.parquet")
+    assert meta["family"] == "SigLIP 2 / SigLIP" and meta["embedding"] == "map"
+    assert meta["input_mean"] == [0.5, 0.5, 0.5] and meta["native_res"] == 224
+    pe = json.loads((run / "resources/models/pe_core_vitb16.json").read_text())
+    assert pe["family"] == "Perception Encoder (core)" and pe["embedding"] == "map"
+    dino = json.loads((run / "resources/models/dinov2_vits14.json").read_text())
+    assert dino["embedding"] == "cls" and dino["native_res"] == 518 and not dino["attention_maps"]
