@@ -176,3 +176,18 @@ def test_the_catalog_table_is_generated_from_the_records():
     for f in FAMILIES:
         assert (f"| {f.name} | `{f.backend}` |" in table) == (f.unsupported is None)
         assert all(f"`{n}`" in table for n in f.examples) == (f.unsupported is None)
+
+
+def test_knn_runs_on_a_pooled_embedding(items, monkeypatch):
+    """A model without a CLS token (SigLIP 2: its attention pool) feeds the weighted k-NN:
+    each image, in the training set too, is its own nearest neighbour at k=1."""
+    from fmeval.classify.knn import knn_accuracy, knn_predict
+
+    spec, net = small_model("vit_base_patch16_siglip_224.v2_webli", monkeypatch)
+    _, cls_table, _ = extract_features(net, spec, items, res=32, batch_size=4, device=CPU)
+    emb = np.stack([np.asarray(v.values) for v in cls_table.column("cls")])
+    labels = np.arange(len(emb)) % 2
+    assert emb.shape == (len(items), net.embed_dim) and np.isfinite(emb).all()
+    assert not np.allclose(emb[0], emb[1])  # the images are told apart
+    ranked = knn_predict(emb, labels, emb, ks=[1], temperature=0.07, n_classes=2)
+    assert knn_accuracy(ranked[1], labels, 1)[0] == 100.0
