@@ -23,7 +23,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # How an image-level embedding is made (the ``cls`` Parquet file holds it).
 EMBEDDINGS = {
     "cls": "CLS token (last block, no final norm)",
-    "map": "attention pool (the model's MAP head) of the final-normed patch tokens",
+    "map": "attention pool (the model's MAP head) of the final-normed tokens",
     "avg": "mean of the final-normed patch tokens (the model's pooling head)",
 }
 
@@ -244,8 +244,9 @@ def model_facts(backend: str, name: str) -> dict:
 def markdown_table() -> str:
     """The README's table of families (generated: ``python -m fmeval.features.catalog``)."""
     rows = [
-        "| family | backend | prefix tokens | image embedding | input mean / std | e.g. |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| family | backend | prefix tokens | image embedding | input mean / std | CLS attention "
+        "maps | e.g. |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for f in FAMILIES:
         if f.unsupported:
@@ -253,7 +254,15 @@ def markdown_table() -> str:
         prefix = " + ".join(f.prefix) or "none"
         norm = "ImageNet" if f.normalisation == "imagenet" else "timm `pretrained_cfg`"
         names = ", ".join(f"`{n}`" for n in f.examples)
+        maps = (
+            "yes"
+            if f.attention_maps is None
+            else "no (no CLS token)"
+            if not f.has_cls
+            else "no (RoPE)"
+        )
         rows.append(
-            f"| {f.name} | `{f.backend}` | {prefix} | {f.embedding_text} | {norm} | {names} |"
+            f"| {f.name} | `{f.backend}` | {prefix} | {f.embedding_text} | {norm} | {maps} | "
+            f"{names} |"
         )
     return "\n".join(rows)
