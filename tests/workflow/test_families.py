@@ -10,7 +10,7 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, absolutise, load_test_config, run_snakemake
+from conftest import REPO, absolutise, load_test_config, run_snakemake, scheduled_jobs
 
 from fmeval.io.tables import read_meta
 
@@ -52,3 +52,13 @@ def test_features_and_manifests_say_the_family(run):
     assert pe["family"] == "Perception Encoder (core)" and pe["embedding"] == "map"
     dino = json.loads((run / "resources/models/dinov2_vits14.json").read_text())
     assert dino["embedding"] == "cls" and dino["native_res"] == 518 and not dino["attention_maps"]
+
+
+def test_attention_maps_only_for_families_that_have_them(tmp_path):
+    """A dry run with attention maps on: only DINOv2 (a CLS token, no RoPE) gets them; the
+    report's model table says why the others do not (tests/unit/report/test_render.py)."""
+    config = families_config()
+    config["pca"]["attention_maps"] = True
+    proc = run_snakemake(tmp_path, config, "-n", "--forceall")
+    assert scheduled_jobs(proc)["render_attention"] == 1
+    assert "results/attention/davis/dinov2_vits14/224" in proc.stdout
