@@ -21,6 +21,7 @@ from fmeval.classify.plan import classify_plan
 from fmeval.config import check_config, check_schema, load_schema
 from fmeval.ct.sweep import ct_grid
 from fmeval.errors import ConfigError
+from fmeval.features.families import attention_maps_of
 from fmeval.features.models import check_models
 from fmeval.features.taps import DEFAULT_TAP, parse_tap
 from fmeval.features.transforms import DEFAULT_TRANSFORM, TRANSFORMS, get_transform
@@ -162,6 +163,20 @@ def features_of(tap=DEFAULT_TAP, transform=DEFAULT_TRANSFORM):
         k: v.replace("{transform}", transform).replace("{tap}", tap)
         for k, v in FEATURE_VARIANT.items()
     }
+
+
+# --- issue 28: backbone families (fmeval.features.families) ------------------------------
+
+
+def expand_attention_cells(pattern):
+    """``pattern`` for the cells whose model can show CLS attention maps (a CLS token, no
+    rotary embeddings); the report's model table says why the others have none."""
+    return expand(
+        pattern,
+        dataset=DATASETS,
+        model=[k for k, s in MODELS.items() if attention_maps_of(s) is None],
+        res=RESOLUTIONS,
+    )
 
 
 # --- CT reconstruction -----------------------------------------------------------------

@@ -26,7 +26,7 @@ rule build_report:
             *expand_cells(rules.segment_test_images.output.folder),
             *expand_cells(rules.render_pca.output.folder),
             *(
-                expand_cells(rules.render_attention.output.folder)
+                expand_attention_cells(rules.render_attention.output.folder)
                 if config["pca"]["attention_maps"]
                 else []
             ),

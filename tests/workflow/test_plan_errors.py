@@ -59,6 +59,13 @@ CASES = {
         "model, not a ViT: fmeval needs a ViT's patch tokens and CLS token; "
         "use e.g. vit_small_patch16_dinov3",
     ),
+    "a family fmeval cannot run (issue 28)": (
+        lambda c: c["models"].update(sam=timm_model("samvit_base_patch16.sa1b")),
+        "config error: models.sam.name: timm model 'samvit_base_patch16.sa1b' is SAM's image "
+        "encoder: windowed attention on a fixed 1024 px grid, no position-embedding "
+        "interpolation and no image embedding; use a ViT that takes any resolution, e.g. "
+        "vit_base_patch16_siglip_224.v2_webli",
+    ),
     "unknown hub entry point": (
         lambda c: c["models"]["dinov2_vits14"].update(name="dinov2_vits14_reg4"),
         "config error: models.dinov2_vits14.name: the hub in ",

@@ -18,8 +18,10 @@ from pathlib import Path, PurePosixPath
 import torch
 
 from fmeval.errors import ConfigError, SourceError
+from fmeval.features.families import family_of, model_facts
 from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights
 from fmeval.features.models import ModelSpec, check_spec
+from fmeval.features.pooling import pooled_forward
 from fmeval.io.archives import (
     DEFAULT_BOUNDS,
     DEFAULT_MAX_BYTES,
@@ -213,7 +215,8 @@ def _timm_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
         # timm's own checkpoint filter (names, position embeddings), as its loader applies
         convert = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
         load_weights(model, manifest["weights_file"], convert=convert, **_what(spec))
-    if getattr(model, "cls_token", None) is None:
+    family = family_of("timm", spec.name)
+    if (family is None or family.embedding == "cls") and getattr(model, "cls_token", None) is None:
         raise ConfigError(
             f"models.{spec.key}.name: timm model {spec.name!r} has no CLS token; use a ViT with "
             "one (README, *Supported backbones*)"
@@ -267,7 +270,7 @@ def fetch_model(
     backend = backend_of(spec)
     bounds = Bounds(max_archive_bytes, max_archive_members, max_archive_ratio)
     fetched = backend.fetch(spec, Path(cache_dir), deadline_s=deadline_s, bounds=bounds)
-    record = {**asdict(spec), **fetched}
+    record = {**asdict(spec), **fetched, **model_facts(spec.backend, spec.name)}
     given = {"repo_dir": spec.repo, "weights_file": spec.weights}  # as the config named them
     write_fetch_manifest(record, PATH_KEYS, manifest=manifest, cache_dir=cache_dir, given=given)
     return record
@@ -293,5 +296,9 @@ def create_backbone(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
 def run_backbone(
     spec: ModelSpec, model: torch.nn.Module, x: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Last-block patch tokens as (B, D, rows, cols) and CLS tokens as (B, D)."""
+    """Last-block patch tokens as (B, D, rows, cols) and image embeddings as (B, D): the CLS
+    token, or the model's own pooling where its family has no CLS embedding (issue 28)."""
+    family = family_of(spec.backend, spec.name)
+    if family is not None and family.embedding != "cls":
+        return pooled_forward(model, x)
     return BACKENDS[spec.backend].forward(model, x)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmeval.errors import ConfigError
+from fmeval.features.families import FAMILIES, family_of
+from fmeval.features.families import markdown_table as families_table
 from fmeval.io.sources import local_path
 
 HUB_REPOS = {"DINOv2": "facebookresearch/dinov2", "DINOv3": "facebookresearch/dinov3"}
@@ -154,17 +156,37 @@ def check_timm_name(key: str, name: str, patch_size: int) -> None:
             f"{where}: timm {timm.__version__} has no model {name!r}; closest: "
             f"{closest(name, known)} ({SEE})"
         )
+    family = family_of("timm", name)
+    if family is not None and family.unsupported:
+        raise ConfigError(
+            f"{where}: timm model {name!r} is {family.unsupported}; {family.fix} ({SEE})"
+        )
     module = model_entrypoint(arch).__module__.rsplit(".", 1)[-1]
     if module not in TIMM_VIT_MODULES:
         raise ConfigError(
             f"{where}: timm model {name!r} is a {module} model, not a ViT: fmeval needs a ViT's "
             f"patch tokens and CLS token; use e.g. {_example('timm', name)} ({SEE})"
         )
+    if family is None:
+        _no_family(where, name)
     found = re.search(r"patch(\d+)", arch)
     spec = BY_NAME.get(("timm", arch))
     if spec is None and found:
         spec = Backbone("timm", "", arch, int(found.group(1)), 0, 0)
     _check_patch(key, name, spec, patch_size)
+
+
+# --- issue 28: families beyond DINO (fmeval.features.families) ---------------------------
+
+
+def _no_family(where: str, name: str) -> None:
+    """A timm ViT no family record covers: fmeval does not know its tokens and embedding."""
+    known = ", ".join(f.examples[0] for f in FAMILIES if f.backend == "timm" and not f.unsupported)
+    raise ConfigError(
+        f"{where}: no fmeval family covers timm model {name!r}, so its prefix tokens and image "
+        f"embedding are unknown; use a supported family (e.g. {known}) or add a record to "
+        f"fmeval.features.families ({SEE})"
+    )
 
 
 def _example(backend: str, name: str) -> str:
@@ -192,5 +214,7 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-if __name__ == "__main__":  # python -m fmeval.features.catalog: the README's list
+if __name__ == "__main__":  # python -m fmeval.features.catalog: the README's lists
     print(markdown_table())
+    print()
+    print(families_table())

@@ -6,7 +6,7 @@ import platform
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -16,7 +16,10 @@ from PIL import Image
 
 from fmeval.features.backbones import run_backbone
 from fmeval.features.datasets import Item
+from fmeval.features.families import family_of, input_norm, model_facts
 from fmeval.features.images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     load_rgb,
     normalise_into,
     oriented_size,
@@ -37,6 +40,27 @@ log = logging.getLogger(__name__)
 
 CPU_FORWARD_BATCH = 1  # images per forward pass on CPU (batch_size still groups the I/O)
 DECODE_THREADS = 8  # at most this many images decoded at a time when the model is on a GPU
+
+
+def norm_of(spec: ModelSpec) -> tuple:
+    """The (mean, std) input normalisation of ``spec``'s model (fmeval.features.families)."""
+    return input_norm(spec.backend, spec.name)
+
+
+def has_cls_embedding(spec: ModelSpec) -> bool:
+    """Whether ``spec``'s image embedding is its CLS token (else the family's pooling)."""
+    family = family_of(spec.backend, spec.name)
+    return family is None or family.embedding == "cls"
+
+
+def _with_norm(transform: Transform, norm: tuple | None) -> Transform:
+    """``transform`` normalising with the model's (mean, std) when the model's differs from
+    ImageNet's (CLIP, SigLIP: issue 28); a model on ImageNet's constants keeps the
+    transform's own (DINO's video protocol uses std 0.228 for red: issue 25)."""
+    if norm is None or tuple(tuple(v) for v in norm) == (IMAGENET_MEAN, IMAGENET_STD):
+        return transform
+    mean, std = (tuple(v) for v in norm)
+    return replace(transform, mean=mean, std=std)
 
 
 @dataclass
@@ -92,12 +116,14 @@ def load_batch(
     threads: int = 1,
     transform: Transform | None = None,
     res: int = 0,
+    norm: tuple | None = None,
 ) -> torch.Tensor:
     """The (B, 3, H, W) float32 model input of a same-shape batch: each image decoded,
     resized to its grid and normalised in place (numpy and PIL, which release the GIL).
 
     ``pin_memory`` (for a CUDA device) makes the copy to the GPU fast; ``threads`` decode
-    that many images at a time. ``transform`` (and its ``res``): as in :func:`prepare`.
+    that many images at a time. ``transform`` (and its ``res``): as in :func:`prepare`;
+    ``norm`` is the model's (mean, std) (default ImageNet's; see :func:`_with_norm`).
     """
     rows, cols = batch[0].grid
     shape = (len(batch), 3, rows * patch_size, cols * patch_size)
@@ -107,12 +133,12 @@ def load_batch(
         p = batch[k]
         if transform is None:
             img = resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=patch_size)
-            normalise_into(np.asarray(img), x[k])
+            normalise_into(np.asarray(img), x[k], norm)
         else:
             pixels = transform.pixels(
                 load_rgb(p.item.image), p.grid, res=res, patch_size=patch_size
             )
-            normalise(pixels, x[k], transform)
+            normalise(pixels, x[k], _with_norm(transform, norm))
 
     if threads > 1 and len(batch) > 1:
         with ThreadPoolExecutor(max_workers=min(threads, len(batch))) as pool:
@@ -140,7 +166,7 @@ def embed(
     ``tap`` (fmeval.features.taps; None: the backbone's last block without the norm).
     """
     if inputs is None:
-        inputs = load_batch(batch, patch_size=spec.patch_size)
+        inputs = load_batch(batch, patch_size=spec.patch_size, norm=norm_of(spec))
     x = inputs.to(device)
     with torch.inference_mode(), autocast(precision, device):
         # On CPU one image per forward is faster than a batch (measured ~10%, perf/
@@ -153,6 +179,11 @@ def embed(
                 run_taps(spec.backend, model, x[i : i + step], [tap])[tap]
                 for i in range(0, len(x), step)
             ]
+            if not has_cls_embedding(spec):  # the family's own pooling head (issue 28)
+                outs = [
+                    (o[0], run_backbone(spec, model, x[i : i + step])[1])
+                    for o, i in zip(outs, range(0, len(x), step))
+                ]
         cls = torch.cat([o[1] for o in outs]).float().cpu().numpy()
         return tokens_to_host([o[0] for o in outs]), cls
 
@@ -234,6 +265,7 @@ def iter_batches(
     # CPU one, beside the forward pass
     threads = 1 if device.type == "cpu" else min(DECODE_THREADS, torch.get_num_threads())
     loading = {"patch_size": spec.patch_size, "pin_memory": device.type == "cuda"}
+    loading["norm"] = norm_of(spec)  # the model's input normalisation (issue 28)
     if plan.transform is not None:
         loading.update(transform=plan.transform, res=plan.res)
     ahead = _inputs_ahead(plan.batches, prefetch=prefetch, threads=threads, **loading)
@@ -384,6 +416,7 @@ def provenance(
         "grids": grids,
         "layer": parse_tap(tap).description,
         **variant,
+        **model_facts(spec.backend, spec.name),  # family, embedding, input norm (issue 28)
         "precision": precision,
         "device": device,  # where it ran (an execution setting: changing it reruns nothing)
         "torch_version": torch.__version__,

@@ -172,24 +172,32 @@ _MEAN = np.array(IMAGENET_MEAN, dtype=np.float32).reshape(3, 1, 1)
 _STD = np.array(IMAGENET_STD, dtype=np.float32).reshape(3, 1, 1)
 
 
-def normalise_into(pixels: np.ndarray, out: torch.Tensor) -> torch.Tensor:
+def _channels(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32).reshape(3, 1, 1)
+
+
+def normalise_into(pixels: np.ndarray, out: torch.Tensor, norm=None) -> torch.Tensor:
     """(H, W, 3) 8-bit RGB ``pixels`` into the (3, H, W) float32 CPU tensor ``out``, in place,
-    with ImageNet normalisation ``(x / 255 - mean) / std``.
+    with the normalisation ``(x / 255 - mean) / std``: ``norm`` = (mean, std), the model's
+    (fmeval.features.families.input_norm), by default ImageNet's.
 
     The float32 operations of ``TF.to_tensor`` then ``TF.normalize``, in the same order, so
     the same bits; in numpy, one thread: torch would split each small step over its threads.
     """
     arr = out.numpy()
     np.divide(pixels.transpose(2, 0, 1), np.float32(255.0), out=arr, dtype=np.float32)
-    np.subtract(arr, _MEAN, out=arr)
-    np.divide(arr, _STD, out=arr)
+    mean, std = (_MEAN, _STD) if norm is None else map(_channels, norm)
+    np.subtract(arr, mean, out=arr)
+    np.divide(arr, std, out=arr)
     return out
 
 
-def to_normalised_tensor(img: Image.Image) -> torch.Tensor:
-    """An RGB PIL image as a (3, H, W) float tensor with ImageNet normalisation."""
+def to_normalised_tensor(img: Image.Image, norm=None) -> torch.Tensor:
+    """An RGB PIL image as a (3, H, W) float tensor, normalised with ``norm`` (mean, std)
+    (default ImageNet's)."""
     pixels = np.asarray(img)
-    return normalise_into(pixels, torch.empty((3, *pixels.shape[:2]), dtype=torch.float32))
+    out = torch.empty((3, *pixels.shape[:2]), dtype=torch.float32)
+    return normalise_into(pixels, out, norm)
 
 
 def patch_fractions(mask: Image.Image, grid: tuple[int, int], *, patch_size: int) -> np.ndarray:

@@ -73,7 +73,12 @@ def _blocks(backend: str, model: "torch.nn.Module", x: "torch.Tensor", n: int, *
             output_fmt="NCHW",
             intermediates_only=True,
         )
-        return [(patches, prefix[:, 0]) for patches, prefix in out]
+        # a family without prefix tokens (SigLIP, PE, AIMv2) has no CLS: an empty (B, 0) column,
+        # replaced by the family's pooled embedding (fmeval.features.extraction.embed)
+        return [
+            (patches, prefix[:, 0] if prefix.shape[1] else prefix[:, :, :0].flatten(1))
+            for patches, prefix in out
+        ]
     raise ConfigError(f"backend {backend!r}: fmeval has no feature taps for it")
 
 

@@ -13,6 +13,24 @@ from fmeval.report import costs, runinfo
 from fmeval.report.tables import Cell, Table, fmt, html_table
 
 MODEL_KEYS = ("key", "backend", "name", "patch_size", "weights", "weights_id")
+# issue 28: what the fetch record says of the model's family (fmeval.features.families)
+FAMILY_KEYS = ("family", "embedding_text", "native_res", "input_mean", "input_std")
+FAMILY_KEYS += ("attention_maps",)
+
+
+def family_row(m: Mapping) -> dict:
+    """The family facts of one fetch record, as the report's model table shows them."""
+    if "family" not in m:  # a manifest fetched before issue 28
+        return dict.fromkeys(FAMILY_KEYS, "–")
+    mean, std = (", ".join(f"{v:.4g}" for v in m[k]) for k in ("input_mean", "input_std"))
+    return {
+        "family": m["family"],
+        "embedding_text": m["embedding_text"],
+        "native_res": f"{m['native_res']} px" if m.get("native_res") else "–",
+        "input_mean": mean,
+        "input_std": std,
+        "attention_maps": m.get("attention_maps") or "available",
+    }
 
 
 def summary_context(
@@ -25,7 +43,10 @@ def summary_context(
 ) -> dict:
     """What ``sections/summary.html.j2`` shows."""
     stages = costs.stage_times(jobs)
-    models = pd.DataFrame([{k: m.get(k, "–") for k in MODEL_KEYS} for m in manifests])
+    models = pd.DataFrame(
+        [{**{k: m.get(k, "–") for k in MODEL_KEYS}, **family_row(m)} for m in manifests],
+        columns=[*MODEL_KEYS, *FAMILY_KEYS],
+    )
     return {
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "host": runinfo.host(),
@@ -58,6 +79,12 @@ def summary_context(
                 ("patch size", "patch_size"),
                 ("weights", "weights"),
                 ("weights identity", "weights_id"),
+                ("family", "family"),
+                ("image embedding", "embedding_text"),
+                ("native resolution", "native_res"),
+                ("input mean", "input_mean"),
+                ("input std", "input_std"),
+                ("CLS attention maps", "attention_maps"),
             ],
         ),
         "random_reasons": list(random_reasons),

@@ -16,6 +16,7 @@ import torch
 
 from fmeval.errors import ConfigError
 from fmeval.features.backbones import create_backbone, load_manifest, run_backbone
+from fmeval.features.families import input_norm
 from fmeval.features.images import load_rgb, patch_grid, resize_to_grid, to_normalised_tensor
 from fmeval.plots import save_png, title_lines
 from fmeval.runtime import pick_device
@@ -126,7 +127,8 @@ def render_attention(
         img = load_rgb(find_test_item(dataset_manifest, image).image)
         grid = patch_grid(*img.size, res=res, patch_size=spec.patch_size, name=image)
         shown = resize_to_grid(img, grid, patch_size=spec.patch_size)
-        maps = cls_attention(model, spec, to_normalised_tensor(shown)[None].to(dev), grid)[0]
+        x = to_normalised_tensor(shown, input_norm(spec.backend, spec.name))[None].to(dev)
+        maps = cls_attention(model, spec, x, grid)[0]
         title = title_lines(meta, image, ["last-layer CLS attention per head"])
         png = cell_outputs(folder, image, ".png")
         draw_attention(np.asarray(shown), maps, title=title, out=str(png))

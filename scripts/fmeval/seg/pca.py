@@ -83,8 +83,23 @@ def _evr(render: Render) -> str:
     return "EVR " + ", ".join(f"{v:.3f}" for v in render.explained)
 
 
+def embedding_label(meta: dict) -> str:
+    """What the similarity panel compares with: the CLS token, or the model's own pooling
+    (issue 28: a family without a CLS embedding; fmeval.features.families)."""
+    kind = meta.get("embedding", "cls")
+    return "CLS" if kind == "cls" else {"map": "attention pool", "avg": "mean pool"}[kind]
+
+
 def draw_renders(
-    image, fg: Render, whole: Render, sim: np.ndarray, *, note: str | None, title: str, out
+    image,
+    fg: Render,
+    whole: Render,
+    sim: np.ndarray,
+    *,
+    note: str | None,
+    title: str,
+    out,
+    embedding: str = "CLS",
 ) -> None:
     import matplotlib.pyplot as plt  # fmeval.segment has selected the Agg backend
 
@@ -97,7 +112,7 @@ def draw_renders(
     axes[2].imshow(whole.rgb)
     axes[2].set_title(f"PCA on all patches\n{_evr(whole)}", fontsize="small")
     shown = axes[3].imshow(sim, cmap="RdBu_r", vmin=-1, vmax=1)
-    axes[3].set_title("cosine similarity to CLS", fontsize="small")
+    axes[3].set_title(f"cosine similarity to {embedding}", fontsize="small")
     fig.colorbar(shown, ax=axes[3], fraction=0.046)
     for ax in axes:
         ax.axis("off")
@@ -118,7 +133,8 @@ def render_image(
     whole = pca_render(image.x, image.grid)
     sim = cls_similarity(image.x, tokens.cls[tokens.images.index(image.name)], image.grid)
     title = title_lines(image.meta, image.name)
-    draw_renders(image.shown, fg, whole, sim, note=note, title=title, out=png)
+    label = embedding_label(tokens.meta)
+    draw_renders(image.shown, fg, whole, sim, note=note, title=title, out=png, embedding=label)
     return {
         **image.meta,
         "image": image.name,

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from fmeval.features.families import model_facts
+
 BENCH = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 PATTERNS = {
     "extract_features": "benchmarks/features/{dataset}/{model}/{res}.tsv",
@@ -146,6 +148,7 @@ def write_run(root: Path, *, random_init: bool = True) -> dict:
                 "patch_size": 14,
                 "weights": weights[0],
                 "weights_id": weights[1],
+                **model_facts("torchhub", "dinov2_vits14"),  # as fetch_model writes them
             }
         )
     )

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from fmeval.errors import DataError
+from fmeval.features.families import model_facts
 from fmeval.plots import RANDOM_BANNER
 from fmeval.report.render import build_report
 from fmeval.report.sections import SECTIONS
@@ -152,6 +153,31 @@ def test_summary_facts(page):
     assert ["reconstruct_sinograms", "cpu", "12"] in table_rows(dom, "devices")
     stages = dict((r[0], r[2]) for r in table_rows(dom, "stage-times"))
     assert stages == {"ct": f"{4 * (1 + 8 + 20):.1f}", "features": "12.5"}
+
+
+def test_model_table_says_the_family(page):
+    """Issue 28: family, image embedding, native resolution, input normalisation, and
+    whether CLS attention maps exist, from the fetch record."""
+    _, dom = page
+    (row,) = table_rows(dom, "models")
+    assert row[6:] == [
+        "DINOv2",
+        "CLS token (last block, no final norm)",
+        "518 px",
+        "0.485, 0.456, 0.406",
+        "0.229, 0.224, 0.225",
+        "available",
+    ]
+
+
+def test_family_row_of_an_older_manifest():
+    from fmeval.report.overview import FAMILY_KEYS, family_row
+
+    assert family_row({"key": "m"}) == dict.fromkeys(FAMILY_KEYS, "–")
+    siglip = model_facts("timm", "vit_base_patch16_siglip_224.v2_webli")
+    row = family_row(siglip)
+    assert row["input_mean"] == "0.5, 0.5, 0.5" and row["native_res"] == "224 px"
+    assert row["attention_maps"] == "not available: the model has no CLS token"
 
 
 def test_cost_covers_every_rule_and_ct_methods(page):

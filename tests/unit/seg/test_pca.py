@@ -184,3 +184,12 @@ def test_attention_maps_of_a_timm_vit_with_registers():
     assert prefix == 5  # CLS + 4 registers are dropped
     assert maps.shape == (2, 6, *grid)
     np.testing.assert_allclose(maps, timm_reference_attention(vit, x, prefix, grid), atol=1e-5)
+
+
+def test_similarity_panel_names_the_family_embedding():
+    """Issue 28: a model without a CLS token is compared with its own pooled embedding."""
+    from fmeval.seg.pca import embedding_label
+
+    assert embedding_label({}) == embedding_label({"embedding": "cls"}) == "CLS"
+    assert embedding_label({"embedding": "map"}) == "attention pool"
+    assert embedding_label({"embedding": "avg"}) == "mean pool"
