@@ -65,6 +65,8 @@ def _blocks(backend: str, model: "torch.nn.Module", x: "torch.Tensor", n: int, *
             model.get_intermediate_layers(x, n=n, reshape=True, return_class_token=True, norm=norm)
         )
     if backend == "timm":
+        import torch
+
         out = model.forward_intermediates(
             x,
             indices=n,
@@ -73,11 +75,11 @@ def _blocks(backend: str, model: "torch.nn.Module", x: "torch.Tensor", n: int, *
             output_fmt="NCHW",
             intermediates_only=True,
         )
-        # a family without prefix tokens (SigLIP, PE, AIMv2) has no CLS: an empty (B, 0) column,
-        # replaced by the family's pooled embedding (fmeval.features.extraction.embed)
+        # a family without prefix tokens (SigLIP, PE, AIMv2) has no CLS (timm then gives the
+        # patch tensors alone): an empty (B, 0) column, replaced by the family's pooled
+        # embedding (fmeval.features.extraction.embed)
         return [
-            (patches, prefix[:, 0] if prefix.shape[1] else prefix[:, :, :0].flatten(1))
-            for patches, prefix in out
+            (o, o.new_zeros(len(o), 0)) if torch.is_tensor(o) else (o[0], o[1][:, 0]) for o in out
         ]
     raise ConfigError(f"backend {backend!r}: fmeval has no feature taps for it")
 

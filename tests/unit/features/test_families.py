@@ -32,6 +32,7 @@ from fmeval.features.families import (
 )
 from fmeval.features.images import load_rgb, patch_grid, resize_to_grid
 from fmeval.features.models import ModelSpec, check_spec
+from fmeval.features.taps import parse_tap
 from fmeval.io.checkpoints import RANDOM_INIT
 
 CPU = torch.device("cpu")
@@ -191,3 +192,42 @@ def test_knn_runs_on_a_pooled_embedding(items, monkeypatch):
     assert not np.allclose(emb[0], emb[1])  # the images are told apart
     ranked = knn_predict(emb, labels, emb, ks=[1], temperature=0.07, n_classes=2)
     assert knn_accuracy(ranked[1], labels, 1)[0] == 100.0
+
+
+@pytest.mark.parametrize("family", TIMM_FAMILIES, ids=lambda f: f.name)
+def test_a_normed_tap_keeps_the_familys_embedding(family, items, monkeypatch):
+    """A protocol's tap (last-norm: video, classification) on any family: the patch tokens
+    are the last block through the final norm, the embedding is still the family's (its
+    pooling head where it has no CLS token), normalised with its own pretrained_cfg."""
+    spec, net = small_model(family.examples[0], monkeypatch)
+    item, p = items[0], spec.patch_size
+    tap = parse_tap("last-norm" if family.final_norm else "last-raw")
+    patch_table, cls_table, grids = extract_features(
+        net, spec, [item], res=2 * p, batch_size=1, device=CPU, tap=tap
+    )
+    cfg = get_pretrained_cfg(spec.name)
+    img = load_rgb(item.image)
+    grid = patch_grid(*img.size, res=2 * p, patch_size=p)
+    x = TF.normalize(TF.to_tensor(resize_to_grid(img, grid, patch_size=p)), cfg.mean, cfg.std)
+    with torch.inference_mode():
+        (want,) = net.forward_intermediates(
+            x[None], indices=1, norm=tap.norm, output_fmt="NCHW", intermediates_only=True
+        )
+        if family.embedding == "cls":
+            final = net.forward_intermediates(
+                x[None],
+                indices=1,
+                norm=tap.norm,
+                intermediates_only=True,
+                return_prefix_tokens=True,
+            )
+            embedding = final[0][1][:, 0]
+        else:
+            embedding = net.forward_head(net.forward_features(x[None]), pre_logits=True)
+    got = patch_table.column("feature").combine_chunks().values.to_numpy()
+    np.testing.assert_allclose(
+        got.reshape(patch_table.num_rows, -1), want[0].flatten(1).T.numpy(), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        cls_table.column("cls")[0].values.to_numpy(), embedding[0].numpy(), rtol=1e-4, atol=1e-4
+    )
