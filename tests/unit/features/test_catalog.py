@@ -119,3 +119,12 @@ def test_dinov3_hub_weights_are_gated():
     assert spec.hub_repo == "facebookresearch/dinov3"
     message = refused(check_spec, spec)
     assert message.startswith("models.d3.weights: the official DINOv3 weights are gated")
+
+
+def test_readme_lists_the_families():
+    from fmeval.features.families import markdown_table as families_table
+
+    readme = (REPO / "README.md").read_text()
+    found = re.search(r"<!-- families:start -->\n(.*?)\n<!-- families:end -->", readme, re.S)
+    assert found, "README.md has no families:start/end markers"
+    assert found.group(1) == families_table(), "regenerate: python -m fmeval.features.catalog"
