@@ -70,7 +70,7 @@ def ct_grid(ct: Mapping) -> CTGrid:
         tv_lam=_tunable(ct["tv"].get("lam", "tune")),
         tv_n_iter=int(ct["tv"]["n_iter"]),
         tv_prox_iter=int(ct["tv"]["prox_iter"]),
-        tv_tol=float(ct["tv"].get("tol", 1e-4)),
+        tv_tol=float(ct["tv"].get("tol", 1e-3)),
         fbp_window=str((ct.get("fbp") or {}).get("window", "tune")),
         fbp_frequency_scaling=_tunable((ct.get("fbp") or {}).get("frequency_scaling", "tune")),
         tune=dict(ct.get("tune") or {}),
