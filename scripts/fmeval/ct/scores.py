@@ -3,7 +3,8 @@
 Columns: method, views, noise, gain, sigma, phantom, psnr, ssim, weights,
 random_init, and (issue 26) setting (the method's options as used, e.g. ``lam=0.0123``),
 tuned (whether they were tuned on validation phantoms; then the best mean
-``validation_psnr`` and the ``tuning_s`` seconds the search took), and for TV the PGD steps used
+``validation_psnr``; the search's seconds are in the tuning record, not here, so that two
+runs give the same table), and for TV the PGD steps used
 (``iterations``), their maximum (``max_iter``) and the final ``objective`` (NaN for the
 other methods). File metadata (``fmeval.*``) repeats whether any row used random
 weights, so ``fmeval.store.is_random_init`` works on it as on feature files, and records
@@ -45,7 +46,6 @@ COLUMNS = [
     "max_iter",
     "objective",
     "validation_psnr",
-    "tuning_s",
 ]
 
 
@@ -69,7 +69,6 @@ def score_cell(gt: np.ndarray, images_path: str | os.PathLike, meta: Mapping) ->
     tuned = meta.get("tuned") or {}
     rows["tuned"] = bool(tuned)
     rows["validation_psnr"] = float(tuned.get("validation_psnr", np.nan))
-    rows["tuning_s"] = float(tuned.get("seconds", np.nan))
     n = len(rows)
     rows["iterations"] = np.asarray(meta.get("iterations") or [np.nan] * n, dtype=np.float64)
     rows["max_iter"] = float(meta["options"]["n_iter"]) if "iterations" in meta else np.nan

@@ -77,7 +77,6 @@ def convergence(scores: pd.DataFrame) -> pd.DataFrame:
             hit_max=("_hit", "sum"),
             objective_mean=("objective", "mean"),
             validation_psnr=("validation_psnr", "first"),
-            tuning_s=("tuning_s", "first"),
         )
         .reset_index()
         .astype({"hit_max": "int64"})

@@ -30,7 +30,6 @@ def scores() -> pd.DataFrame:
                         "max_iter": 30.0 if method == "tv" else np.nan,
                         "objective": 1.0 if method == "tv" else np.nan,
                         "validation_psnr": 21.0,
-                        "tuning_s": 2.5,
                     }
                 )
     return pd.DataFrame(rows)
@@ -51,7 +50,7 @@ def test_the_table_has_settings_convergence_and_paired_differences():
     table = ct_table(scores(), methods=["tv", "fbp"], noises=["low"]).set_index(["method", "views"])
     tv = table.loc[("tv", 10)]
     assert (tv["iter_mean"], tv["iter_max"], tv["max_iter"], tv["hit_max"]) == (20, 30, 30, 1)
-    assert tv["setting"] == "lam=0.01" and tv["tuned"] and tv["tuning_s"] == 2.5
+    assert tv["setting"] == "lam=0.01" and tv["tuned"] and tv["validation_psnr"] == 21.0
     assert table.loc[("fbp", 10), "hit_max"] == 0
     # tv scores higher on every phantom? the fixture draws independent noise: check the pairing
     raw = scores()

@@ -125,7 +125,6 @@ def ct_issue26_columns(method: str, views: int, noise: str) -> dict:
         "max_iter": 30.0 if tv else float("nan"),
         "hit_max": (2 if views == 10 else 0) if tv else 0,
         "validation_psnr": 21.5 if method != "ram" else float("nan"),
-        "tuning_s": 3.0 if method != "ram" else float("nan"),
     }
     base = "fbp" if views == 20 else "tv"
     for metric, scale in (("psnr", 1.0), ("ssim", 0.01)):

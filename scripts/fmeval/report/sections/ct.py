@@ -31,7 +31,6 @@ COLUMNS = [
     "max_iter",
     "hit_max",
     "validation_psnr",
-    "tuning_s",
     *(
         f"{m}_{s}"
         for m in METRICS
@@ -83,7 +82,6 @@ def context(files, config: Mapping) -> dict:
             for r in table.itertuples()
             if r.hit_max == r.hit_max and r.hit_max > 0
         ],
-        "tuning_s": float(table.drop_duplicates(["method", "views", "noise"])["tuning_s"].sum()),
         "curves": [
             {"src": figures[f"{m}_vs_views"], "caption": curve_caption(m)}
             for m in METRICS
