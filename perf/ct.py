@@ -24,6 +24,14 @@ machine slows a 2-thread job 3-5x, more so for many small operations (TV).
 
     .venv/bin/python perf/ct.py                       # 1000, 200 and 50 views, 2 phantoms
     .venv/bin/python perf/ct.py --views 50 --phantoms 8 --methods fbp tv
+
+``--tuning`` (issue 26) instead times the per-cell tuning of the baselines (rule
+tune_baseline's search at the schema's default grid: TV 5 log-grid lam + 3 golden-section
+steps, FBP 5 windows x 10 cut-offs, TV to tol 1e-3 or 100 steps) on each count of
+``--validation`` phantoms, against reconstructing the ``--phantoms`` test phantoms once
+with the tuned settings (the scoring the tuning should cost no more than):
+
+    .venv/bin/python perf/ct.py --tuning --views 50 20 --phantoms 32 --validation 2 4 8
 """
 
 import argparse
@@ -190,8 +198,12 @@ def main() -> None:
     parser.add_argument(
         "--phantoms-file", type=Path, help="(n, 128, 128) .npy phantoms instead of dival's"
     )
+    parser.add_argument("--tuning", action="store_true", help="time the tuning (issue 26)")
+    parser.add_argument("--validation", type=int, nargs="+", default=[2, 4, 8])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.tuning:
+        return tuning_cost(args)
     device = torch.device(args.device)
     if args.phantoms_file:
         gt = np.load(args.phantoms_file)[: args.phantoms]
@@ -253,6 +265,90 @@ def main() -> None:
         print(
             f"{views:5d} {c['nnz'] / 1e6:11.1f} {c['mb']:9.0f} {c['matrix_s']:15.1f} "
             f"{c['norm_s']:7.1f} {c['write_s']:8.1f} {c['job_load_s']:11.2f}"
+        )
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
+
+
+# --- issue 26: the cost of tuning the baselines per cell -----------------------------------
+TUNE_TV = {"lam_range": [1e-5, 0.1], "grid": 5, "refine": 3}
+TUNE_FBP = {
+    "windows": ["ram-lak", "shepp-logan", "cosine", "hamming", "hann"],
+    "scalings": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+}
+TV_RUN = {"n_iter": 100, "tol": 1e-3, "prox_iter": 20}
+
+
+def tuning_cost(args) -> None:
+    from fmeval.ct.tuning import mean_psnr, search_filter, search_lam
+
+    test = generate_phantoms(args.phantoms)
+    validation_all = generate_phantoms(max(args.validation), part="validation")
+    print(
+        f"tuning vs scoring {len(test)} test phantoms once, noise {LOW.name}, "
+        f"{torch.get_num_threads()} threads, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
+        flush=True,
+    )
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for views in args.views:
+            matrix, norm, _ = cache_operator(views, Path(folder))
+            physics = build_operator(views, operator_norm=norm, matrix=matrix)
+            for n_val in args.validation:
+                gt = validation_all[:n_val]
+                sino = simulate_sinograms(
+                    gt, physics, level=LOW, views=views, seed=0, batch_size=8, part="validation"
+                )
+
+                def run(method, opts, images=sino, truth=gt, physics=physics):
+                    solver = make_solver(method, options=opts)
+                    return mean_psnr(truth, reconstruct(images, physics, solver, batch_size=8))
+
+                start = time.perf_counter()
+                lam, tv_trace = search_lam(
+                    lambda lam: run("tv", {**TV_RUN, "lam": lam}),
+                    lam_range=TUNE_TV["lam_range"],
+                    grid=TUNE_TV["grid"],
+                    refine=TUNE_TV["refine"],
+                )
+                tv_s = time.perf_counter() - start
+                start = time.perf_counter()
+                (window, scaling), _ = search_filter(
+                    lambda w, s: run("fbp", {"window": w, "frequency_scaling": s}),
+                    windows=TUNE_FBP["windows"],
+                    scalings=TUNE_FBP["scalings"],
+                )
+                fbp_s = time.perf_counter() - start
+                rows.append((views, n_val, tv_s, fbp_s, len(tv_trace), lam, window, scaling))
+                print(
+                    f"{views} views, {n_val} validation phantoms: TV search {tv_s:.1f} s "
+                    f"({len(tv_trace)} evaluations, lam {lam:.3g}), FBP grid {fbp_s:.1f} s "
+                    f"({window}, {scaling:g})",
+                    flush=True,
+                )
+            test_sino = simulate_sinograms(
+                test, physics, level=LOW, views=views, seed=0, batch_size=8
+            )
+            tv_solver = make_solver("tv", options={**TV_RUN, "lam": lam})
+            fbp_solver = make_solver(
+                "fbp", options={"window": window, "frequency_scaling": scaling}
+            )
+            start = time.perf_counter()
+            reconstruct(test_sino, physics, tv_solver, batch_size=8)
+            tv_test = time.perf_counter() - start
+            start = time.perf_counter()
+            reconstruct(test_sino, physics, fbp_solver, batch_size=8)
+            fbp_test = time.perf_counter() - start
+            rows = [r + (tv_test, fbp_test) if r[0] == views and len(r) == 8 else r for r in rows]
+    print(
+        f"\nviews n_validation  tv_search_s  fbp_search_s  tv_test_s  fbp_test_s  "
+        f"tuning/scoring ({args.phantoms} test phantoms)"
+    )
+    for views, n_val, tv_s, fbp_s, _, _, _, _, tv_test, fbp_test in rows:
+        ratio = (tv_s + fbp_s) / (tv_test + fbp_test)
+        print(
+            f"{views:5d} {n_val:12d} {tv_s:12.1f} {fbp_s:13.2f} {tv_test:10.1f} {fbp_test:11.2f}"
+            f"  {ratio:.2f}"
         )
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
 

@@ -184,7 +184,9 @@ def expand_attention_cells(pattern):
 
 def get_phantoms():
     """The phantom stack of the configured count (its path names the count)."""
-    return expand(rules.make_phantoms.output.phantoms, n_phantoms=CT.n_phantoms)[0]
+    return expand(
+        rules.make_phantoms.output.phantoms, part="test", n_phantoms=CT.n_phantoms
+    )[0]
 
 
 def get_noise(wildcards):
@@ -194,10 +196,54 @@ def get_noise(wildcards):
 
 
 def get_method_options(wildcards):
-    """One method's options: only tv has any, so changing them reruns only tv."""
+    """One method's options (fbp's and tv's; "tune" leaves a value to rule tune_baseline),
+    so changing them reruns only that method."""
     if wildcards.method == "tv":
-        return {"lam": CT.tv_lam, "n_iter": CT.tv_n_iter, "prox_iter": CT.tv_prox_iter}
+        return {
+            "lam": CT.tv_lam,
+            "n_iter": CT.tv_n_iter,
+            "prox_iter": CT.tv_prox_iter,
+            "tol": CT.tv_tol,
+        }
+    if wildcards.method == "fbp":
+        return {"window": CT.fbp_window, "frequency_scaling": CT.fbp_frequency_scaling}
     return {}
+
+
+# --- issue 26: baselines tuned per cell on validation phantoms ---------------------------
+
+
+def get_validation_phantoms():
+    """The validation phantoms the tuning uses (dival's validation part, never the test's)."""
+    return expand(
+        rules.make_phantoms.output.phantoms,
+        part="validation",
+        n_phantoms=CT.tune["n_validation"],
+    )[0]
+
+
+def get_tune_search(wildcards):
+    """The search of one method: only what it reads, so a change retunes only that method."""
+    keys = ["n_validation"]
+    if wildcards.method == "tv":
+        keys += ["lam_range", "lam_grid", "lam_refine"]
+    if wildcards.method == "fbp" and CT.fbp_window == "tune":
+        keys.append("windows")
+    if wildcards.method == "fbp" and CT.fbp_frequency_scaling == "tune":
+        keys.append("frequency_scalings")
+    return {key: CT.tune[key] for key in keys}
+
+
+def get_tuning(wildcards):
+    """The cell's tuning record when its method leaves an option to tuning, else nothing."""
+    from fmeval.ct.tuning import needs_tuning
+
+    if not needs_tuning(wildcards.method, get_method_options(wildcards)):
+        return []
+    return rules.tune_baseline.output.tuning.format(**wildcards)
+
+
+# --- end issue 26 --------------------------------------------------------------------------
 
 
 def get_method_gpus(wildcards):

@@ -9,11 +9,13 @@ localrules:
 
 rule make_phantoms:
     output:
-        phantoms="resources/phantoms/ellipses-test-{n_phantoms}.npy",
+        phantoms="resources/phantoms/ellipses-{part}-{n_phantoms}.npy",
     log:
-        "logs/ct/phantoms/ellipses-test-{n_phantoms}.log",
+        "logs/ct/phantoms/ellipses-{part}-{n_phantoms}.log",
     benchmark:
-        "benchmarks/ct/phantoms/ellipses-test-{n_phantoms}.tsv"
+        "benchmarks/ct/phantoms/ellipses-{part}-{n_phantoms}.tsv"
+    wildcard_constraints:
+        part="test|validation",
     conda:
         "../envs/fmeval.yaml"
     script:
@@ -80,12 +82,40 @@ rule simulate_sinograms:
         "../scripts/simulate_sinograms.py"
 
 
+# issue 26: the baselines' tuned options per (method, views, noise) cell, chosen on dival's
+# validation phantoms (fmeval.ct.tuning); only cells whose config says `tune` have one.
+rule tune_baseline:
+    input:
+        phantoms=get_validation_phantoms(),
+        operator=rules.measure_operator.output.operator,
+        matrix=rules.measure_operator.output.matrix,
+    output:
+        tuning="results/ct/tuning/{method}/{noise}/{views}.json",
+    log:
+        "logs/ct/tuning/{method}/{noise}/{views}.log",
+    benchmark:
+        "benchmarks/ct/tuning/{method}/{noise}/{views}.tsv"
+    wildcard_constraints:
+        method="fbp|tv",
+    conda:
+        "../envs/fmeval.yaml"
+    threads: 2
+    params:
+        noise=get_noise,
+        options=get_method_options,
+        search=get_tune_search,
+        seed=CT.seed,
+    script:
+        "../scripts/tune_baseline.py"
+
+
 rule reconstruct_sinograms:
     input:
         sinograms=rules.simulate_sinograms.output.sinograms,
         operator=rules.measure_operator.output.operator,
         matrix=rules.measure_operator.output.matrix,
         ram=get_ram_weights,
+        tuned=get_tuning,
     output:
         images="results/ct/reconstructions/{method}/{noise}/{views}.npy",
         meta="results/ct/reconstructions/{method}/{noise}/{views}.json",

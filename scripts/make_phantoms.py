@@ -7,5 +7,6 @@ run_logged(
     snakemake.log[0],
     make_phantoms,
     n=int(snakemake.wildcards.n_phantoms),
+    part=snakemake.wildcards.part,
     phantoms=snakemake.output.phantoms,
 )

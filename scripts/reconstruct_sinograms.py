@@ -13,6 +13,7 @@ run_logged(
     operator=snakemake.input.operator,
     matrix=snakemake.input.matrix,
     ram=snakemake.input.get("ram"),
+    tuned=snakemake.input.get("tuned") or None,
     views=int(snakemake.wildcards.views),
     noise=NoiseLevel(**snakemake.params.noise),
     options=snakemake.params.options,

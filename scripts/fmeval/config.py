@@ -180,6 +180,15 @@ def _ct_examples_in_grid(ct: Mapping) -> None:
         )
 
 
+def _ct_lam_range_ordered(ct: Mapping) -> None:
+    low, high = (ct.get("tune") or {}).get("lam_range", (1e-5, 0.1))
+    if not low < high:
+        raise ConfigError(
+            f"ct.tune.lam_range is [{low}, {high}]; give the smallest TV weight first, e.g. "
+            "[0.00001, 0.1]"
+        )
+
+
 def _video_consistent(config: Mapping) -> None:
     video = config.get("video") or {}
     models = video.get("models") or list(config["models"])
@@ -218,4 +227,5 @@ def check_config(config: Mapping) -> None:
     _classify_names_distinct(config)
     _thresholds_ordered(config["probe"])
     _ct_examples_in_grid(config["ct"])
+    _ct_lam_range_ordered(config["ct"])  # issue 26
     _video_consistent(config)

@@ -46,6 +46,8 @@ def test_schema_defaults_match_config_yaml():
     ct = main_config()["ct"]
     assert schema["properties"]["ct"]["default"]["views"] == ct["views"]
     assert schema["properties"]["ct"]["default"]["noise"] == ct["noise"]
+    for key in ("tv", "fbp", "tune"):  # issue 26
+        assert schema["properties"]["ct"]["default"][key] == ct[key], key
     assert schema["properties"]["ct"]["properties"]["n_phantoms"]["maximum"] == TEST_PHANTOMS
 
 
@@ -58,8 +60,14 @@ def test_examples_default_to_the_extremes():
 def test_missing_sections_take_the_schema_defaults():
     config = main_config()
     del config["ct"]["tv"], config["ct"]["ram"], config["ct"]["seed"]
+    del config["ct"]["fbp"], config["ct"]["tune"]
     grid = ct_grid(validated(config)["ct"])
-    assert (grid.tv_lam, grid.tv_n_iter, grid.tv_prox_iter, grid.seed) == (0.01, 100, 20, 0)
+    assert (grid.tv_lam, grid.tv_n_iter, grid.tv_prox_iter, grid.seed) == ("tune", 100, 20, 0)
+    assert grid.tv_tol == 0.001 and (grid.fbp_window, grid.fbp_frequency_scaling) == (
+        "tune",
+        "tune",
+    )
+    assert grid.tune["n_validation"] == 4 and grid.tune["lam_grid"] == 5
     assert grid.ram_weights == "pretrained"
 
 
@@ -72,6 +80,11 @@ SINGLE_FIELD = [
     (("ct", "methods"), ["fbp", "sart"]),
     (("ct", "n_phantoms"), TEST_PHANTOMS + 1),
     (("ct", "n_phantoms"), 0),
+    (("ct", "tv", "lam"), "auto"),  # issue 26: a number or `tune`
+    (("ct", "fbp", "window"), "parzen"),
+    (("ct", "fbp", "frequency_scaling"), 0),
+    (("ct", "tune", "lam_range"), [0, 0.1]),
+    (("ct", "tune", "n_validation"), 0),
     (("probe", "cs"), []),
     (("probe", "cs"), [0.0]),
     (("probe", "cs"), [-1.0, 1.0]),
@@ -100,6 +113,7 @@ CROSS_FIELD = [
     (("probe", "bg_threshold"), 0.995, r"probe.bg_threshold \(0.995\) must be below"),
     (("ct", "examples", "sparse_views"), 7, r"ct.examples.sparse_views is 7"),
     (("ct", "examples", "noise"), "loud", r"ct.examples.noise is 'loud'"),
+    (("ct", "tune", "lam_range"), [0.1, 0.001], r"ct.tune.lam_range is \[0.1, 0.001\]; give"),
 ]
 
 

@@ -33,7 +33,16 @@ def tiny_config() -> dict:
         "noise": {"low": {"gain": 0.001, "sigma": 0.001}},
         "methods": ["fbp", "ram", "tv"],
         "ram": {"weights": "random"},
-        "tv": {"lam": 0.01, "n_iter": 10, "prox_iter": 10},
+        "tv": {"lam": "tune", "n_iter": 10, "tol": 0.01, "prox_iter": 10},
+        "fbp": {"window": "tune", "frequency_scaling": "tune"},
+        "tune": {
+            "n_validation": 1,
+            "lam_range": [0.001, 0.1],
+            "lam_grid": 2,
+            "lam_refine": 1,
+            "windows": ["ram-lak", "hann"],
+            "frequency_scalings": [0.5, 1.0],
+        },
         "seed": 0,
     }
     return config
@@ -115,6 +124,7 @@ def test_a_new_view_count_schedules_only_its_cells(ct_run):
     assert dry_run(ct_run, config) == {
         "measure_operator": 1,
         "simulate_sinograms": 1,
+        "tune_baseline": 2,
         "reconstruct_sinograms": 3,
         "score_reconstructions": 1,
         "report_ct": 1,
@@ -126,6 +136,7 @@ def test_a_new_noise_level_schedules_only_its_cells(ct_run):
     config["ct"]["noise"]["clean"] = {"gain": 0, "sigma": 0}
     assert dry_run(ct_run, config) == {
         "simulate_sinograms": 2,
+        "tune_baseline": 4,
         "reconstruct_sinograms": 6,
         "score_reconstructions": 1,
         "report_ct": 1,
@@ -154,3 +165,36 @@ def test_more_phantoms_keep_the_operator_norms(ct_run):
     jobs = dry_run(ct_run, config)
     assert "measure_operator" not in jobs
     assert jobs["make_phantoms"] == 1 and jobs["simulate_sinograms"] == 2
+    assert "tune_baseline" not in jobs  # the test phantoms do not retune
+
+
+def test_more_validation_phantoms_retune_and_a_tv_search_change_retunes_only_tv(ct_run):
+    config = tiny_config()
+    config["ct"]["tune"]["n_validation"] = 2
+    jobs = dry_run(ct_run, config)
+    assert jobs["make_phantoms"] == 1 and jobs["tune_baseline"] == 4  # fbp, tv x 2 views
+    config = tiny_config()
+    config["ct"]["tune"]["lam_grid"] = 3
+    proc = run_snakemake(ct_run, config, "-n", TARGET)
+    assert scheduled_jobs(proc) == {
+        "tune_baseline": 2,
+        "reconstruct_sinograms": 2,
+        "score_reconstructions": 1,
+        "report_ct": 1,
+    }
+    assert "method=fbp" not in proc.stdout
+
+
+def test_tuned_settings_iterations_and_paired_differences_reach_the_table(ct_run):
+    table = pd.read_csv(ct_run / TARGET).set_index(["method", "views"])
+    for views in (10, 20):
+        record = json.loads((ct_run / f"results/ct/tuning/tv/low/{views}.json").read_text())
+        assert table.loc[("tv", views), "setting"] == f"lam={record['chosen']['lam']:.3g}"
+        assert record["validation_ids"] == ["validation:0"] and record["n_evaluations"] == 3
+        assert table.loc[("fbp", views), "tuned"] and table.loc[("tv", views), "tuned"]
+        assert 1 <= table.loc[("tv", views), "iter_max"] <= 10
+        assert table.loc[("ram", views), "psnr_baseline"] in ("fbp", "tv")
+        assert table[["psnr_diff_ci_low", "psnr_diff_ci_high"]].notna().all().all()
+    meta = read_meta(ct_run / "results/ct/metrics.parquet")
+    assert meta["phantom_ids"] == ["test:0", "test:1"]
+    assert meta["validation_ids"] == ["validation:0"]

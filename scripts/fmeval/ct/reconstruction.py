@@ -4,7 +4,8 @@ Each method is a factory: given its options it returns ``solve(y, physics)`` for
 one batch. The operator is built once per job and the phantoms go through in
 batches of ``batch_size``, under ``torch.inference_mode``.
 
-- ``fbp``: ``physics.fbp`` (deepinv's ramp-filtered back-projection).
+- ``fbp``: ``physics.fbp`` (deepinv's ramp-filtered back-projection), its ramp times one of
+  dival's windows cut off at ``frequency_scaling`` (:mod:`fmeval.ct.filters`).
 - ``ram``: deepinv's Reconstruct Anything Model, conditioned on the cell's noise level
   (on the CPU in channels-last layout: oneDNN's convolutions are ~20% faster so, same
   outputs to float rounding).
@@ -15,6 +16,10 @@ batches of ``batch_size``, under ``torch.inference_mode``.
   denoiser's iterations done in place, in one thread
   (:class:`fmeval.ct.tvdenoiser.InPlaceTVDenoiser`); the iterates are the same
   (tests/unit/ct/test_reconstruction.py and test_tvdenoiser.py compare them with stock PGD).
+  :class:`TVSolver` runs those PGD steps until each phantom's relative change
+  ``||x_k+1 - x_k|| / ||x_k||`` falls below ``tol`` (a converged phantom is frozen, so its
+  result does not depend on the batch) or ``n_iter`` steps, and records per phantom the
+  steps used and the final objective.
 """
 
 import json
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fmeval.ct.filters import windowed_fbp
 from fmeval.ct.ramweights import load_ram, read_ram_manifest
 from fmeval.ct.sweep import METHODS, NoiseLevel
 from fmeval.ct.tomography import build_operator, noise_model, read_operator
@@ -50,8 +56,12 @@ class Method:
     needs_weights: bool = False
 
 
-def _fbp(**_: object) -> Solver:
-    return lambda y, physics: physics.fbp(y)
+def _fbp(*, window: str = "ram-lak", frequency_scaling: float = 1.0, **_: object) -> Solver:
+    if window == "ram-lak" and frequency_scaling == 1.0:
+        return lambda y, physics: physics.fbp(y)  # deepinv's own FBP
+    return lambda y, physics: windowed_fbp(
+        y, physics, window_name=window, scaling=frequency_scaling
+    )
 
 
 def build_tv(*, lam: float, n_iter: int, prox_iter: int, stock: bool = False):
@@ -85,9 +95,51 @@ def build_tv(*, lam: float, n_iter: int, prox_iter: int, stock: bool = False):
     return pgd
 
 
-def _tv(*, lam: float, n_iter: int, prox_iter: int, **_: object) -> Solver:
-    # A fresh PGD per batch: its TVDenoiser warm-starts from its previous call.
-    return lambda y, physics: build_tv(lam=lam, n_iter=n_iter, prox_iter=prox_iter)(y, physics)
+class TVSolver:
+    """TV by PGD (``build_tv``'s steps) to a relative-change tolerance, with diagnostics.
+
+    ``tol=0`` runs all ``n_iter`` steps, deepinv's PGD iterate for iterate. Per phantom,
+    ``iterations`` (steps used; ``n_iter`` when it did not converge) and ``objective``
+    (``1/2 ||Ax - y||^2 + lam TV(x)`` at the result) are appended batch by batch.
+    """
+
+    def __init__(self, *, lam: float, n_iter: int, prox_iter: int, tol: float = 0.0):
+        self.lam, self.n_iter, self.prox_iter, self.tol = float(lam), n_iter, prox_iter, tol
+        self.iterations: list[int] = []
+        self.objective: list[float] = []
+        self.converged: list[bool] = []
+
+    def __call__(self, y: torch.Tensor, physics) -> torch.Tensor:
+        import deepinv as dinv
+
+        # A fresh prior per batch: its TVDenoiser warm-starts from its previous call.
+        prior = dinv.optim.TVPrior(n_it_max=self.prox_iter)
+        prior.TVModel = InPlaceTVDenoiser(crit=prior.TVModel.crit, n_it_max=self.prox_iter)
+        x = physics.fbp(y)
+        n = x.shape[0]
+        used = torch.full((n,), self.n_iter, dtype=torch.int64)
+        done = torch.zeros(n, dtype=torch.bool)
+        for step in range(1, self.n_iter + 1):
+            z = x - physics.A_adjoint(physics.A(x) - y)
+            new = prior.prox(z, gamma=self.lam)
+            change = (new - x).flatten(1).norm(dim=1) / x.flatten(1).norm(dim=1).clamp_min(1e-12)
+            new[done] = x[done]  # converged phantoms stay where they stopped
+            x = new
+            now = ~done & (change < self.tol)
+            used[now] = step
+            done |= now
+            if bool(done.all()):
+                break
+        residual = 0.5 * (physics.A(x) - y).flatten(1).pow(2).sum(dim=1)
+        objective = residual + self.lam * prior.fn(x).reshape(n)
+        self.iterations += used.tolist()
+        self.converged += done.tolist()
+        self.objective += objective.double().tolist()
+        return x
+
+
+def _tv(*, lam: float, n_iter: int, prox_iter: int, tol: float = 0.0, **_: object) -> Solver:
+    return TVSolver(lam=lam, n_iter=n_iter, prox_iter=prox_iter, tol=tol)
 
 
 def _ram(*, model: torch.nn.Module, **_: object) -> Solver:
@@ -105,8 +157,8 @@ assert set(METHOD_REGISTRY) == set(METHODS)
 def make_solver(
     method: str, *, options: Mapping | None = None, model: torch.nn.Module | None = None
 ) -> Solver:
-    """The batch solver of ``method`` with its options (``lam``, ``n_iter``,
-    ``prox_iter`` for tv).
+    """The batch solver of ``method`` with its options (``lam``, ``n_iter``, ``prox_iter``,
+    ``tol`` for tv; ``window``, ``frequency_scaling`` for fbp).
     """
     entry = METHOD_REGISTRY[method]
     if entry.needs_weights and model is None:
@@ -200,9 +252,18 @@ def run_reconstruction(
     device: str,
     images: str,
     meta: str,
+    tuned: str | None = None,
 ) -> dict:
-    """Rule ``reconstruct_sinograms``: one (method, views, noise) cell's reconstructions."""
+    """Rule ``reconstruct_sinograms``: one (method, views, noise) cell's reconstructions.
+
+    ``tuned``: the cell's tuning record (rule ``tune_baseline``), whose ``chosen`` values
+    fill the options the config leaves to tuning.
+    """
     import deepinv as dinv
+
+    from fmeval.ct.tuning import apply_tuning
+
+    options, tuning = apply_tuning(options, tuned, method=method, views=views, noise=noise.name)
 
     # FBP runs on the CPU: its rule holds no GPU (get_method_gpus in rules/common.smk)
     torch_device = pick_device("cpu" if method == "fbp" else device)
@@ -241,6 +302,7 @@ def run_reconstruction(
         "gain": noise.gain,
         "sigma": noise.sigma,
         "options": dict(options),
+        "tuned": tuning,
         "weights": weights["weights_id"] if method == "ram" else "none",
         "random_init": bool(weights["random_init"]),
         "n": len(out),
@@ -250,6 +312,15 @@ def run_reconstruction(
         "solve_s": solve_s,
         "deepinv": dinv.__version__,
     }
+    if isinstance(solver, TVSolver):
+        record["iterations"] = solver.iterations
+        record["objective"] = solver.objective
+        record["converged"] = solver.converged
+        log.info(
+            "tv: %d of %d phantoms hit the maximum of %d steps (tol %g); steps used %d-%d",
+            len(out) - sum(solver.converged), len(out), solver.n_iter, solver.tol,
+            min(solver.iterations), max(solver.iterations),
+        )  # fmt: skip
     write_reconstruction(out, record, images=images, meta_path=meta)
     return record
 

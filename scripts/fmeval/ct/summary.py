@@ -2,7 +2,12 @@
 
 - ``ct.csv``: one row per (method, views, noise) with ``n`` and, per metric,
   ``{psnr,ssim}_{mean,sd,ci_low,ci_high}`` (Student-t 95% CI of the mean over the
-  phantoms), plus ``weights`` and ``random_init``.
+  phantoms), plus ``weights`` and ``random_init``; (issue 26) ``setting`` (the options used,
+  e.g. the tuned ``lam``) and ``tuned``; for TV ``iter_mean``, ``iter_max``, ``max_iter`` and
+  ``hit_max`` (phantoms whose PGD ran all ``max_iter`` steps), ``objective_mean``; and per
+  metric the paired difference against the cell's best baseline
+  (:func:`fmeval.ct.paired.paired_table`: ``{metric}_baseline``, ``_diff_mean``,
+  ``_diff_ci_low``, ``_diff_ci_high``, ``_wins``, ``_losses``, ``_established``).
 - ``{psnr,ssim}_vs_views.{png,svg}``: one panel per noise level, one line per method,
   log-scaled view axis, 95% CI error bars.
 - ``examples_{sparse,dense}.png``: ground truth and every method for the median and
@@ -24,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from fmeval.ct.metrics import METRICS, summarise_cells
+from fmeval.ct.paired import paired_table
 from fmeval.ct.phantoms import load_phantoms
 from fmeval.ct.scores import read_scores
 from fmeval.plots import RANDOM_BANNER, save_figure, title, write_csv
@@ -45,6 +51,8 @@ def ct_table(
         weights=("weights", "first"), random_init=("random_init", "any")
     )
     table = table.merge(ident.reset_index(), on=CELL, how="left")
+    table = table.merge(convergence(scores), on=CELL, how="left")
+    table = table.merge(paired_table(scores), on=CELL, how="left")
     order = {
         "noise": {n: i for i, n in enumerate(noises or sorted(set(table["noise"])))},
         "method": {m: i for i, m in enumerate(methods or sorted(set(table["method"])))},
@@ -53,6 +61,26 @@ def ct_table(
     table = table.assign(_noise=rank["noise"], _method=rank["method"])
     table = table.sort_values(["_noise", "_method", "views"], ascending=True, kind="stable")
     return table.drop(columns=["_noise", "_method"]).reset_index(drop=True)
+
+
+def convergence(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: the setting, whether tuned, and TV's PGD steps (NaN for other methods)."""
+    scores = scores.assign(_hit=scores["iterations"] >= scores["max_iter"])
+    return (
+        scores.groupby(CELL, sort=False)
+        .agg(
+            setting=("setting", "first"),
+            tuned=("tuned", "any"),
+            iter_mean=("iterations", "mean"),
+            iter_max=("iterations", "max"),
+            max_iter=("max_iter", "first"),
+            hit_max=("_hit", "sum"),
+            objective_mean=("objective", "mean"),
+            validation_psnr=("validation_psnr", "first"),
+        )
+        .reset_index()
+        .astype({"hit_max": "int64"})
+    )
 
 
 def plot_metric_vs_views(

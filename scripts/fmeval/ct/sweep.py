@@ -34,11 +34,19 @@ class CTGrid:
     noise: dict[str, NoiseLevel]
     methods: tuple[str, ...]
     ram_weights: str
-    tv_lam: float
-    tv_n_iter: int
+    tv_lam: float | str  # a number, or "tune" (fmeval.ct.tuning)
+    tv_n_iter: int  # the most PGD steps
     tv_prox_iter: int
+    tv_tol: float  # relative-change tolerance of PGD (0: all n_iter steps)
+    fbp_window: str  # a window name, or "tune"
+    fbp_frequency_scaling: float | str  # in (0, 1], or "tune"
+    tune: dict  # the search on validation phantoms (n_validation, lam_range, ...)
     seed: int
     examples: tuple[int, int, str]  # (sparse views, dense views, noise level)
+
+
+def _tunable(value) -> float | str:
+    return value if value == "tune" else float(value)
 
 
 def ct_grid(ct: Mapping) -> CTGrid:
@@ -59,9 +67,13 @@ def ct_grid(ct: Mapping) -> CTGrid:
         },
         methods=tuple(ct["methods"]),
         ram_weights=str(ct["ram"]["weights"]),
-        tv_lam=float(ct["tv"]["lam"]),
+        tv_lam=_tunable(ct["tv"].get("lam", "tune")),
         tv_n_iter=int(ct["tv"]["n_iter"]),
         tv_prox_iter=int(ct["tv"]["prox_iter"]),
+        tv_tol=float(ct["tv"].get("tol", 1e-3)),
+        fbp_window=str((ct.get("fbp") or {}).get("window", "tune")),
+        fbp_frequency_scaling=_tunable((ct.get("fbp") or {}).get("frequency_scaling", "tune")),
+        tune=dict(ct.get("tune") or {}),
         seed=int(ct["seed"]),
         examples=(
             int(examples.get("sparse_views") or min(views)),

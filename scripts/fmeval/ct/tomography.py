@@ -177,9 +177,12 @@ def noise_model(
     )
 
 
-def noise_seed(*, seed: int, views: int, noise: str, index: int) -> int:
-    """The seed of phantom ``index``'s noise at (views, noise): independent of the phantom count."""
+def noise_seed(*, seed: int, views: int, noise: str, index: int, part: str = "test") -> int:
+    """The seed of phantom ``index``'s noise at (views, noise): independent of the phantom count.
+    Validation phantoms (``part``) draw from their own seeds; the test part's are unchanged."""
     entropy = [int(seed), int(views), zlib.crc32(noise.encode()), int(index)]
+    if part != "test":
+        entropy.append(zlib.crc32(part.encode()))
     return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
@@ -191,6 +194,7 @@ def simulate_sinograms(
     views: int,
     seed: int,
     batch_size: int,
+    part: str = "test",
 ) -> np.ndarray:
     """Noisy sinograms (n, 1, detectors, views) float32 of (n, h, w) phantoms, on the CPU.
 
@@ -205,7 +209,7 @@ def simulate_sinograms(
             for offset, sino in enumerate(clean):
                 index = start + offset
                 generator = torch.Generator().manual_seed(
-                    noise_seed(seed=seed, views=views, noise=level.name, index=index)
+                    noise_seed(seed=seed, views=views, noise=level.name, index=index, part=part)
                 )
                 model = noise_model(level, generator=generator)
                 out.append((sino if model is None else model(sino[None])[0]).numpy())

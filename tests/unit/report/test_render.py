@@ -119,6 +119,32 @@ def test_ct_views_ascending_and_best_in_bold(page):
     assert dom.by_id("ct-phantoms").text == "4"
 
 
+def test_ct_paired_differences_bold_only_where_established(page):
+    """issue 26: a difference against the best baseline is in bold only when its paired
+    interval excludes 0 (RAM with clean data in the fixture)."""
+    _, dom = page
+    table = dom.by_id("ct-psnr-paired")
+    bold = {
+        (tr.attrs["data-noise"], tr.attrs["data-method"])
+        for tr in table.find_all("tr")
+        for td in tr.find_all("td")
+        if "best" in td.classes and td.find_all("strong")
+    }
+    assert bold == {("clean", "ram")}
+    rows = {(r[0], r[1]): r for r in table_rows(dom, "ct-psnr-paired")}
+    assert rows[("clean", "ram")][2] == "-1.50 [-2.00, -1.00] 1W/3L"
+    assert rows[("low", "tv")][2] == "best baseline" and rows[("low", "fbp")][3] == "best baseline"
+
+
+def test_ct_settings_show_the_tuned_values_and_flag_tv_at_its_step_maximum(page):
+    _, dom = page
+    rows = {(r[0], r[1]): r for r in table_rows(dom, "ct-settings")}
+    assert rows[("clean", "10")][2] == "hann, cut-off 0.7 (tuned)"
+    assert rows[("clean", "10")][4] == "lam=0.01 (tuned)"
+    assert rows[("clean", "10")][7] == "2 of 4" and rows[("clean", "20")][7] == "0"
+    assert "TV at 10 views, noise clean: 2 of 4 phantoms" in dom.by_id("ct-hit-max").text
+
+
 def test_ct_examples_name_method_and_metric(page):
     _, dom = page
     captions = [f.text for f in dom.by_id("ct").find_all("figcaption") if "median" in f.text]
