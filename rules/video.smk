@@ -58,7 +58,6 @@ rule predict_video_masks:
         mem_mb=8000,
     params:
         options=get_video_options,
-        device=config["device"],
     script:
         "../scripts/predict_video_masks.py"
 

@@ -11,6 +11,6 @@ run_logged(
     dataset_manifest=snakemake.input.dataset_manifest,
     method=snakemake.wildcards.method,
     options=snakemake.params.options,
-    device=snakemake.params.device,
+    device=snakemake.config["device"],  # an execution setting: reruns nothing
     masks=snakemake.output.masks,
 )

@@ -11,11 +11,12 @@ from fmeval.features.store import feature_column
 from fmeval.io.tables import write_table
 from fmeval.video.masks import read_masks
 from fmeval.video.prediction import run_prediction
+from fmeval.video.protocol import PROTOCOLS
 from fmeval.video.scores import run_scoring
 from fmeval.video.sequences import download_video, read_video_manifest
 
 OPTIONS = {
-    "propagate": {"n_last_frames": 7, "size_mask_neighborhood": 12, "topk": 5, "temperature": 0.7},
+    "propagate": PROTOCOLS["dino"].as_params(),
     "classifier": {"train_frame": "first", "c": 1.0, "max_iter": 100},
 }
 
