@@ -62,19 +62,28 @@ def test_report_section(video_run):
     workdir, _ = video_run
     out = workdir / "results/report/video"
     jf = pd.read_csv(out / "jf.csv")
-    assert list(jf["sequence"]) == [*SEQUENCES, "mean"]
+    # davis2017's rows: one per object (DAVIS 2016: one object per sequence), the mean last
+    assert list(jf["name"]) == [*(f"{s}_1" for s in SEQUENCES), "mean"]
     assert {"dinov2_vits14 @112 propagate", "dinov2_vits14 @112 classifier"} <= set(jf.columns)
     scores = pd.read_csv(out / "scores.csv")
     assert scores["random_init"].all()
+    propagate = scores[scores["method"] == "propagate"]
+    assert (propagate["protocol"] == "dino protocol").all()  # the default, no override
     for name in ("j_over_time", "strips"):
         for ext in ("png", "svg"):
             assert (out / f"{name}_davis16-video.{ext}").stat().st_size > 0
 
 
-def test_topk_reruns_only_propagation_scoring_and_report(video_run):
+@pytest.mark.parametrize(
+    "change",
+    [{"propagate": {"topk": 3}}, {"propagate": {"temperature": 0.5}}, {"protocol": "dinov3"}],
+    ids=["topk", "temperature", "protocol"],
+)
+def test_protocol_values_rerun_only_propagation_scoring_and_report(video_run, change):
     workdir, config = video_run
     changed = copy.deepcopy(config)
-    changed["video"]["propagate"]["topk"] = 3
+    for key, value in change.items():
+        changed["video"][key] = value
     proc = run_snakemake(workdir, changed, "-n", "report_video")
     assert scheduled_jobs(proc) == {"predict_video_masks": 1, "score_video": 1, "report_video": 1}
     assert f"output: {CELL}/propagate/masks.npz" in proc.stdout

@@ -76,7 +76,7 @@ def test_senseless_overrides_are_one_line_errors(propagate, message):
 
 def test_test_video_config_and_defaults():
     video = yaml.safe_load((REPO / "config" / "test-video.yaml").read_text())["video"]
-    del video["propagate"], video["classifier"]
+    del video["protocol"], video["classifier"]
     config = validated(video)
     check_config(config)
     plan = video_plan(config)
