@@ -37,8 +37,10 @@ DATASETS = list(config["datasets"])
 EXECUTION_SETTINGS = ("device", "batch_size")
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
-try:  # issue 25: video_plan resolves the propagation protocol and checks its overrides
-    VIDEO = video_plan(config)  # the video sweep: datasets, models, resolutions, methods
+# the video sweep: datasets, models, resolutions, methods; video_plan also resolves the
+# propagation protocol and checks its overrides (issue 25)
+try:
+    VIDEO = video_plan(config)
 except ConfigError as err:
     sys.exit(f"config error: {err}")
 
@@ -181,7 +183,8 @@ def get_video_source(key):
 
 def get_video_options(wildcards):
     """One method's options only, so that changing `topk` reruns only `propagate`; for
-    `propagate` every value of the protocol (fmeval.video.protocol), overrides included."""
+    `propagate` every value of the protocol (fmeval.video.protocol), overrides included.
+    """
     return VIDEO.options[wildcards.method]
 
 

@@ -12,6 +12,7 @@ import yaml
 from conftest import REPO, load_test_config, run_snakemake, scheduled_jobs
 
 from fmeval.features.store import read_features
+from fmeval.video.protocol import PROTOCOLS
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,8 @@ def test_report_section(video_run):
     scores = pd.read_csv(out / "scores.csv")
     assert scores["random_init"].all()
     propagate = scores[scores["method"] == "propagate"]
-    assert (propagate["protocol"] == "dino protocol").all()  # the default, no override
+    # the default, no override; the test config's 112 px frames are named
+    assert (propagate["protocol"] == PROTOCOLS["dino"].describe(112)).all()
     for name in ("j_over_time", "strips"):
         for ext in ("png", "svg"):
             assert (out / f"{name}_davis16-video.{ext}").stat().st_size > 0

@@ -54,9 +54,7 @@ def propagate_masks(
     size = (first.shape[1], first.shape[0])
     exact = protocol.upsample == "dinov3"
     small = to_grid_exact(first, grid) if exact else to_grid(first, grid)
-    soft = propagate(
-        features, one_hot(small, ids), grid=grid, protocol=protocol, device=device
-    )
+    soft = propagate(features, one_hot(small, ids), grid=grid, protocol=protocol, device=device)
     if exact:
         masks = [to_frame_exact(s, ids, grid=grid, size=size) for s in soft]
     else:
@@ -134,10 +132,10 @@ def predict_sequence(
     return np.stack(masks), ids, given
 
 
-def protocol_text(method: str, options: Mapping) -> str:
-    """What the masks follow: "dino protocol[, temperature ... instead of ...]" or the classifier."""
+def protocol_text(method: str, options: Mapping, res: int | None = None) -> str:
+    """What the masks follow: "dino protocol[, temperature 0.5 instead of 0.1]", or not."""
     if method == "propagate":
-        return options["description"]
+        return Protocol.from_params(options).describe(res)
     return "per-patch classifier (fmeval's own method, no published protocol)"
 
 
@@ -164,7 +162,7 @@ def run_prediction(
     meta = {
         "method": method,
         "options": dict(options),
-        "protocol": protocol_text(method, options),
+        "protocol": protocol_text(method, options, pf.meta.get("res")),
         "ids": ids,
         "objects": objects,
         "given": given,

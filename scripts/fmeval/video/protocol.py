@@ -36,6 +36,7 @@ class Protocol:
     layer: int  # the block whose patch tokens are used (-1: the last)
     norm: bool  # whether the final norm is applied to them
     transform: str  # the frame transform (rules/features.smk)
+    frame_size: int  # the transform's size: dino's height, dinov3's short side (the {res})
     weighting: str  # "exp": DINO's exp(sim / T) over the top k; "softmax": softmax(sim / T)
     temperature: float
     n_last_frames: int  # context: the first frame and this many last predicted frames
@@ -50,13 +51,19 @@ class Protocol:
 
     @property
     def description(self) -> str:
-        """"dino protocol", or "dinov3 protocol, temperature 0.5 instead of 0.2"."""
+        """E.g. "dino protocol", or "dinov3 protocol, temperature 0.5 instead of 0.2"."""
+        return self.describe()
+
+    def describe(self, res: int | None = None) -> str:
+        """The description, with what the features at resolution ``res`` change."""
         changed = [f"{k} {v} instead of {was}" for k, v, was in self.overrides]
-        return ", ".join([f"{self.name} protocol", *changed])
+        return ", ".join([f"{self.name} protocol", *changed, *feature_departures(self, res)])
 
     def as_params(self) -> dict:
-        """The values as plain data (a rule param, the masks' metadata)."""
+        """The values as plain data (a rule param, the masks' metadata); not the citation,
+        which changes no number (so rewording it reruns nothing)."""
         out = asdict(self)
+        del out["source"]
         out["overrides"] = [list(o) for o in self.overrides]
         out["description"] = self.description
         return out
@@ -65,7 +72,7 @@ class Protocol:
     def from_params(cls, params: Mapping) -> "Protocol":
         fields = {k: v for k, v in params.items() if k != "description"}
         fields["overrides"] = tuple(tuple(o) for o in fields.get("overrides", ()))
-        return cls(**fields)
+        return cls(source=PROTOCOLS[fields["name"]].source, **fields)
 
 
 PROTOCOLS = {
@@ -74,6 +81,7 @@ PROTOCOLS = {
         layer=-1,
         norm=True,
         transform="dino",
+        frame_size=480,
         weighting="exp",
         temperature=0.1,
         n_last_frames=7,
@@ -90,6 +98,7 @@ PROTOCOLS = {
         layer=-1,
         norm=True,
         transform="dinov3",
+        frame_size=960,
         weighting="softmax",
         temperature=0.2,
         n_last_frames=7,
@@ -132,7 +141,9 @@ def resolve(name: str, overrides: Mapping | None = None) -> Protocol:
     proto = replace(base, **given)
     _check(proto, base)
     changed = tuple(
-        (k, given[k], getattr(base, k)) for k in OVERRIDABLE if k in given and given[k] != getattr(base, k)
+        (k, given[k], getattr(base, k))
+        for k in OVERRIDABLE
+        if k in given and given[k] != getattr(base, k)
     )
     return replace(proto, overrides=changed)
 
@@ -190,18 +201,33 @@ PUBLISHED = {
 }
 
 
-def departures(p: Protocol) -> list[str]:
+def feature_departures(p: Protocol, res: int | None = None) -> list[str]:
+    """What the features fed to propagation change from ``p`` (short, for descriptions)."""
+    if not FEATURES_FOLLOW_PROTOCOL:
+        return ["tokens without the final norm", f"frames resized by fmeval, not {p.transform}'s"]
+    if res is not None and int(res) != p.frame_size:
+        return [f"frames {res} px instead of {p.frame_size}"]
+    return []
+
+
+def departures(p: Protocol, resolutions=()) -> list[str]:
     """Where fmeval's numbers under ``p`` do not follow its source, one sentence each."""
     out = [f"{k} {v} instead of {was}" for k, v, was in p.overrides]
     if not FEATURES_FOLLOW_PROTOCOL:
         out.append(
-            "tokens: the last block's patch tokens without the final norm (the protocol "
-            "applies it)"
+            "tokens: the last block's patch tokens without the final norm (the protocol applies it)"
         )
         out.append(
-            f"frames: resized by fmeval to {{res}} px high, not the protocol's transform "
-            f"({TRANSFORMS[p.transform]})"
+            "frames: resized by fmeval to the {res} height (PIL bilinear), not the "
+            f"protocol's transform ({TRANSFORMS[p.transform]})"
         )
+    else:
+        other = sorted({int(r) for r in resolutions} - {p.frame_size})
+        if other:
+            out.append(
+                f"frames at {other} px instead of the protocol's {p.frame_size} "
+                f"({TRANSFORMS[p.transform]})"
+            )
     out.append(
         "void (palette index 255) in the first mask is background, as davis2017 scores it "
         "(the reference loop would propagate it as a label)"

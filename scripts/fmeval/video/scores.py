@@ -93,9 +93,7 @@ def run_scoring(
     sequences = read_video_manifest(dataset_manifest)
     objects = meta.get("objects") or {s: meta["ids"][s][1:] for s in meta["sequences"]}
     parts = [
-        score_sequence(
-            pred[s], sequences[s], [0, *objects[s]], meta["given"][s], bound_th=bound_th
-        )
+        score_sequence(pred[s], sequences[s], [0, *objects[s]], meta["given"][s], bound_th=bound_th)
         for s in meta["sequences"]
     ]
     table = pd.concat(parts, ignore_index=True)

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from unit.video.reference_code import davis2017
 
 from fmeval.video.masks import write_masks
 from fmeval.video.prediction import scored_objects
 from fmeval.video.scores import run_scoring
 from fmeval.video.sequences import download_video, read_labels
+from unit.video.reference_code import davis2017
 
 pytest.importorskip("cv2", reason="davis2017's metrics.py needs opencv-python-headless")
 

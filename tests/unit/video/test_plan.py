@@ -10,6 +10,7 @@ from snakemake.utils import validate
 
 from fmeval.config import check_config
 from fmeval.errors import ConfigError
+from fmeval.video import protocol
 from fmeval.video.plan import video_plan
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
@@ -31,7 +32,7 @@ def test_no_video_section_means_no_video_datasets():
     assert plan.models == ("dinov2_vits14",) and plan.resolutions == (224, 448)
     # the default is DINO's eval_video_segmentation.py, every value from it
     propagate = plan.options["propagate"]
-    assert plan.protocol.name == "dino" and propagate["description"] == "dino protocol"
+    assert plan.protocol.name == "dino" and propagate["description"].startswith("dino protocol")
     assert {k: propagate[k] for k in ("n_last_frames", "size_mask_neighborhood", "topk")} == {
         "n_last_frames": 7,
         "size_mask_neighborhood": 12,
@@ -41,7 +42,8 @@ def test_no_video_section_means_no_video_datasets():
     assert propagate["norm"] is True and propagate["void_label"] == 255
 
 
-def test_an_override_is_named_in_the_protocol():
+def test_an_override_is_named_in_the_protocol(monkeypatch):
+    monkeypatch.setattr(protocol, "FEATURES_FOLLOW_PROTOCOL", True)
     config = validated({"protocol": "dinov3", "propagate": {"temperature": 0.5}})
     plan = video_plan(config)
     assert plan.options["propagate"]["temperature"] == 0.5
@@ -49,6 +51,16 @@ def test_an_override_is_named_in_the_protocol():
     # the protocol's own value is no override
     same = video_plan(validated({"protocol": "dinov3", "propagate": {"temperature": 0.2}}))
     assert same.protocol.description == "dinov3 protocol"
+    # features at another size than the protocol's are named too
+    assert same.protocol.describe(112) == "dinov3 protocol, frames 112 px instead of 960"
+
+
+def test_features_not_yet_the_protocols_are_named(monkeypatch):
+    monkeypatch.setattr(protocol, "FEATURES_FOLLOW_PROTOCOL", False)
+    plan = video_plan(validated({}))
+    assert plan.protocol.description == (
+        "dino protocol, tokens without the final norm, frames resized by fmeval, not dino's"
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,7 +68,8 @@ def test_an_override_is_named_in_the_protocol():
     [
         (
             {"temperature": 0},
-            r"^video.propagate.temperature is 0 \(dino protocol\): the temperature must be > 0; use the protocol's 0.1",
+            r"^video.propagate.temperature is 0 \(dino protocol\): the temperature must be > 0; "
+            r"use the protocol's 0.1",
         ),
         ({"temperature": -0.5}, r"^video.propagate.temperature is -0.5 "),
         ({"topk": 0}, r"^video.propagate.topk is 0 \(dino protocol\): top-k must be >= 1"),

@@ -128,8 +128,11 @@ def test_classifier_on_the_middle_frame(dataset):
     assert set(table.loc[table["scored"], "t"]) == {1, 2, 3, 5, 6}
 
 
-def test_an_override_is_named_in_every_output(dataset):
-    from fmeval.video.protocol import resolve
+def test_an_override_is_named_in_every_output(dataset, monkeypatch):
+    from fmeval.video import protocol
+
+    monkeypatch.setattr(protocol, "FEATURES_FOLLOW_PROTOCOL", True)
+    resolve = protocol.resolve
 
     tmp, manifest = dataset
     out = tmp / "override"
@@ -142,7 +145,7 @@ def test_an_override_is_named_in_every_output(dataset):
         device="cpu",
         masks=str(out / "masks.npz"),
     )
-    text = "dinov3 protocol, temperature 0.5 instead of 0.2"
+    text = "dinov3 protocol, temperature 0.5 instead of 0.2, frames 96 px instead of 960"
     meta = read_masks(out / "masks.npz")[1]
     assert meta["protocol"] == text and meta["options"]["temperature"] == 0.5
     labels = {"dataset": "synth", "model": "pixels", "res": 96, "method": "propagate"}

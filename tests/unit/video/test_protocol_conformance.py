@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from unit.video.reference_code import dino_video
 
 from fmeval.video.prediction import propagate_masks
 from fmeval.video.protocol import PROTOCOLS
+from unit.video.reference_code import dino_video
 
 PATCH = 32  # DINO's loop resizes frames to 480 px high: a 15 x 26 grid at patch 32
 GRID = (15, 26)
@@ -41,10 +41,14 @@ def tokens(seed: int = 0) -> np.ndarray:
     base = rng.normal(size=(rows, cols, DIM))
     for _ in range(2):  # smooth, so that neighbouring patches are alike
         base = (base + np.roll(base, 1, 0) + np.roll(base, 1, 1)) / 3
-    frames = [base + 0.3 * t / N_FRAMES + 0.25 * rng.normal(size=base.shape) for t in range(N_FRAMES)]
-    return np.stack([np.roll(f, t // 3, axis=1) for t, f in enumerate(frames)]).reshape(
-        N_FRAMES, rows * cols, DIM
-    ).astype(np.float32)
+    frames = [
+        base + 0.3 * t / N_FRAMES + 0.25 * rng.normal(size=base.shape) for t in range(N_FRAMES)
+    ]
+    return (
+        np.stack([np.roll(f, t // 3, axis=1) for t, f in enumerate(frames)])
+        .reshape(N_FRAMES, rows * cols, DIM)
+        .astype(np.float32)
+    )
 
 
 def first_mask(height: int, width: int) -> np.ndarray:

@@ -50,7 +50,7 @@ def protocol_context(config: Mapping) -> dict:
         ),
     )
     return {
-        "description": proto.description,
+        "description": proto.describe(),
         "source": proto.source,
         "code": CODE[proto.name],
         "settings": (
@@ -60,7 +60,7 @@ def protocol_context(config: Mapping) -> dict:
             f"patches; {TRANSFORMS[proto.transform]}; void label {proto.void_label}; J and F "
             "averaged per object (davis2017)"
         ),
-        "departures": departures(proto),
+        "departures": departures(proto, video.get("resolutions") or config.get("resolutions")),
         "published": published if PUBLISHED[proto.name] else None,
     }
 
