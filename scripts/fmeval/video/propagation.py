@@ -82,7 +82,7 @@ def vote_exp(query, keys, values, near, *, topk: int, temperature: float) -> tor
     aff *= near.unsqueeze(0).float()  # (S, Q, P)
     aff = aff.transpose(2, 1).reshape(-1, query.shape[0])  # (S * P, Q)
     kth = torch.min(torch.topk(aff, dim=0, k=topk).values, dim=0).values
-    aff[aff < kth] = 0
+    aff.masked_fill_(aff < kth, 0)  # DINO: aff[aff < tk_val_min] = 0
     aff = aff / torch.sum(aff, keepdim=True, dim=0)
     return torch.mm(values.T, aff).T
 
