@@ -4,8 +4,8 @@ Down: a frame's label map to the patch grid by nearest-neighbour resize (PIL, as
 ``read_seg``; torch's ``nearest-exact`` for the DINOv3 notebook). Up, DINO: soft labels
 (P, C) on the grid are upsampled bilinearly by the patch size, each channel min-max
 normalised (propagation) and arg-maxed, then resized with nearest neighbours to the
-frame. Up, DINOv3 notebook: upsampled bilinearly (corners aligned) straight to the frame,
-min-max per channel (a constant channel becomes 0), arg-maxed.
+frame. Up, DINOv3 notebook: upsampled straight to the frame by torch's ``nearest``, min-max
+per channel (a constant channel becomes 0), arg-maxed.
 """
 
 import json
@@ -38,7 +38,7 @@ def to_frame_exact(
     """The DINOv3 notebook's (H, W) object-id map from (P, C) soft labels; ``size`` is (W, H)."""
     rows, cols = grid
     maps = soft.T.reshape(1, len(ids), rows, cols).float()
-    maps = F.interpolate(maps, (size[1], size[0]), mode="bilinear", align_corners=True)
+    maps = F.interpolate(maps, (size[1], size[0]), mode="nearest")
     vmin = maps.flatten(2, 3).min(dim=2).values[:, :, None, None]
     vmax = maps.flatten(2, 3).max(dim=2).values[:, :, None, None]
     maps = torch.nan_to_num((maps - vmin) / (vmax - vmin), nan=0)[0]

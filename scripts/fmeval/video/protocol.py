@@ -8,8 +8,8 @@ normalised to sum 1; bilinear upsampling by the patch size, per-channel min-max
 segmentation-tracking notebook (github.com/facebookresearch/dinov3,
 ``notebooks/segmentation_tracking.ipynb``): softmax(cosine / 0.2) over the top 5 of the
 first frame and the last 7 inside a circular neighbourhood of radius 12 patches, the
-probabilities renormalised, upsampled bilinearly (corners aligned) straight to the frame,
-min-max per channel, arg-max. Both take the last block's patch tokens after the final norm
+probabilities renormalised, upsampled to the frame by nearest neighbours, min-max per
+channel, arg-max. Both take the last block's patch tokens after the final norm
 (``get_intermediate_layers(n=1)``), treat palette index 255 as void and average J and F
 per object as davis2017-evaluation does.
 
@@ -187,7 +187,7 @@ CODE = {
 }
 TRANSFORMS = {
     "dino": "frames 480 px high, width floored to a multiple of 64 (cv2 bilinear)",
-    "dinov3": "short side 960 px, a multiple of the patch size",
+    "dinov3": "short side 960 px, both sides rounded up to a multiple of the patch size (bicubic)",
 }
 # Published DAVIS-2017 val J&F-Mean with pretrained weights: (model, J&F, source).
 PUBLISHED = {
