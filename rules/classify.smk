@@ -30,9 +30,9 @@ rule download_classification_dataset:
 
 rule gather_embeddings:
     input:
+        **features_of(CLASSIFY.tap, CLASSIFY.transform),
         dataset_manifest=rules.download_classification_dataset.output.manifest,
-        cls=rules.extract_features.output.cls,
-        patches=rules.extract_features.output.patches,
+        # the protocol's tap and transform (issue 25; rules/common.smk)
     output:
         embeddings="results/classify/{dataset}/{model}/{res}/embeddings.parquet",
     log:
@@ -61,6 +61,8 @@ rule score_knn:
     params:
         k=list(CLASSIFY.k),
         temperature=CLASSIFY.temperature,
+        vote=CLASSIFY.knn_vote,
+        protocol=CLASSIFY.knn_label,
         device=config["device"],
     script:
         "../scripts/score_knn.py"
@@ -81,11 +83,13 @@ rule fit_linear_probe:
         "../envs/fmeval.yaml"
     threads: 2
     params:
-        cs=list(CLASSIFY.cs),
+        cs=None if CLASSIFY.cs is None else list(CLASSIFY.cs),
         val_fraction=CLASSIFY.val_fraction,
         seed=CLASSIFY.seed,
         max_iter=CLASSIFY.max_iter,
         tol=CLASSIFY.tol,
+        linear_method=CLASSIFY.linear_method,
+        protocol=CLASSIFY.linear_label,
     script:
         "../scripts/fit_linear_probe.py"
 

@@ -16,6 +16,8 @@ from fmeval.config import check_config, check_schema
 from fmeval.ct.sweep import ct_grid
 from fmeval.errors import ConfigError
 from fmeval.features.models import check_models
+from fmeval.features.taps import DEFAULT_TAP, parse_tap
+from fmeval.features.transforms import DEFAULT_TRANSFORM, TRANSFORMS, get_transform
 from fmeval.io.sources import check_config_sources, local_path
 from fmeval.video.plan import video_plan
 
@@ -50,7 +52,10 @@ def get_result_config():
     return {k: v for k, v in config.items() if k not in EXECUTION_SETTINGS}
 
 
-CLASSIFY = classify_plan(config["classify"], resolutions=RESOLUTIONS)
+try:  # issue 25: the protocol's tap and transform names are checked here
+    CLASSIFY = classify_plan(config["classify"], resolutions=RESOLUTIONS)
+except ConfigError as err:
+    sys.exit(f"config error: {err}")
 # classification datasets (rules/classify.smk), distinct from the segmentation ones
 CLASSIFY_DATASETS = list(CLASSIFY.datasets)
 
@@ -101,6 +106,40 @@ def expand_cells(pattern, **extra):
     return expand(
         pattern, dataset=DATASETS, model=list(MODELS), res=RESOLUTIONS, **extra
     )
+
+
+# --- feature taps and image transforms (issue 25) ---------------------------------------
+# A feature file is named by its tap (which blocks, final norm or not: fmeval.features.taps)
+# and image transform (fmeval.features.transforms). Branch rules take their features with
+# features_of(tap, transform) only.
+
+TRANSFORM_NAMES = list(TRANSFORMS)
+TAP_PATTERN = r"last(?:[1-9]\d*)?-(?:raw|norm)"
+FEATURE_DEFAULT = {
+    "patches": "results/features/{dataset}/{model}/{res}.parquet",
+    "cls": "results/features/{dataset}/{model}/{res}.cls.parquet",
+}
+FEATURE_VARIANT = {
+    "patches": "results/features/{dataset}/{model}/{res}/{transform}/{tap}.parquet",
+    "cls": "results/features/{dataset}/{model}/{res}/{transform}/{tap}.cls.parquet",
+}
+
+
+def features_of(tap=DEFAULT_TAP, transform=DEFAULT_TRANSFORM):
+    """{"patches": path, "cls": path} of the features under ``tap`` and ``transform``, with
+    the {dataset}, {model} and {res} wildcards left for the calling rule. The default pair
+    (last-raw, tutorial5) is extract_features' files; any other, extract_features_variant's.
+    """
+    parse_tap(
+        tap
+    )  # a bad name stops the plan in one line (callers check it at plan time)
+    get_transform(transform)
+    if (tap, transform) == (DEFAULT_TAP, DEFAULT_TRANSFORM):
+        return dict(FEATURE_DEFAULT)
+    return {
+        k: v.replace("{transform}", transform).replace("{tap}", tap)
+        for k, v in FEATURE_VARIANT.items()
+    }
 
 
 # --- CT reconstruction -----------------------------------------------------------------
@@ -286,8 +325,10 @@ def get_rule_names():
         off.add("video.smk")
     if not CLASSIFY_DATASETS:
         off.add("classify.smk")
+    # issue 25: the feature variants run for the branches that ask features_of() for them
+    unused = set() if CLASSIFY_DATASETS or VIDEO.datasets else {"extract_features_variant"}
     return sorted(
         r.name
         for r in workflow.rules
-        if r.name != "all" and Path(str(r.snakefile)).name not in off
+        if r.name not in {"all", *unused} and Path(str(r.snakefile)).name not in off
     )

@@ -1,4 +1,4 @@
-"""Rule script: patch and CLS features of one (dataset, model, res) as Parquet."""
+"""Rule script: patch and CLS features of one (dataset, model, res[, transform, tap]) as Parquet."""
 
 from fmeval.features.extraction import run_extraction
 from fmeval.logs import run_logged
@@ -16,4 +16,6 @@ run_logged(
     device=snakemake.config["device"],  # an execution setting: reruns nothing
     patches=snakemake.output.patches,
     cls=snakemake.output.cls,
+    # extract_features_variant names a tap and a transform (issue 25); extract_features not
+    **{k: snakemake.params[k] for k in ("tap", "transform") if hasattr(snakemake.params, k)},
 )

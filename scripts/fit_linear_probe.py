@@ -13,6 +13,8 @@ run_logged(
     seed=snakemake.params.seed,
     max_iter=snakemake.params.max_iter,
     tol=snakemake.params.tol,
+    linear_method=snakemake.params.linear_method,
+    protocol=snakemake.params.protocol,
     table=snakemake.output.table,
     predictions=snakemake.output.predictions,
     confusion=snakemake.output.confusion,

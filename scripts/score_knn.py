@@ -11,6 +11,8 @@ run_logged(
     k=snakemake.params.k,
     temperature=snakemake.params.temperature,
     device=snakemake.params.device,
+    vote=snakemake.params.vote,
+    protocol=snakemake.params.protocol,
     table=snakemake.output.table,
     predictions=snakemake.output.predictions,
 )

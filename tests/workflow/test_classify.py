@@ -23,6 +23,7 @@ TARGET = "report_classify"
 # a flag ends --configfile's list of files, so the target is taken as a target
 TARGET_ARGS = ("--show-failed-logs", TARGET)
 SEQUENCES = ["blackswan", "car-shadow", "dog", "kite-surf"]
+FEATURES = "results/features/davis-frames/dinov2_vits14/56/classification/last-norm.parquet"
 
 
 def load_config() -> dict:
@@ -64,12 +65,19 @@ def test_cell_tables(run):
     assert emb.meta["random_init"] is True and emb.classes == SEQUENCES
     assert emb.vectors["cls"].shape == emb.vectors["mean_patch"].shape == (200, 384)
     assert not np.allclose(emb.vectors["cls"], emb.vectors["mean_patch"])
+    # the dinov2 protocol's tokens (issue 25): normed CLS tokens of centre-cropped images
+    assert (emb.meta["tap"], emb.meta["transform"]) == ("last-norm", "classification")
+    unit = emb.vectors["cls"] / np.linalg.norm(emb.vectors["cls"], axis=1, keepdims=True)
+    assert (unit @ unit.T).mean() < 0.9  # distinct CLS tokens: the k-NN ranks real differences
     knn = pd.read_csv(run / CELL / "knn.csv")
     assert sorted(zip(knn["embedding"], knn["k"])) == sorted(
         (e, k) for e in ("cls", "mean_patch") for k in (10, 20, 100, 200)
     )
     assert knn["random_init"].all() and knn["top1"].between(0, 100).all()
+    assert knn["protocol"].eq("dinov2 protocol").all()
     linear = pd.read_csv(run / CELL / "linear.csv")
+    assert linear["protocol"].eq("dinov2 protocol").all()
+    assert linear.groupby("embedding").size().to_dict() == {"cls": 45, "mean_patch": 45}
     assert linear.groupby("embedding")["selected"].sum().to_dict() == {"cls": 1, "mean_patch": 1}
     confusion = pd.read_csv(run / CELL / "confusion.csv")
     for name, group in confusion.groupby("embedding"):
@@ -83,6 +91,7 @@ def test_report_section(run):
     acc = pd.read_csv(run / "results/report/classify/accuracy.csv")
     assert len(acc) == 4 and acc["random_init"].all()
     assert set(acc["method"]) == {"knn", "linear"} and acc["chance_top1"].eq(30.0).all()
+    assert acc["protocol"].eq("dinov2 protocol").all()
     for name in ("table", "knn", "linear", "confusion", "mistakes"):
         with Image.open(run / f"results/report/classify/{name}.png") as png:
             assert np.asarray(png).std() > 0
@@ -90,33 +99,51 @@ def test_report_section(run):
 
 
 def test_changing_k_reruns_only_knn_and_the_report(run):
-    jobs, _ = dry_run(run, lambda c: c["classify"]["knn"].update(k=[5, 20]))
+    jobs, _ = dry_run(run, lambda c: c["classify"].update(knn={"k": [5, 20]}))
     assert jobs == {"score_knn": 1, "report_classify": 1}
 
 
 def test_changing_the_c_grid_reruns_only_the_linear_probe_and_the_report(run):
-    jobs, _ = dry_run(run, lambda c: c["classify"]["linear"].update(cs=[0.1, 1.0]))
+    jobs, _ = dry_run(run, lambda c: c["classify"].update(linear={"cs": [0.1, 1.0]}))
     assert jobs == {"fit_linear_probe": 1, "report_classify": 1}
+
+
+def test_changing_the_temperature_reruns_only_knn_and_the_report(run):
+    jobs, _ = dry_run(run, lambda c: c["classify"].update(knn={"temperature": 0.05}))
+    assert jobs == {"score_knn": 1, "report_classify": 1}
+
+
+def test_a_tap_override_extracts_new_features_and_keeps_the_old(run):
+    jobs, text = dry_run(run, lambda c: c["classify"].update(tap="last-raw"))
+    assert jobs == {
+        "extract_features_variant": 1,
+        "gather_embeddings": 1,
+        "score_knn": 1,
+        "fit_linear_probe": 1,
+        "report_classify": 1,
+    }
+    assert "results/features/davis-frames/dinov2_vits14/56/classification/last-raw.parquet" in text
+    assert (run / FEATURES).is_file()  # the normed tokens' file stays, under its own name
 
 
 def test_adding_a_model_extracts_only_its_features(run):
     def add(config):
         config["models"]["second"] = {
             **copy.deepcopy(config["models"]["dinov2_vits14"]),
-            "name": "dinov2_vits14",  # a second key for the same hub entry point
+            # a second key for the same hub entry point
         }
 
     jobs, text = dry_run(run, add)
     assert jobs == {
         "fetch_model": 1,
-        "extract_features": 1,
+        "extract_features_variant": 1,
         "gather_embeddings": 1,
         "score_knn": 1,
         "fit_linear_probe": 1,
         "report_classify": 1,
     }
-    assert "results/features/davis-frames/second/56.parquet" in text
-    assert "results/features/davis-frames/dinov2_vits14/56.parquet" not in text
+    assert "results/features/davis-frames/second/56/classification/last-norm.parquet" in text
+    assert FEATURES not in text
 
 
 def test_class_folder_without_images_stops_the_download(tmp_path):

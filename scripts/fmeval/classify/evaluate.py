@@ -17,6 +17,7 @@ import pyarrow as pa
 from fmeval.classify.embeddings import EMBEDDINGS, Embeddings, read_embeddings
 from fmeval.classify.knn import knn_accuracy, knn_predict
 from fmeval.classify.linear import linear_probe
+from fmeval.classify.logreg import dinov2_log_regression
 from fmeval.io.tables import write_table
 from fmeval.plots import write_csv
 from fmeval.runtime import pick_device
@@ -56,10 +57,11 @@ def confusion_counts(labels: np.ndarray, predicted: np.ndarray, classes: list[st
     )
 
 
-def _predictions(emb: Embeddings, parts: list[dict], path: str) -> None:
+def _predictions(emb: Embeddings, parts: list[dict], path: str, protocol: str | None) -> None:
     test_images = np.asarray(emb.images)[emb.splits == "test"]
     frame = pd.concat([pd.DataFrame({"image": test_images, **p}) for p in parts])
-    write_table(pa.Table.from_pandas(frame, preserve_index=False), path, meta=emb.meta)
+    meta = emb.meta if protocol is None else {**emb.meta, "protocol": protocol}
+    write_table(pa.Table.from_pandas(frame, preserve_index=False), path, meta=meta)
 
 
 # (embeddings, embedding name) -> (table rows, prediction parts) of that embedding
@@ -67,20 +69,29 @@ Scorer = Callable[..., tuple[list[dict], list[dict]]]
 
 
 def _score_embeddings(
-    embeddings: str, score: Scorer, *, method: str, table: str, predictions: str
+    embeddings: str,
+    score: Scorer,
+    *,
+    method: str,
+    table: str,
+    predictions: str,
+    protocol: str | None = None,
 ) -> tuple[Embeddings, list[dict]]:
     """``score`` every embedding of the cell; write its rows, with the cell's columns, as the
     ``table`` CSV and its test predictions to ``predictions``; return the embeddings and the
-    prediction parts (each names its embedding)."""
+    prediction parts (each names its embedding). ``protocol`` (the protocol and its
+    departures, fmeval.classify.protocols) goes into every row and the metadata."""
     emb = read_embeddings(embeddings)
     common = {**cell_columns(emb), "method": method}
+    if protocol is not None:
+        common["protocol"] = protocol
     rows, parts = [], []
     for name in EMBEDDINGS:
         found, predicted = score(emb, name)
         rows += [{**common, "embedding": name, **row} for row in found]
         parts += [{"embedding": name, **part} for part in predicted]
     write_csv(pd.DataFrame(rows), table)
-    _predictions(emb, parts, predictions)
+    _predictions(emb, parts, predictions, protocol)
     return emb, parts
 
 
@@ -91,6 +102,7 @@ def knn_scores(
     ks: list[int],
     temperature: float,
     device,
+    vote: str = "dino",
 ) -> tuple[list[dict], list[dict]]:
     """Weighted k-NN top-1 and top-5 accuracy of one embedding for every k, and its predictions."""
     x_test, y_test = emb.split("test", name)
@@ -101,10 +113,11 @@ def knn_scores(
         temperature=temperature,
         n_classes=len(emb.classes),
         device=device,
+        vote=vote,
     )
     rows, parts = [], []
     for kk, r in ranked.items():
-        top1, top5 = knn_accuracy(r, y_test, kk)
+        top1, top5 = knn_accuracy(r, y_test, kk, vote=vote)
         rows.append({"k": kk, "temperature": temperature, "top1": top1, "top5": top5})
         parts.append({"k": kk, "label": y_test, "predicted": r[:, 0]})
         log.info("%s k=%d: top-1 %.2f%%, top-5 %.2f%%", name, kk, top1, top5)
@@ -114,12 +127,15 @@ def knn_scores(
 def linear_scores(
     emb: Embeddings,
     name: str,
+    linear_method: str = "standardised",
     **options,
 ) -> tuple[list[dict], list[dict]]:
     """Validation accuracy of one embedding along the C grid, test accuracy at the chosen C
-    (``options``: those of :func:`linear_probe`), and its predictions."""
+    (``options``: those of :func:`linear_probe`, or of :func:`dinov2_log_regression` for
+    ``linear_method`` log_regression), and its predictions."""
     x_test, y_test = emb.split("test", name)
-    result = linear_probe(*emb.split("train", name), x_test, y_test, **options)
+    fit = dinov2_log_regression if linear_method == "log_regression" else linear_probe
+    result = fit(*emb.split("train", name), x_test, y_test, **options)
     rows = [
         {
             **row,
@@ -140,16 +156,22 @@ def score_knn(
     device: str,
     table: str,
     predictions: str,
+    vote: str = "dino",
+    protocol: str | None = None,
 ) -> None:
     """Weighted k-NN top-1 and top-5 accuracy for every embedding and k."""
-    score = partial(knn_scores, ks=list(k), temperature=temperature, device=pick_device(device))
-    _score_embeddings(embeddings, score, method="knn", table=table, predictions=predictions)
+    score = partial(
+        knn_scores, ks=list(k), temperature=temperature, device=pick_device(device), vote=vote
+    )
+    _score_embeddings(
+        embeddings, score, method="knn", table=table, predictions=predictions, protocol=protocol
+    )
 
 
 def fit_linear_probe(
     *,
     embeddings: str,
-    cs: list[float],
+    cs: list[float] | None,
     val_fraction: float,
     seed: int,
     max_iter: int,
@@ -157,14 +179,27 @@ def fit_linear_probe(
     table: str,
     predictions: str,
     confusion: str,
+    linear_method: str = "standardised",
+    protocol: str | None = None,
 ) -> None:
     """Validation accuracy along the C grid, and test accuracy at the chosen C, per embedding;
-    the confusion counts at the chosen C."""
+    the confusion counts at the chosen C. ``cs`` None: DINOv2's grid (log_regression only)."""
     score = partial(
-        linear_scores, cs=cs, val_fraction=val_fraction, seed=seed, max_iter=max_iter, tol=tol
+        linear_scores,
+        linear_method=linear_method,
+        cs=cs,
+        val_fraction=val_fraction,
+        seed=seed,
+        max_iter=max_iter,
+        tol=tol,
     )
     emb, parts = _score_embeddings(
-        embeddings, score, method="linear", table=table, predictions=predictions
+        embeddings,
+        score,
+        method="linear",
+        table=table,
+        predictions=predictions,
+        protocol=protocol,
     )
     confusions = [
         confusion_counts(p["label"], p["predicted"], emb.classes).assign(embedding=p["embedding"])

@@ -42,6 +42,8 @@ def headline(knn: pd.DataFrame, linear: pd.DataFrame) -> pd.DataFrame:
         "n_test",
         "random_init",
     ]
+    if "protocol" in knn and "protocol" in linear:  # issue 25: the protocol and its departures
+        cols.insert(6, "protocol")
     return pd.concat([a[cols], b[cols]]).sort_values(cols[:5]).reset_index(drop=True)
 
 

@@ -27,6 +27,8 @@ from fmeval.features.images import (
 from fmeval.features.masks import read_mask
 from fmeval.features.models import ModelSpec
 from fmeval.features.tables import cls_table_of, patch_batch_table
+from fmeval.features.taps import DEFAULT_TAP, Tap, parse_tap, run_taps
+from fmeval.features.transforms import DEFAULT_TRANSFORM, Transform, get_transform, normalise
 from fmeval.io.atomic import atomic_path
 from fmeval.io.tables import encode_metadata, write_table
 from fmeval.runtime import autocast, pick_device
@@ -45,23 +47,30 @@ class Prepared:
     fg: np.ndarray | None
 
 
-def prepare(items: Sequence[Item], *, res: int, patch_size: int) -> list[Prepared]:
+def prepare(
+    items: Sequence[Item], *, res: int, patch_size: int, transform: Transform | None = None
+) -> list[Prepared]:
     """Grid shape and per-patch foreground fraction of each item.
 
     Image sizes come from the file headers (EXIF orientation included), so each
     image's pixels are decoded once, in :func:`load_batch`; only the small masks are read here.
+    ``transform`` (fmeval.features.transforms; None: Tutorial 5's resize) sets the geometry.
     """
     out = []
     for item in items:
         size = oriented_size(item.image)
-        grid = patch_grid(
-            *size, res=res, patch_size=patch_size, name=f"image {item.name} ({item.image})"
-        )
+        name = f"image {item.name} ({item.image})"
+        if transform is None:
+            grid = patch_grid(*size, res=res, patch_size=patch_size, name=name)
+        else:
+            grid = transform.grid(*size, res=res, patch_size=patch_size, name=name)
         fg = None
         if item.mask is not None:
             mask = read_mask(item.mask, item.mask_spec)
             if mask.size != size:
                 mask = mask.resize(size, resample=Image.Resampling.NEAREST)
+            if transform is not None:
+                mask = transform.mask(mask, grid, res=res, patch_size=patch_size)
             fg = patch_fractions(mask, grid, patch_size=patch_size).astype(np.float32)
         out.append(Prepared(item, size, grid, fg))
     return out
@@ -76,13 +85,19 @@ def batches(prepared: Sequence[Prepared], batch_size: int) -> list[list[Prepared
 
 
 def load_batch(
-    batch: Sequence[Prepared], *, patch_size: int, pin_memory: bool = False, threads: int = 1
+    batch: Sequence[Prepared],
+    *,
+    patch_size: int,
+    pin_memory: bool = False,
+    threads: int = 1,
+    transform: Transform | None = None,
+    res: int = 0,
 ) -> torch.Tensor:
     """The (B, 3, H, W) float32 model input of a same-shape batch: each image decoded,
     resized to its grid and normalised in place (numpy and PIL, which release the GIL).
 
     ``pin_memory`` (for a CUDA device) makes the copy to the GPU fast; ``threads`` decode
-    that many images at a time.
+    that many images at a time. ``transform`` (and its ``res``): as in :func:`prepare`.
     """
     rows, cols = batch[0].grid
     shape = (len(batch), 3, rows * patch_size, cols * patch_size)
@@ -90,8 +105,14 @@ def load_batch(
 
     def load(k: int) -> None:
         p = batch[k]
-        img = resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=patch_size)
-        normalise_into(np.asarray(img), x[k])
+        if transform is None:
+            img = resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=patch_size)
+            normalise_into(np.asarray(img), x[k])
+        else:
+            pixels = transform.pixels(
+                load_rgb(p.item.image), p.grid, res=res, patch_size=patch_size
+            )
+            normalise(pixels, x[k], transform)
 
     if threads > 1 and len(batch) > 1:
         with ThreadPoolExecutor(max_workers=min(threads, len(batch))) as pool:
@@ -110,11 +131,13 @@ def embed(
     device: torch.device,
     precision: str = "fp32",
     inputs: torch.Tensor | None = None,
+    tap: Tap | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(B, rows, cols, D) patch tokens and (B, D) CLS tokens for one same-shape batch.
 
     ``inputs`` is the batch's :func:`load_batch` when already loaded. The patch tokens
     are one C-contiguous float32 array, ready to become an Arrow column without a copy.
+    ``tap`` (fmeval.features.taps; None: the backbone's last block without the norm).
     """
     if inputs is None:
         inputs = load_batch(batch, patch_size=spec.patch_size)
@@ -123,7 +146,13 @@ def embed(
         # On CPU one image per forward is faster than a batch (measured ~10%, perf/
         # extract_features.py: the attention of a batch leaves the caches); on GPU, the batch.
         step = CPU_FORWARD_BATCH if device.type == "cpu" else len(x)
-        outs = [run_backbone(spec, model, x[i : i + step]) for i in range(0, len(x), step)]
+        if tap is None:
+            outs = [run_backbone(spec, model, x[i : i + step]) for i in range(0, len(x), step)]
+        else:
+            outs = [
+                run_taps(spec.backend, model, x[i : i + step], [tap])[tap]
+                for i in range(0, len(x), step)
+            ]
         cls = torch.cat([o[1] for o in outs]).float().cpu().numpy()
         return tokens_to_host([o[0] for o in outs]), cls
 
@@ -160,6 +189,9 @@ class Plan:
 
     prepared: list[Prepared]
     batches: list[list[Prepared]]
+    transform: Transform | None = None  # None: Tutorial 5's resize
+    res: int = 0
+    tap: Tap | None = None  # None: the last block without the final norm
 
     @property
     def grids(self) -> dict[str, list[int]]:
@@ -170,9 +202,17 @@ class Plan:
         return {p.item.name: i for i, batch in enumerate(self.batches) for p in batch}
 
 
-def plan_extraction(items: Sequence[Item], *, spec: ModelSpec, res: int, batch_size: int) -> Plan:
-    prepared = prepare(items, res=res, patch_size=spec.patch_size)
-    return Plan(prepared, batches(prepared, batch_size))
+def plan_extraction(
+    items: Sequence[Item],
+    *,
+    spec: ModelSpec,
+    res: int,
+    batch_size: int,
+    transform: Transform | None = None,
+    tap: Tap | None = None,
+) -> Plan:
+    prepared = prepare(items, res=res, patch_size=spec.patch_size, transform=transform)
+    return Plan(prepared, batches(prepared, batch_size), transform, res, tap)
 
 
 def iter_batches(
@@ -194,9 +234,13 @@ def iter_batches(
     # CPU one, beside the forward pass
     threads = 1 if device.type == "cpu" else min(DECODE_THREADS, torch.get_num_threads())
     loading = {"patch_size": spec.patch_size, "pin_memory": device.type == "cuda"}
+    if plan.transform is not None:
+        loading.update(transform=plan.transform, res=plan.res)
     ahead = _inputs_ahead(plan.batches, prefetch=prefetch, threads=threads, **loading)
     for batch, inputs in zip(plan.batches, ahead, strict=True):
-        patches, cls = embed(model, spec, batch, device=device, precision=precision, inputs=inputs)
+        patches, cls = embed(
+            model, spec, batch, device=device, precision=precision, inputs=inputs, tap=plan.tap
+        )
         log.info("embedded %d image(s) at grid %s", len(batch), batch[0].grid)
         yield patch_batch_table(batch, patches), {p.item.name: c for p, c in zip(batch, cls)}
 
@@ -227,12 +271,16 @@ def extract_features(
     device: torch.device,
     precision: str = "fp32",
     prefetch: bool = True,
+    transform: Transform | None = None,
+    tap: Tap | None = None,
 ) -> tuple[pa.Table, pa.Table, dict]:
     """The patch table, the CLS table and the grid shapes for ``items``, in memory.
 
     For small sets and tests; :func:`stream_features` writes the same rows batch by batch.
     """
-    plan = plan_extraction(items, spec=spec, res=res, batch_size=batch_size)
+    plan = plan_extraction(
+        items, spec=spec, res=res, batch_size=batch_size, transform=transform, tap=tap
+    )
     tables, cls = [], {}
     batches = iter_batches(model, spec, plan, device=device, precision=precision, prefetch=prefetch)
     for table, tokens in batches:
@@ -306,14 +354,23 @@ def provenance(
     dim: int | None,
     precision: str = "fp32",
     device: str = "cpu",
+    tap: str = DEFAULT_TAP,
+    transform: str = DEFAULT_TRANSFORM,
 ) -> dict:
-    """The key-value metadata stored with every feature file."""
+    """The key-value metadata stored with every feature file.
+
+    A file of the default tap and transform has no ``tap``/``transform`` keys (its metadata
+    is as before taps existed); any other names both (fmeval.features.taps, .transforms).
+    """
     try:
         import timm
 
         timm_version = timm.__version__
     except ImportError:  # pragma: no cover - timm is a pinned dependency
         timm_version = "absent"
+    variant = {}
+    if (tap, transform) != (DEFAULT_TAP, DEFAULT_TRANSFORM):
+        variant = {"tap": tap, "transform": transform}
     return {
         "dataset": dataset,
         "model": spec.key,
@@ -325,7 +382,8 @@ def provenance(
         "patch_size": spec.patch_size,
         "embed_dim": dim,
         "grids": grids,
-        "layer": "last block, no final norm",
+        "layer": parse_tap(tap).description,
+        **variant,
         "precision": precision,
         "device": device,  # where it ran (an execution setting: changing it reruns nothing)
         "torch_version": torch.__version__,
@@ -353,8 +411,14 @@ def run_extraction(
     device: str,
     patches: str,
     cls: str,
+    tap: str = DEFAULT_TAP,
+    transform: str = DEFAULT_TRANSFORM,
 ) -> None:
-    """Everything ``extract_features`` does: build the backbone offline, embed, write."""
+    """Everything ``extract_features`` does: build the backbone offline, embed, write.
+
+    ``tap`` and ``transform`` name the tokens and the image transform (fmeval.features.taps,
+    .transforms); the defaults take Tutorial 5's path, unchanged.
+    """
     from fmeval.features.backbones import create_backbone, load_manifest
     from fmeval.features.datasets import read_manifest
 
@@ -370,8 +434,14 @@ def run_extraction(
         batch_size,
     )
     model = create_backbone(spec, manifest)
+    default = (tap, transform) == (DEFAULT_TAP, DEFAULT_TRANSFORM)
     plan = plan_extraction(
-        read_manifest(dataset_manifest), spec=spec, res=res, batch_size=batch_size
+        read_manifest(dataset_manifest),
+        spec=spec,
+        res=res,
+        batch_size=batch_size,
+        transform=None if default else get_transform(transform),
+        tap=None if default else parse_tap(tap),
     )
     meta = provenance(
         spec,
@@ -382,6 +452,8 @@ def run_extraction(
         dim=None,
         precision=precision,
         device=str(dev),
+        tap=tap,
+        transform=transform,
     )
     n_rows = stream_features(
         model,
