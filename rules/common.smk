@@ -215,6 +215,16 @@ def get_ct_example_images():
 # --- video object segmentation ----------------------------------------------------------
 
 
+# issue 25: propagation takes the protocol's tokens (the last block, after the final norm)
+# and frame transform (dino: 480 px high, width floored to 64; dinov3: short side 960); the
+# {res} wildcard is the transform's size. The classifier method reads the same features.
+VIDEO_TRANSFORMS = {"dino": "dino-video", "dinov3": "dinov3-video"}
+VIDEO_FEATURES = features_of(
+    "last-norm" if VIDEO.protocol.norm else "last-raw",
+    VIDEO_TRANSFORMS[VIDEO.protocol.transform],
+)
+
+
 def get_video_source(key):
     """One field of a video dataset's entry (source, sha256, ...), for download_video."""
     return lambda wildcards: VIDEO.datasets[wildcards.dataset].get(key)
@@ -326,7 +336,9 @@ def get_rule_names():
     if not CLASSIFY_DATASETS:
         off.add("classify.smk")
     # issue 25: the feature variants run for the branches that ask features_of() for them
-    unused = set() if CLASSIFY_DATASETS or VIDEO.datasets else {"extract_features_variant"}
+    unused = (
+        set() if CLASSIFY_DATASETS or VIDEO.datasets else {"extract_features_variant"}
+    )
     return sorted(
         r.name
         for r in workflow.rules

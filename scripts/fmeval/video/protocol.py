@@ -176,7 +176,7 @@ def _check(p: Protocol, base: Protocol) -> None:
 # --- what the report says about a protocol ------------------------------------------------
 # Set True once rules/video.smk feeds propagation the protocol's tokens (layer, final norm)
 # and frame transform (the feature taps and transforms of issue 25's other half).
-FEATURES_FOLLOW_PROTOCOL = False
+FEATURES_FOLLOW_PROTOCOL = True
 
 CODE = {
     "dino": "github.com/facebookresearch/dino, eval_video_segmentation.py (run in fmeval's tests)",
