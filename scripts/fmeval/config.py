@@ -162,14 +162,8 @@ def _video_consistent(config: Mapping) -> None:
             f"video datasets {clash} have the names of segmentation datasets; both live in "
             "resources/datasets/<name>/, so rename one of them"
         )
-    for res in video.get("resolutions") or []:
-        for key in models:
-            patch = int(config["models"][key]["patch_size"])
-            if res % patch:
-                raise ConfigError(
-                    f"video.resolutions: {res} is not a multiple of the patch size {patch} of "
-                    f"model {key!r}; use a multiple of {patch}"
-                )
+    # video.resolutions need not be multiples of the patch size (issue 25): the protocols'
+    # frame transforms cut (dino, as DINO's loop) or round up (dinov3) to whole patches
 
 
 def _classify_names_distinct(config: Mapping) -> None:

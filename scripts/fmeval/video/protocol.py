@@ -222,7 +222,7 @@ def departures(p: Protocol, resolutions=()) -> list[str]:
             f"protocol's transform ({TRANSFORMS[p.transform]})"
         )
     else:
-        other = sorted({int(r) for r in resolutions} - {p.frame_size})
+        other = sorted({int(r) for r in resolutions or ()} - {p.frame_size})
         if other:
             out.append(
                 f"frames at {other} px instead of the protocol's {p.frame_size} "
