@@ -1,7 +1,7 @@
 """Seconds to propagate a 50-frame 480p sequence against seconds to extract its features.
 
 The issue-15 speed check: label propagation (``fmeval.video.propagation``, the DINO
-protocol with its defaults: 7 last frames, neighbourhood 12, top-5, temperature 0.7, then
+protocol (the `dino` preset: 7 last frames, neighbourhood 12, top-5, exp(sim / 0.1)), then
 every frame's soft labels upsampled to 854x480) must cost less than embedding the frames
 (``fmeval.features.extraction.extract_features``). Both on the same device and threads,
 on the first 50 frames of ../shared/data/davis2016-video/blackswan, ViT-S/14 at 448 px

@@ -67,7 +67,12 @@ onstart:
 # the config (never params:), so changing them reruns nothing; each job records its device.
 RESOLUTIONS = [int(r) for r in config["resolutions"]]
 CT = ct_grid(config["ct"])  # the CT grid: phantoms, views, noise levels, methods
-VIDEO = video_plan(config)  # the video sweep: datasets, models, resolutions, methods
+# the video sweep: datasets, models, resolutions, methods; video_plan also resolves the
+# propagation protocol and checks its overrides (issue 25)
+try:
+    VIDEO = video_plan(config)
+except ConfigError as err:
+    sys.exit(f"config error: {err}")
 
 
 def get_result_config():
@@ -298,13 +303,25 @@ def get_ct_example_images():
 # --- video object segmentation ----------------------------------------------------------
 
 
+# issue 25: propagation takes the protocol's tokens (the last block, after the final norm)
+# and frame transform (dino: 480 px high, width floored to 64; dinov3: short side 960); the
+# {res} wildcard is the transform's size. The classifier method reads the same features.
+VIDEO_TRANSFORMS = {"dino": "dino-video", "dinov3": "dinov3-video"}
+VIDEO_FEATURES = features_of(
+    "last-norm" if VIDEO.protocol.norm else "last-raw",
+    VIDEO_TRANSFORMS[VIDEO.protocol.transform],
+)
+
+
 def get_video_source(key):
     """One field of a video dataset's entry (source, sha256, ...), for download_video."""
     return lambda wildcards: VIDEO.datasets[wildcards.dataset].get(key)
 
 
 def get_video_options(wildcards):
-    """One method's options only, so that changing `topk` reruns only `propagate`."""
+    """One method's options only, so that changing `topk` reruns only `propagate`; for
+    `propagate` every value of the protocol (fmeval.video.protocol), overrides included.
+    """
     return VIDEO.options[wildcards.method]
 
 

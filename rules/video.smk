@@ -1,6 +1,6 @@
 # Video object segmentation: a DAVIS-layout dataset becomes a manifest with one item per
-# frame (download_video), extract_features embeds every frame once (rules/features.smk),
-# then each method predicts every frame's mask from the first frame's (or one annotated
+# frame (download_video), extract_features_variant embeds every frame once with the video
+# protocol's tokens and frame transform (VIDEO_FEATURES, rules/common.smk), then each method predicts every frame's mask from the first frame's (or one annotated
 # frame's) mask, J and F score it per frame and object, and report_video draws the
 # section. The sweep is VIDEO (rules/common.smk): dataset x model x res x method.
 
@@ -40,7 +40,7 @@ rule download_video:
 
 rule predict_video_masks:
     input:
-        features=rules.extract_features.output.patches,
+        features=VIDEO_FEATURES["patches"],
         dataset_manifest=rules.download_video.output.manifest,
     output:
         masks="results/video/{dataset}/{model}/{res}/{method}/masks.npz",

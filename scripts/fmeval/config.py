@@ -203,7 +203,8 @@ def _video_consistent(config: Mapping) -> None:
             f"video datasets {clash} have the names of segmentation datasets; both live in "
             "resources/datasets/<name>/, so rename one of them"
         )
-    _resolutions_fit_patches(config, video.get("resolutions") or [], "video.resolutions:", models)
+    # video.resolutions need not be multiples of the patch size (issue 25): the protocols'
+    # frame transforms cut (dino, as DINO's loop) or round up (dinov3) to whole patches
 
 
 def _classify_names_distinct(config: Mapping) -> None:

@@ -38,6 +38,11 @@ def timm_model(name: str, patch_size: int = 16) -> dict:
 
 
 CASES = {
+    "senseless video protocol override": (  # issue 25
+        lambda c: c.update(video={"propagate": {"temperature": 0}}),
+        "config error: video.propagate.temperature is 0 (dino protocol): the temperature must "
+        "be > 0; use the protocol's 0.1 (remove the key) or a valid value",
+    ),
     "top-level typo": (
         lambda c: c.update(resolution=[224]),
         "config error: resolution: unknown key; did you mean `resolutions`? "

@@ -12,6 +12,7 @@ import yaml
 from conftest import REPO, load_test_config, run_snakemake, scheduled_jobs
 
 from fmeval.features.store import read_features
+from fmeval.video.protocol import PROTOCOLS
 
 pytestmark = pytest.mark.integration
 
@@ -19,6 +20,7 @@ VIDEO_DATA = REPO.parent / "shared" / "data" / "davis2016-video"
 SEQUENCES = ["blackswan", "car-shadow", "dog", "kite-surf"]
 FRAMES = 12
 CELL = "results/video/davis16-video/dinov2_vits14/112"
+FEATURES = "results/features/davis16-video/dinov2_vits14/112/dino-video/last-norm.parquet"
 
 
 def video_config() -> dict:
@@ -42,7 +44,8 @@ def video_run(tmp_path_factory):
 
 def test_features_are_extracted_once_per_frame(video_run):
     workdir, _ = video_run
-    pf = read_features(workdir / "results/features/davis16-video/dinov2_vits14/112.parquet")
+    # the dino protocol's tokens (after the final norm) and frame transform (issue 25)
+    pf = read_features(workdir / FEATURES)
     assert sorted(pf.images) == sorted(f"{s}/{t:05d}" for s in SEQUENCES for t in range(FRAMES))
     assert pf.meta["random_init"] is True
 
@@ -62,22 +65,47 @@ def test_report_section(video_run):
     workdir, _ = video_run
     out = workdir / "results/report/video"
     jf = pd.read_csv(out / "jf.csv")
-    assert list(jf["sequence"]) == [*SEQUENCES, "mean"]
+    # davis2017's rows: one per object (DAVIS 2016: one object per sequence), the mean last
+    assert list(jf["name"]) == [*(f"{s}_1" for s in SEQUENCES), "mean"]
     assert {"dinov2_vits14 @112 propagate", "dinov2_vits14 @112 classifier"} <= set(jf.columns)
     scores = pd.read_csv(out / "scores.csv")
     assert scores["random_init"].all()
+    propagate = scores[scores["method"] == "propagate"]
+    # the default, no override; the test config's 112 px frames are named
+    assert (propagate["protocol"] == PROTOCOLS["dino"].describe(112)).all()
     for name in ("j_over_time", "strips"):
         for ext in ("png", "svg"):
             assert (out / f"{name}_davis16-video.{ext}").stat().st_size > 0
 
 
-def test_topk_reruns_only_propagation_scoring_and_report(video_run):
+@pytest.mark.parametrize(
+    "change",
+    [{"propagate": {"topk": 3}}, {"propagate": {"temperature": 0.5}}],
+    ids=["topk", "temperature"],
+)
+def test_protocol_values_rerun_only_propagation_scoring_and_report(video_run, change):
     workdir, config = video_run
     changed = copy.deepcopy(config)
-    changed["video"]["propagate"]["topk"] = 3
+    for key, value in change.items():
+        changed["video"][key] = value
     proc = run_snakemake(workdir, changed, "-n", "report_video")
     assert scheduled_jobs(proc) == {"predict_video_masks": 1, "score_video": 1, "report_video": 1}
     assert f"output: {CELL}/propagate/masks.npz" in proc.stdout
     assert f"output: {CELL}/classifier/masks.npz" not in proc.stdout
     unchanged = run_snakemake(workdir, config, "-n", "report_video")
     assert scheduled_jobs(unchanged) == {}
+
+
+def test_another_protocol_takes_its_own_features(video_run):
+    # dinov3's frame transform: new features (beside dino's), then both methods again
+    workdir, config = video_run
+    changed = copy.deepcopy(config)
+    changed["video"]["protocol"] = "dinov3"
+    proc = run_snakemake(workdir, changed, "-n", "report_video")
+    assert scheduled_jobs(proc) == {
+        "extract_features_variant": 1,
+        "predict_video_masks": 2,
+        "score_video": 2,
+        "report_video": 1,
+    }
+    assert FEATURES.replace("dino-video", "dinov3-video") in proc.stdout

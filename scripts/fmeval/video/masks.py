@@ -1,9 +1,11 @@
 """Label maps between the frame and the patch grid, and the predicted-mask files.
 
-Down: a frame's label map to the patch grid by nearest-neighbour resize, as the DINO
-protocol does. Up: soft labels (P, C) on the grid are upsampled bilinearly by the patch
-size, each channel min-max normalised (propagation) and arg-maxed, then resized with
-nearest neighbours to the frame.
+Down: a frame's label map to the patch grid by nearest-neighbour resize (PIL, as DINO's
+``read_seg``; torch's ``nearest-exact`` for the DINOv3 notebook). Up, DINO: soft labels
+(P, C) on the grid are upsampled bilinearly by the patch size, each channel min-max
+normalised (propagation) and arg-maxed, then resized with nearest neighbours to the
+frame. Up, DINOv3 notebook: upsampled straight to the frame by torch's ``nearest``, min-max
+per channel (a constant channel becomes 0), arg-maxed.
 """
 
 import json
@@ -22,6 +24,25 @@ def to_grid(labels: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """A (H, W) label map resized (nearest) to the (rows, cols) patch grid."""
     rows, cols = grid
     return np.asarray(Image.fromarray(labels).resize((cols, rows), Image.Resampling.NEAREST))
+
+
+def to_grid_exact(labels: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """A (H, W) label map resized to the patch grid by torch's ``nearest-exact`` (DINOv3)."""
+    t = torch.as_tensor(np.asarray(labels, dtype=np.float32))[None, None]
+    return F.interpolate(t, grid, mode="nearest-exact")[0, 0].numpy().astype(np.uint8)
+
+
+def to_frame_exact(
+    soft: torch.Tensor, ids: list[int], *, grid: tuple[int, int], size: tuple[int, int]
+) -> np.ndarray:
+    """The DINOv3 notebook's (H, W) object-id map from (P, C) soft labels; ``size`` is (W, H)."""
+    rows, cols = grid
+    maps = soft.T.reshape(1, len(ids), rows, cols).float()
+    maps = F.interpolate(maps, (size[1], size[0]), mode="nearest")
+    vmin = maps.flatten(2, 3).min(dim=2).values[:, :, None, None]
+    vmax = maps.flatten(2, 3).max(dim=2).values[:, :, None, None]
+    maps = torch.nan_to_num((maps - vmin) / (vmax - vmin), nan=0)[0]
+    return np.asarray(ids, dtype=np.uint8)[maps.argmax(0).numpy()]
 
 
 def normalise_channels(soft: torch.Tensor) -> torch.Tensor:

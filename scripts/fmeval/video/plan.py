@@ -2,11 +2,15 @@
 
 The schema checks each field and :func:`fmeval.config.check_config` the cross-field rules
 (models known, resolutions fit the patches, names apart from the segmentation datasets);
-this only gives the values their types and fills in the top-level models and resolutions.
+this only gives the values their types, fills in the top-level models and resolutions, and
+resolves the propagation protocol (a preset with the config's overrides, checked: a value
+that makes no sense is a ConfigError at plan time).
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from fmeval.video.protocol import DEFAULT, Protocol, resolve
 
 METHODS = ("propagate", "classifier")
 
@@ -19,7 +23,8 @@ class VideoPlan:
     models: tuple[str, ...]
     resolutions: tuple[int, ...]
     methods: tuple[str, ...]
-    options: dict[str, dict]  # per method
+    options: dict[str, dict]  # per method; propagate's is the protocol's values
+    protocol: Protocol
     bound_th: float
     strip_frames: int
 
@@ -28,12 +33,17 @@ def video_plan(config: Mapping) -> VideoPlan:
     """The video sweep of a schema-validated config (defaults filled in)."""
     video = config.get("video") or {}
     methods = tuple(video.get("methods") or METHODS)
+    protocol = resolve(video.get("protocol") or DEFAULT, video.get("propagate"))
+    options = {m: dict(video.get(m) or {}) for m in methods}
+    if "propagate" in options:
+        options["propagate"] = protocol.as_params()
     return VideoPlan(
         datasets={name: dict(entry) for name, entry in (video.get("datasets") or {}).items()},
         models=tuple(video.get("models") or config["models"]),
         resolutions=tuple(int(r) for r in (video.get("resolutions") or config["resolutions"])),
         methods=methods,
-        options={m: dict(video[m]) for m in methods},
+        options=options,
+        protocol=protocol,
         bound_th=float(video["bound_th"]),
         strip_frames=int(video["strip_frames"]),
     )

@@ -10,17 +10,57 @@ from fmeval.errors import ConfigError, DataError
 from fmeval.features.store import PatchFeatures, read_features
 from fmeval.runtime import pick_device
 from fmeval.video.classifier import PatchClassifier, object_fractions, train_index
-from fmeval.video.masks import to_frame, to_grid, write_masks
+from fmeval.video.masks import to_frame, to_frame_exact, to_grid, to_grid_exact, write_masks
 from fmeval.video.plan import METHODS
 from fmeval.video.propagation import one_hot, propagate
+from fmeval.video.protocol import PROTOCOLS, VOID, Protocol
 from fmeval.video.sequences import Frame, read_labels, read_video_manifest
 
 log = logging.getLogger(__name__)
 
 
-def object_ids(labels: np.ndarray) -> list[int]:
-    """Background 0 and every object id of a label map, sorted."""
-    return sorted({0, *np.unique(labels).tolist()})
+def without_void(labels: np.ndarray, void: int = VOID) -> np.ndarray:
+    """The label map with void pixels (davis2017: index 255) as background."""
+    labels = np.asarray(labels)
+    return np.where(labels == void, 0, labels).astype(labels.dtype)
+
+
+def object_ids(labels: np.ndarray, void: int = VOID) -> list[int]:
+    """Background 0 and every object id of a label map (void left out), sorted."""
+    return sorted({0, *np.unique(labels).tolist()} - {void})
+
+
+def scored_objects(first: np.ndarray, void: int = VOID) -> list[int]:
+    """The objects davis2017 scores: 1 .. the largest id of the first mask, void left out."""
+    return list(range(1, int(without_void(first, void).max()) + 1))
+
+
+def propagate_masks(
+    features,
+    first: np.ndarray,
+    *,
+    grid: tuple[int, int],
+    patch_size: int,
+    protocol: Protocol,
+    device: torch.device,
+) -> tuple[list[np.ndarray], list[int]]:
+    """Every frame's (H, W) object ids propagated from the ``first`` mask, and the ids.
+
+    ``features`` yields each frame's (P, D) patch features (row-major); void pixels of the
+    first mask are background (davis2017), so void is never propagated as an object.
+    """
+    first = without_void(first, protocol.void_label)
+    ids = object_ids(first, protocol.void_label)
+    size = (first.shape[1], first.shape[0])
+    exact = protocol.upsample == "dinov3"
+    small = to_grid_exact(first, grid) if exact else to_grid(first, grid)
+    soft = propagate(features, one_hot(small, ids), grid=grid, protocol=protocol, device=device)
+    if exact:
+        masks = [to_frame_exact(s, ids, grid=grid, size=size) for s in soft]
+    else:
+        masks = [to_frame(s, ids, grid=grid, patch_size=patch_size, size=size) for s in soft]
+    masks[0] = first  # the given mask, as the protocol writes it
+    return masks, ids
 
 
 def sequence_grid(pf: PatchFeatures, frames: list[Frame]) -> tuple[int, int]:
@@ -54,20 +94,20 @@ def predict_sequence(
     size = (first.shape[1], first.shape[0])
     if method == "propagate":
         given = 0
-        soft = propagate(
+        protocol = Protocol.from_params(options) if options else PROTOCOLS["dino"]
+        masks, ids = propagate_masks(
             (frame_features(pf, f) for f in frames),
-            one_hot(to_grid(first, grid), ids),
+            first,
             grid=grid,
+            patch_size=patch_size,
+            protocol=protocol,
             device=device,
-            **options,
         )
-        masks = [to_frame(s, ids, grid=grid, patch_size=patch_size, size=size) for s in soft]
-        masks[0] = first  # the given mask, as the protocol writes it
     elif method == "classifier":
         given = train_index(len(frames), options["train_frame"])
         if frames[given].mask is None:
             raise DataError(f"{frames[given].name} has no mask to train the classifier on")
-        labels = read_labels(frames[given].mask)
+        labels = without_void(read_labels(frames[given].mask))
         fractions = object_fractions(labels, ids[1:], grid=grid, patch_size=patch_size)
         clf = PatchClassifier(
             frame_features(pf, frames[given]),
@@ -92,6 +132,13 @@ def predict_sequence(
     return np.stack(masks), ids, given
 
 
+def protocol_text(method: str, options: Mapping, res: int | None = None) -> str:
+    """What the masks follow: "dino protocol[, temperature 0.5 instead of 0.1]", or not."""
+    if method == "propagate":
+        return Protocol.from_params(options).describe(res)
+    return "per-patch classifier (fmeval's own method, no published protocol)"
+
+
 def run_prediction(
     *,
     features: str,
@@ -105,16 +152,19 @@ def run_prediction(
     pf = read_features(features)
     sequences = read_video_manifest(dataset_manifest)
     dev = pick_device(device)
-    predicted, ids, given = {}, {}, {}
+    predicted, ids, given, objects = {}, {}, {}, {}
     for seq, frames in sequences.items():
         predicted[seq], ids[seq], given[seq] = predict_sequence(
             pf, frames, method=method, options=options, device=dev
         )
+        objects[seq] = scored_objects(read_labels(frames[0].mask))
         log.info("%s: %d frames, objects %s (%s)", seq, len(frames), ids[seq][1:], method)
     meta = {
         "method": method,
         "options": dict(options),
+        "protocol": protocol_text(method, options, pf.meta.get("res")),
         "ids": ids,
+        "objects": objects,
         "given": given,
         **{k: pf.meta.get(k) for k in ("dataset", "model", "res", "weights", "random_init")},
     }

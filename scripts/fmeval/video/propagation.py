@@ -1,11 +1,18 @@
-"""Label propagation by k-NN on patch features: the DINO video-segmentation protocol.
+"""Label propagation by k-NN on patch features, in the form of a named protocol.
 
 Each frame's soft labels are a weighted vote of its ``topk`` most similar source patches
 (cosine similarity), taken from the first frame (with its given mask) and the last
 ``n_last_frames`` predicted frames (with their soft predictions), and only from source
-patches within ``size_mask_neighborhood`` patches of the query (Chebyshev distance;
-0 = no restriction). The votes are ``exp(similarity / temperature)``, normalised over
-the ``topk`` kept, which is a softmax over them.
+patches within ``size_mask_neighborhood`` patches of the query (0 = no restriction).
+Two forms of the vote (``fmeval.video.protocol``), each computed in the order of its
+reference so that the masks are the reference's:
+
+- ``exp`` (DINO ``label_propagation``): ``exp(sim / T)``, multiplied by the 0/1
+  neighbourhood, zeroed below the k-th largest over all sources, divided by its sum;
+- ``softmax`` (DINOv3 notebook ``propagate``): ``sim`` set to -inf outside the
+  neighbourhood and below the k-th largest, ``softmax(sim / T)``, the result renormalised.
+
+Queries are taken in chunks so that the (sources x queries) affinities stay small.
 """
 
 from collections import deque
@@ -16,11 +23,15 @@ import torch
 import torch.nn.functional as F
 
 from fmeval.errors import ConfigError
+from fmeval.video.protocol import PROTOCOLS, Protocol
 
 CPU = torch.device("cpu")
+CHUNK_ELEMENTS = 2**26  # affinities per chunk of queries (256 MB of float32)
 
 
-def neighbourhood(rows: int, cols: int, size: int, *, device: torch.device) -> torch.Tensor:
+def neighbourhood(
+    rows: int, cols: int, size: int, *, device: torch.device, shape: str = "square"
+) -> torch.Tensor:
     """(P, P) bool: True where source patch j lies within ``size`` patches of query i."""
     r, c = torch.meshgrid(
         torch.arange(rows, device=device), torch.arange(cols, device=device), indexing="ij"
@@ -28,7 +39,10 @@ def neighbourhood(rows: int, cols: int, size: int, *, device: torch.device) -> t
     r, c = r.reshape(-1), c.reshape(-1)
     if size <= 0:
         return torch.ones(len(r), len(r), dtype=torch.bool, device=device)
-    return ((r[:, None] - r[None, :]).abs() <= size) & ((c[:, None] - c[None, :]).abs() <= size)
+    dr, dc = (r[:, None] - r[None, :]).abs(), (c[:, None] - c[None, :]).abs()
+    if shape == "circle":
+        return (dr * dr + dc * dc).float().sqrt() <= size
+    return (dr <= size) & (dc <= size)
 
 
 def one_hot(labels: np.ndarray, ids: list[int]) -> torch.Tensor:
@@ -40,23 +54,60 @@ def one_hot(labels: np.ndarray, ids: list[int]) -> torch.Tensor:
     return out
 
 
-def check_options(
-    *, n_last_frames: int, size_mask_neighborhood: int, topk: int, temperature: float
-) -> None:
-    if n_last_frames < 0 or size_mask_neighborhood < 0 or topk < 1 or not temperature > 0:
-        raise ConfigError(
-            f"bad propagation options (n_last_frames={n_last_frames}, size_mask_neighborhood="
-            f"{size_mask_neighborhood}, topk={topk}, temperature={temperature}); "
-            "set video.propagate: n_last_frames >= 0, size_mask_neighborhood >= 0, topk >= 1, "
-            "temperature > 0"
-        )
-
-
 def _tensor(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     """A float32 tensor on ``device`` (read-only arrays, e.g. Arrow views, are copied first)."""
     if not isinstance(x, torch.Tensor):
         x = torch.from_numpy(np.require(x, dtype=np.float32, requirements=["W"]))
     return x.to(device=device, dtype=torch.float32)
+
+
+def keys_exp(raw: list[torch.Tensor]) -> torch.Tensor:
+    """(S, D, P): DINO normalises the stacked (D, P) source features along D at every step."""
+    return F.normalize(torch.stack([f.T for f in raw]), dim=1, p=2)
+
+
+def keys_softmax(raw: list[torch.Tensor]) -> torch.Tensor:
+    """(S, P, D): the notebook's features, normalised once per frame (along D)."""
+    return torch.stack([F.normalize(f, dim=1, p=2) for f in raw])
+
+
+def vote_exp(query, keys, values, near, *, topk: int, temperature: float) -> torch.Tensor:
+    """(Q, C): DINO's vote for a chunk of Q queries over S context frames of P patches.
+
+    ``query`` (Q, D) is L2-normalised, ``keys`` from :func:`keys_exp`, ``values``
+    (S * P, C), ``near`` (Q, P) the neighbourhood rows of these queries.
+    """
+    n_ctx = keys.shape[0]
+    aff = torch.exp(torch.bmm(query.unsqueeze(0).repeat(n_ctx, 1, 1), keys) / temperature)
+    aff *= near.unsqueeze(0).float()  # (S, Q, P)
+    aff = aff.transpose(2, 1).reshape(-1, query.shape[0])  # (S * P, Q)
+    kth = torch.min(torch.topk(aff, dim=0, k=topk).values, dim=0).values
+    aff.masked_fill_(aff < kth, 0)  # DINO: aff[aff < tk_val_min] = 0
+    aff = aff / torch.sum(aff, keepdim=True, dim=0)
+    return torch.mm(values.T, aff).T
+
+
+def vote_softmax(query, keys, values, near, *, topk: int, temperature: float) -> torch.Tensor:
+    """(Q, C): the DINOv3 notebook's vote (``keys`` from :func:`keys_softmax`)."""
+    dot = torch.einsum("qd,spd->qsp", query, keys)
+    dot = torch.where(near[:, None, :], dot, -torch.inf).flatten(1)  # (Q, S * P)
+    kth = torch.topk(dot, dim=1, k=topk).values[:, -1:]
+    dot = torch.where(dot >= kth, dot, -torch.inf)
+    probs = torch.mm(F.softmax(dot / temperature, dim=1), values)
+    return probs / probs.sum(dim=1, keepdim=True)
+
+
+VOTES = {"exp": (keys_exp, vote_exp), "softmax": (keys_softmax, vote_softmax)}
+
+
+def check_candidates(near: torch.Tensor, topk: int) -> None:
+    """Every query must have ``topk`` source patches on the first frame alone."""
+    fewest = int(near.sum(1).min())
+    if topk > fewest:
+        raise ConfigError(
+            f"video.propagate.topk is {topk} but a patch has only {fewest} source patches in "
+            "its neighbourhood on this grid; lower topk or raise size_mask_neighborhood"
+        )
 
 
 @torch.inference_mode()
@@ -65,43 +116,50 @@ def propagate(
     first_labels: torch.Tensor,
     *,
     grid: tuple[int, int],
-    n_last_frames: int = 7,
-    size_mask_neighborhood: int = 12,
-    topk: int = 5,
-    temperature: float = 0.7,
+    protocol: Protocol = PROTOCOLS["dino"],
     device: torch.device = CPU,
+    chunk_elements: int = CHUNK_ELEMENTS,
 ) -> Iterator[torch.Tensor]:
     """Soft labels (P, C) of every frame, the first being ``first_labels`` itself.
 
     ``features`` yields each frame's (P, D) patch features in row-major grid order
     (P = rows * cols); ``first_labels`` is the first frame's (P, C) one-hot labels.
     """
-    check_options(
-        n_last_frames=n_last_frames,
-        size_mask_neighborhood=size_mask_neighborhood,
-        topk=topk,
-        temperature=temperature,
-    )
+    make_keys, vote = VOTES[protocol.weighting]
     frames = iter(features)
-    first = F.normalize(_tensor(next(frames), device), dim=1)
+    first = _tensor(next(frames), device)
     labels0 = first_labels.to(device).float()
     n_patches = first.shape[0]
     if n_patches != grid[0] * grid[1] or labels0.shape[0] != n_patches:
         raise ValueError(
             f"grid {grid} does not match {n_patches} patches / {labels0.shape[0]} labels"
         )
-    near = neighbourhood(*grid, size_mask_neighborhood, device=device)
-    recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=n_last_frames)
+    near = neighbourhood(
+        *grid, protocol.size_mask_neighborhood, device=device, shape=protocol.neighborhood_shape
+    )
+    check_candidates(near, protocol.topk)
+    recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=protocol.n_last_frames)
     yield labels0.cpu()
     for feat in frames:
-        query = F.normalize(_tensor(feat, device), dim=1)
+        raw = _tensor(feat, device)
+        query = F.normalize(raw, dim=1, p=2)
         sources = [(first, labels0), *recent]
-        keys = torch.stack([k for k, _ in sources])  # (S, P, D)
+        keys = make_keys([f for f, _ in sources])
         values = torch.cat([v for _, v in sources])  # (S * P, C)
-        sim = torch.einsum("pd,sqd->psq", query, keys)  # (P, S, P)
-        sim = sim.masked_fill(~near[:, None, :], float("-inf")).reshape(n_patches, -1)
-        top, index = sim.topk(min(topk, sim.shape[1]), dim=1)
-        weights = torch.softmax(top / temperature, dim=1)  # (P, k)
-        soft = torch.einsum("pk,pkc->pc", weights, values[index])
-        recent.append((query, soft))
+        step = max(1, chunk_elements // (len(sources) * n_patches))
+        soft = torch.cat(
+            [
+                vote(
+                    query[i : i + step],
+                    keys,
+                    values,
+                    near[i : i + step],
+                    topk=protocol.topk,
+                    temperature=protocol.temperature,
+                )
+                for i in range(0, n_patches, step)
+            ]
+        )
+        if protocol.n_last_frames:
+            recent.append((raw, soft))
         yield soft.cpu()

@@ -39,26 +39,44 @@ def read_metrics(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
 
 
 def sequence_scores(metrics: pd.DataFrame) -> pd.DataFrame:
-    """J, F and J&F per configuration and sequence, plus a ``mean`` row (over all objects)."""
+    """J, F and J&F per configuration: one row per object as davis2017 reports them
+    (``object`` 1, 2, ...), a per-sequence mean over objects (``object`` "mean") where a
+    sequence has several, and the global ``mean`` row (over all objects, davis2017's)."""
     scored = metrics[metrics["scored"]]
     per_object = scored.groupby([*KEYS, "sequence", "object"], sort=True)[["J", "F"]].mean()
-    seqs = per_object.groupby(level=[*KEYS, "sequence"]).mean().reset_index()
+    objects = per_object.reset_index()
+    objects["object"] = objects["object"].astype(int).astype(str)
+    per_seq = per_object.groupby(level=[*KEYS, "sequence"])
+    seqs = per_seq.mean()[per_seq.size() > 1].reset_index().assign(object="mean")
     means = per_object.groupby(level=KEYS).mean().reset_index().assign(sequence="mean")
-    table = pd.concat([seqs, means], ignore_index=True)
+    table = pd.concat([objects, seqs, means.assign(object="")], ignore_index=True)
     table["J&F"] = (table["J"] + table["F"]) / 2
     flags = metrics.groupby(KEYS)["random_init"].any().reset_index()
-    return table.merge(flags, on=KEYS).sort_values([*KEYS, "sequence"], key=_mean_last)
+    table = table.merge(flags, on=KEYS)
+    if "protocol" in metrics:
+        table = table.merge(metrics.groupby(KEYS)["protocol"].first().reset_index(), on=KEYS)
+    return table.sort_values([*KEYS, "sequence", "object"], key=_mean_last, ignore_index=True)
 
 
 def _mean_last(col: pd.Series) -> pd.Series:
-    return col.map(lambda v: (v == "mean", v)) if col.name == "sequence" else col
+    if col.name in ("sequence", "object"):
+        return col.map(lambda v: (v == "mean", v))
+    return col
+
+
+def row_label(sequence: str, obj: str) -> str:
+    """davis2017's object name ``<sequence>_<object>``, ``<sequence> (mean)``, or ``mean``."""
+    if sequence == "mean":
+        return "mean"
+    return f"{sequence} (mean)" if obj == "mean" else f"{sequence}_{obj}"
 
 
 def jf_matrix(scores: pd.DataFrame) -> pd.DataFrame:
-    """J&F with sequences as rows (the mean last) and one column per model x res x method."""
+    """J&F with objects as rows (the mean last) and one column per model x res x method."""
     label = scores["model"] + " @" + scores["res"].astype(str) + " " + scores["method"]
-    wide = scores.assign(config=label).pivot_table(
-        index=["dataset", "sequence"], columns="config", values="J&F", sort=False
+    names = [row_label(s, o) for s, o in zip(scores["sequence"], scores["object"])]
+    wide = scores.assign(config=label, name=names).pivot_table(
+        index=["dataset", "name"], columns="config", values="J&F", sort=False
     )
     return wide.reset_index()
 

@@ -63,14 +63,30 @@ def test_jf_table_by_sequence_and_configuration(tmp_path, monkeypatch):
     section = dom.by_id("video")
     table = dom.by_id("video-davis")
     header = [th.text for th in table.find_all("th")]
-    assert header == ["sequence", "vits14 @112 classifier", "vits14 @112 propagate"]
+    assert header == ["object", "vits14 @112 classifier", "vits14 @112 propagate"]
     rows = table.find_all("tr")[1:]
-    assert [r.find_all("td")[0].text for r in rows] == SEQUENCES  # the mean last
+    # davis2017's object rows, <sequence>_<object>; the mean last
+    assert [r.find_all("td")[0].text for r in rows] == ["blackswan_1", "dog_1", "mean"]
     assert all("random" in r.classes for r in rows)
     # blackswan, propagate: J 0.6, F 0.4, J&F 0.5
     assert rows[0].find_all("td")[2].text == "0.500 (0.600 / 0.400)"
     assert len(section.find_all("img")) == 2
     assert "video rows of vits14" in dom.by_id("random-banner").text
+    # the protocol, its sources, its departures and the published figures (issue 25)
+    protocol = dom.by_id("video-protocol").text
+    assert "dino protocol" in protocol and "eval_video_segmentation.py" in protocol
+    assert "Caron et al." in protocol and "temperature 0.1" in protocol
+    departures = [li.text for li in dom.by_id("video-departures").find_all("li")]
+    assert any(d.startswith("void (palette index 255)") for d in departures)
+    published = dom.by_id("video-published")
+    assert "published, not measured here" in published.text
+    cells = [tr.find_all("td")[:2] for tr in published.find_all("tr")[1:]]
+    assert [(a.text, b.text) for a, b in cells] == [
+        ("DINO ViT-S/16", "61.8"),
+        ("DINO ViT-B/16", "62.3"),
+        ("DINO ViT-S/8", "69.9"),
+        ("DINO ViT-B/8", "71.4"),
+    ]
 
 
 def test_no_video_gives_no_table(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ from snakemake.utils import validate
 
 from fmeval.config import check_config
 from fmeval.errors import ConfigError
+from fmeval.video import protocol
 from fmeval.video.plan import video_plan
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
@@ -29,17 +30,66 @@ def test_no_video_section_means_no_video_datasets():
     plan = video_plan(config)
     assert plan.datasets == {}
     assert plan.models == ("dinov2_vits14",) and plan.resolutions == (224, 448)
-    assert plan.options["propagate"] == {
+    # the default is DINO's eval_video_segmentation.py, every value from it
+    propagate = plan.options["propagate"]
+    assert plan.protocol.name == "dino" and propagate["description"].startswith("dino protocol")
+    assert {k: propagate[k] for k in ("n_last_frames", "size_mask_neighborhood", "topk")} == {
         "n_last_frames": 7,
         "size_mask_neighborhood": 12,
         "topk": 5,
-        "temperature": 0.7,
     }
+    assert propagate["temperature"] == 0.1 and propagate["weighting"] == "exp"
+    assert propagate["norm"] is True and propagate["void_label"] == 255
+
+
+def test_an_override_is_named_in_the_protocol(monkeypatch):
+    monkeypatch.setattr(protocol, "FEATURES_FOLLOW_PROTOCOL", True)
+    config = validated({"protocol": "dinov3", "propagate": {"temperature": 0.5}})
+    plan = video_plan(config)
+    assert plan.options["propagate"]["temperature"] == 0.5
+    assert plan.protocol.description == "dinov3 protocol, temperature 0.5 instead of 0.2"
+    # the protocol's own value is no override
+    same = video_plan(validated({"protocol": "dinov3", "propagate": {"temperature": 0.2}}))
+    assert same.protocol.description == "dinov3 protocol"
+    # features at another size than the protocol's are named too
+    assert same.protocol.describe(112) == "dinov3 protocol, frames 112 px instead of 960"
+
+
+def test_features_not_yet_the_protocols_are_named(monkeypatch):
+    monkeypatch.setattr(protocol, "FEATURES_FOLLOW_PROTOCOL", False)
+    plan = video_plan(validated({}))
+    assert plan.protocol.description == (
+        "dino protocol, tokens without the final norm, frames resized by fmeval, not dino's"
+    )
+
+
+@pytest.mark.parametrize(
+    ("propagate", "message"),
+    [
+        (
+            {"temperature": 0},
+            r"^video.propagate.temperature is 0 \(dino protocol\): the temperature must be > 0; "
+            r"use the protocol's 0.1",
+        ),
+        ({"temperature": -0.5}, r"^video.propagate.temperature is -0.5 "),
+        ({"topk": 0}, r"^video.propagate.topk is 0 \(dino protocol\): top-k must be >= 1"),
+        (
+            {"topk": 170},
+            r"^video.propagate.topk is 170 \(dino protocol\): larger than the 169 source patches",
+        ),
+        ({"size_mask_neighborhood": -1}, r"^video.propagate.size_mask_neighborhood is -1 "),
+        ({"n_last_frames": -2}, r"^video.propagate.n_last_frames is -2 "),
+    ],
+)
+def test_senseless_overrides_are_one_line_errors(propagate, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        video_plan(validated({"propagate": propagate}))
+    assert "\n" not in str(err.value)
 
 
 def test_test_video_config_and_defaults():
     video = yaml.safe_load((REPO / "config" / "test-video.yaml").read_text())["video"]
-    del video["propagate"], video["classifier"]
+    del video["protocol"], video["classifier"]
     config = validated(video)
     check_config(config)
     plan = video_plan(config)
@@ -55,7 +105,6 @@ def test_test_video_config_and_defaults():
     ("video", "message"),
     [
         ({"models": ["nope"]}, r"video.models \['nope'\] are not keys"),
-        ({"resolutions": [100]}, r"video.resolutions: 100 is not a multiple of the patch size 14"),
         ({"datasets": {"davis": {"source": "x"}}}, r"names of segmentation datasets"),
     ],
 )
@@ -67,8 +116,9 @@ def test_cross_field_rules(video, message):
 @pytest.mark.parametrize(
     "video",
     [
-        {"propagate": {"topk": 0}},
-        {"propagate": {"temperature": 0}},
+        {"propagate": {"topk": 2.5}},
+        {"propagate": {"temperature": "hot"}},
+        {"protocol": "dinov2"},
         {"methods": ["optical-flow"]},
         {"classifier": {"train_frame": "last"}},
         {"datasets": {"v": {"source": "x", "typo": 1}}},

@@ -11,11 +11,12 @@ from fmeval.features.store import feature_column
 from fmeval.io.tables import write_table
 from fmeval.video.masks import read_masks
 from fmeval.video.prediction import run_prediction
+from fmeval.video.protocol import PROTOCOLS
 from fmeval.video.scores import run_scoring
 from fmeval.video.sequences import download_video, read_video_manifest
 
 OPTIONS = {
-    "propagate": {"n_last_frames": 7, "size_mask_neighborhood": 12, "topk": 5, "temperature": 0.7},
+    "propagate": PROTOCOLS["dino"].as_params(),
     "classifier": {"train_frame": "first", "c": 1.0, "max_iter": 100},
 }
 
@@ -125,3 +126,35 @@ def test_classifier_on_the_middle_frame(dataset):
     given = table[table["given"]]
     assert set(given["t"]) == {4} and not given["scored"].any()
     assert set(table.loc[table["scored"], "t"]) == {1, 2, 3, 5, 6}
+
+
+def test_an_override_is_named_in_every_output(dataset, monkeypatch):
+    from fmeval.video import protocol
+
+    monkeypatch.setattr(protocol, "FEATURES_FOLLOW_PROTOCOL", True)
+    resolve = protocol.resolve
+
+    tmp, manifest = dataset
+    out = tmp / "override"
+    options = resolve("dinov3", {"temperature": 0.5}).as_params()
+    run_prediction(
+        features=str(tmp / "features.parquet"),
+        dataset_manifest=str(manifest),
+        method="propagate",
+        options=options,
+        device="cpu",
+        masks=str(out / "masks.npz"),
+    )
+    text = "dinov3 protocol, temperature 0.5 instead of 0.2, frames 96 px instead of 960"
+    meta = read_masks(out / "masks.npz")[1]
+    assert meta["protocol"] == text and meta["options"]["temperature"] == 0.5
+    labels = {"dataset": "synth", "model": "pixels", "res": 96, "method": "propagate"}
+    summary = run_scoring(
+        masks=str(out / "masks.npz"),
+        dataset_manifest=str(manifest),
+        labels=labels,
+        metrics=str(out / "metrics.parquet"),
+        summary=str(out / "summary.json"),
+    )
+    assert summary["protocol"] == text
+    assert (pd.read_parquet(out / "metrics.parquet")["protocol"] == text).all()

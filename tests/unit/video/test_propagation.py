@@ -1,6 +1,7 @@
 """Label propagation: the neighbourhood, the k-NN vote and a synthetic moving disc."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,13 @@ from fmeval.errors import ConfigError
 from fmeval.video.masks import to_frame, to_grid
 from fmeval.video.metrics import region_similarity
 from fmeval.video.propagation import neighbourhood, one_hot, propagate
+from fmeval.video.protocol import PROTOCOLS
+
+FORMS = sorted(PROTOCOLS)
+
+
+def proto(name: str = "dino", **values):
+    return replace(PROTOCOLS[name], **values)
 
 
 def test_neighbourhood_matches_the_loop_definition():
@@ -26,7 +34,16 @@ def test_neighbourhood_matches_the_loop_definition():
     assert neighbourhood(2, 3, 0, device=torch.device("cpu")).all()  # 0: no restriction
 
 
-def test_vote_is_a_softmax_over_the_topk():
+def test_circle_neighbourhood_is_the_euclidean_disc():
+    rows, cols, size = 7, 9, 2.0
+    near = neighbourhood(rows, cols, 2, device=torch.device("cpu"), shape="circle").numpy()
+    for i, j, a, b in itertools.product(range(rows), range(cols), range(rows), range(cols)):
+        inside = (i - a) ** 2 + (j - b) ** 2 <= size**2
+        assert near[i * cols + j, a * cols + b] == inside
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_vote_is_a_softmax_over_the_topk(name):
     # Two source patches with labels A and B; the query is closer to A.
     feats0 = np.array([[1.0, 0.0], [0.6, 0.8]], dtype=np.float32)
     query = np.array([[0.8, 0.6], [0.8, 0.6]], dtype=np.float32)
@@ -36,10 +53,9 @@ def test_vote_is_a_softmax_over_the_topk():
             [feats0, query],
             labels0,
             grid=(1, 2),
-            n_last_frames=0,
-            size_mask_neighborhood=0,
-            topk=2,
-            temperature=0.5,
+            protocol=proto(
+                name, n_last_frames=0, size_mask_neighborhood=0, topk=2, temperature=0.5
+            ),
         )
     )
     sims = np.array([0.8, 0.48 + 0.48])  # cosine of the query with patch A and with patch B
@@ -48,7 +64,8 @@ def test_vote_is_a_softmax_over_the_topk():
     torch.testing.assert_close(out[0], labels0)
 
 
-def test_topk_one_copies_the_nearest_label():
+@pytest.mark.parametrize("name", FORMS)
+def test_topk_one_copies_the_nearest_label(name):
     rng = np.random.default_rng(0)
     feats = rng.normal(size=(6, 8)).astype(np.float32)
     labels = one_hot(rng.integers(0, 3, size=(2, 3)).astype(np.uint8), [0, 1, 2])
@@ -57,21 +74,21 @@ def test_topk_one_copies_the_nearest_label():
             [feats, feats, feats],
             labels,
             grid=(2, 3),
-            n_last_frames=1,
-            size_mask_neighborhood=1,
-            topk=1,
+            protocol=proto(name, n_last_frames=1, size_mask_neighborhood=1, topk=1),
         )
     )
     for soft in out:
         torch.testing.assert_close(soft, labels)
 
 
-def test_bad_options_are_one_clear_error():
-    with pytest.raises(ConfigError, match="topk"):
-        list(propagate([np.ones((1, 2))], torch.ones(1, 1), grid=(1, 1), topk=0))
+def test_topk_beyond_the_grid_is_one_clear_error():
+    # plan time cannot know the grid: a 1 x 2 grid has 2 candidates for top-5
+    with pytest.raises(ConfigError, match=r"^video.propagate.topk is 5 but a patch has only 2 "):
+        list(propagate([np.ones((2, 2))] * 2, torch.ones(2, 1), grid=(1, 2)))
 
 
-def test_moving_disc_is_tracked():
+@pytest.mark.parametrize("name", FORMS)
+def test_moving_disc_is_tracked(name):
     frames, masks = moving_disc()
     grid = (frames.shape[1] // PATCH, frames.shape[2] // PATCH)
     first = one_hot(to_grid(masks[0], grid), [0, 1])
@@ -79,10 +96,7 @@ def test_moving_disc_is_tracked():
         (pixel_patches(f) for f in frames),
         first,
         grid=grid,
-        n_last_frames=7,
-        size_mask_neighborhood=12,
-        topk=5,
-        temperature=0.7,
+        protocol=PROTOCOLS[name],
     )
     size = (masks.shape[2], masks.shape[1])
     js = [

@@ -18,15 +18,19 @@ def metrics_table() -> pd.DataFrame:
     return table.assign(dataset="d", model="m", res=112, method="propagate", random_init=True)
 
 
-def test_sequence_rows_and_the_mean_over_objects():
-    scores = sequence_scores(metrics_table()).set_index("sequence")
-    assert list(scores.index) == ["a", "b", "mean"]
-    assert scores.loc["a", "J"] == pytest.approx(0.75) and scores.loc["a", "F"] == 0.5
-    assert scores.loc["b", ["J", "F"]].tolist() == pytest.approx([0.4, 0.6])
+def test_one_row_per_object_and_the_means():
+    scores = sequence_scores(metrics_table())
+    names = [f"{s}/{o}" for s, o in zip(scores["sequence"], scores["object"])]
+    # davis2017's rows are objects; b has two, so it also gets its mean; the mean last
+    assert names == ["a/1", "b/1", "b/2", "b/mean", "mean/"]
+    scores = scores.set_index(["sequence", "object"])
+    assert scores.loc[("a", "1"), "J"] == pytest.approx(0.75) and scores.loc[("a", "1"), "F"] == 0.5
+    assert scores.loc[("b", "1"), ["J", "F"]].tolist() == pytest.approx([0.2, 0.4])
+    assert scores.loc[("b", "mean"), ["J", "F"]].tolist() == pytest.approx([0.4, 0.6])
     # the mean is over the three objects, not over the two sequences
-    assert scores.loc["mean", "J"] == pytest.approx((0.75 + 0.2 + 0.6) / 3)
-    assert scores.loc["mean", "J&F"] == pytest.approx(
-        (scores.loc["mean", "J"] + scores.loc["mean", "F"]) / 2
+    assert scores.loc[("mean", ""), "J"] == pytest.approx((0.75 + 0.2 + 0.6) / 3)
+    assert scores.loc[("mean", ""), "J&F"] == pytest.approx(
+        (scores.loc[("mean", ""), "J"] + scores.loc[("mean", ""), "F"]) / 2
     )
     assert scores["random_init"].all()
 
@@ -34,7 +38,7 @@ def test_sequence_rows_and_the_mean_over_objects():
 def test_jf_matrix_has_one_column_per_configuration():
     table = pd.concat([metrics_table(), metrics_table().assign(method="classifier", J=0.0)])
     wide = jf_matrix(sequence_scores(table))
-    assert list(wide["sequence"]) == ["a", "b", "mean"]
+    assert list(wide["name"]) == ["a_1", "b_1", "b_2", "b (mean)", "mean"]
     assert {"m @112 propagate", "m @112 classifier"} <= set(wide.columns)
 
 
