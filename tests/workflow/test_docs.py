@@ -22,24 +22,12 @@ from docs_examples import runnable
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is absent")
 
 # Examples that need a fix another branch makes (by a piece of their code): xfail until merged.
-PENDING = {
-    "source: ../shared/data/davis2016-video,": "issue 22 item 1, fixed in branch h22-bugs",
-    "source: ../shared/data/davis2016-fg/test": "issue 22 item 1, fixed in branch h22-bugs",
-}
 LINKED = ["Snakefile", "config", "config.yaml", "profiles", "rules", "schemas", "scripts"]
 LINKED += ["tests", "report", "envs", "Makefile", "perf"]
 
 
 def _params(lang: str) -> list:
-    params = []
-    for example in runnable(lang):
-        marks = [
-            pytest.mark.xfail(strict=False, reason=reason)
-            for piece, reason in PENDING.items()
-            if piece in example.code
-        ]
-        params.append(pytest.param(example, id=example.id, marks=marks))
-    return params
+    return [pytest.param(example, id=example.id) for example in runnable(lang)]
 
 
 def checkout(root: Path) -> Path:

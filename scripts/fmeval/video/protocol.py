@@ -151,8 +151,8 @@ def resolve(name: str, overrides: Mapping | None = None) -> Protocol:
 def _check(p: Protocol, base: Protocol) -> None:
     def bad(key: str, problem: str) -> ConfigError:
         return ConfigError(
-            f"video.propagate.{key} is {getattr(p, key)} ({p.name} protocol): {problem}; "
-            f"use the protocol's {getattr(base, key)} (remove the key) or a valid value"
+            f"video.propagate.{key} is {getattr(p, key):g} ({p.name} protocol): {problem}; "
+            f"use the protocol's {getattr(base, key):g} (remove the key) or a valid value"
         )
 
     if not p.temperature > 0:
