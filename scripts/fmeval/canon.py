@@ -161,7 +161,11 @@ def _canon(value: Any, schema: Mapping, root: Mapping) -> Any:
 
 def canonical_config(config: Mapping, schema: Mapping) -> dict:
     """The validated ``config`` in its one canonical spelling (see the module docstring)."""
-    return _canon(config, schema, schema)
+    canon = _canon(config, schema, schema)
+    for key, entry in canon.get("models", {}).items():  # a model's name defaults to its key
+        if isinstance(entry, dict) and not entry.get("name"):
+            canon["models"][key] = dict(sorted({**entry, "name": key}.items()))
+    return canon
 
 
 def canonicalise_rules(rules, wrap: Callable[[Any], Any] = canonical_param) -> None:

@@ -94,3 +94,15 @@ def test_execution_settings_leave_the_result_config():
     assert "memory_mb" in config["probe"] and "memory_mb" not in kept["probe"]
     assert kept["probe"]["cs"] == config["probe"]["cs"]
     assert "probe.memory_mb" in EXECUTION_SETTINGS
+
+
+def test_a_models_name_written_out_as_its_key_is_the_same_config():
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    spelt = copy.deepcopy(config)
+    for key, entry in spelt["models"].items():
+        entry["name"] = key  # the code's default (fmeval.features.models), written out
+    assert repr(as_workflow(spelt)) == repr(as_workflow(config))
+    changed = copy.deepcopy(config)
+    (entry,) = changed["models"].values()
+    entry["name"] = "dinov2_vitb14"  # a real change stays one
+    assert as_workflow(changed) != as_workflow(config)
