@@ -62,11 +62,16 @@ def fit_probe(x: np.ndarray, y: np.ndarray, c: float, *, max_iter: int, tol: flo
     )
 
 
+def top_accuracy(ranked: np.ndarray, y) -> tuple[float, float]:
+    """(top-1 %, top-5 %) of (N, k) ranked labels against the true labels ``y``."""
+    hit = ranked == np.asarray(y)[:, None]
+    return float(100 * hit[:, 0].mean()), float(100 * hit.any(1).mean())
+
+
 def _accuracy(probe: Probe, x, y) -> tuple[float, float, np.ndarray]:
     """(top-1 %, top-5 %, predicted label) of ``probe`` on (x, y)."""
     ranked = probe.rank(x, min(5, len(probe.classes)))
-    hit = ranked == np.asarray(y)[:, None]
-    return float(100 * hit[:, 0].mean()), float(100 * hit.any(1).mean()), ranked[:, 0]
+    return (*top_accuracy(ranked, y), ranked[:, 0])
 
 
 @dataclass

@@ -13,13 +13,13 @@ scikit-learn's (cuML's own arguments ``output_type``, ``linesearch_max_iter`` ha
 
 import logging
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
+from fmeval.classify.linear import ProbeResult, top_accuracy
 from fmeval.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -62,17 +62,10 @@ def _top(model, x: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]
     probas = model.predict_proba(x)
     n = min(5, probas.shape[1])
     ranked = model.classes_[np.argsort(-probas, axis=1, kind="stable")[:, :n]]
-    hit = ranked == y[:, None]
-    return float(100 * hit[:, 0].mean()), float(100 * hit.any(1).mean()), ranked
+    return (*top_accuracy(ranked, y), ranked)
 
 
-@dataclass
-class LogRegResult:
-    rows: list[dict]  # one per C: C, val_top1, val_top5, converged, selected
-    best_c: float
-    test_top1: float
-    test_top5: float
-    predicted: np.ndarray  # (n_test,) class index
+LogRegResult = ProbeResult  # the same record as fmeval-v1's probe: per-C rows, C, test scores
 
 
 def dinov2_log_regression(
