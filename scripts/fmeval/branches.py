@@ -96,9 +96,11 @@ def off_reasons(config: Mapping) -> dict[str, str]:
     reasons = {}
     for branch in BRANCHES:
         if branch.name not in on:
-            reasons[branch.name] = f"{branch.title} is off: `branches` does not list {branch.name}"
+            reasons[branch.name] = (
+                f"{branch.title} is off in this run: `branches` does not list {branch.name}"
+            )
         elif default and branch.auto and not datasets_of(config, branch):
-            reasons[branch.name] = f"{branch.title} is off: {branch.datasets} is empty"
+            reasons[branch.name] = f"{branch.title} is off in this run: {branch.datasets} is empty"
     return reasons
 
 
