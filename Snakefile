@@ -37,5 +37,7 @@ rule all:
 
 # Every rule's params in one canonical spelling (sorted mappings, recursively; callables'
 # results too), so that how a config is written never reruns a job: fmeval.canon. This stays
-# the last line, after every rule, so a rule added in any rules/*.smk is covered.
+# the last line but one, after every rule, so a rule added in any rules/*.smk is covered.
 canonicalise_rules(workflow.rules)
+# issue 24: Slurm partitions from each rule's own `resources: gpu` (rules/common.smk)
+route_gpu_jobs(workflow.rules)

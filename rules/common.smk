@@ -482,3 +482,35 @@ def feature_rule(files):
     return (
         "extract_features" if files == FEATURE_DEFAULT else "extract_features_variant"
     )
+
+
+# --- GPU routing (issue 24): the Slurm partition follows each job's own `gpu` resource -------
+
+
+def route_gpu_jobs(rules):
+    """With FMEVAL_SLURM_GPU_PARTITION set (profiles/slurm), every job of a rule with a
+    `gpu` resource goes to that partition when its gpu is above 0 (a number, or a function
+    of the job such as get_method_gpus) and to FMEVAL_SLURM_PARTITION otherwise; jobs of
+    rules without one take the profile's default. Derived from the rules, so a new GPU rule
+    cannot be missed; the Snakefile calls it after every rule. Where jobs run, not what they
+    compute: it changes no params.
+    """
+    gpu_partition = os.environ.get("FMEVAL_SLURM_GPU_PARTITION", "")
+    cpu_partition = os.environ.get("FMEVAL_SLURM_PARTITION", "")
+    if not gpu_partition:
+        return
+    for r in rules:
+        if "gpu" in r.resources:
+            r.resources["slurm_partition"] = _partition_of(
+                r.resources["gpu"], gpu_partition, cpu_partition
+            )
+
+
+def _partition_of(gpu, gpu_partition, cpu_partition):
+    """A resource function: ``gpu_partition`` when the job's ``gpu`` resource is above 0."""
+
+    def partition(wildcards, input, attempt, threads=None):
+        value = gpu.evaluate(wildcards, input=input, attempt=attempt, threads=threads)
+        return gpu_partition if int(value.value or 0) > 0 else cpu_partition
+
+    return partition
