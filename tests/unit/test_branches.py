@@ -97,7 +97,8 @@ def test_a_dataset_name_belongs_to_one_branch():
     cfg["classify"] = {"datasets": {"clip": SOURCE}}
     with pytest.raises(
         ConfigError,
-        match=r"^classify.datasets.clip: the name 'clip' is also a video dataset \(video.datasets.clip\)",
+        match=r"^classify.datasets.clip: the name 'clip' is also a video dataset "
+        r"\(video.datasets.clip\)",
     ):
         check_branches(cfg)
     cfg["classify"] = {"datasets": {"frames": SOURCE}}
