@@ -132,5 +132,8 @@ register_branch(
             rules.fetch_model.output.manifest, model=list(MODELS)
         ),
     },
-    shared=["fetch_model", feature_rule(features_of(CLASSIFY.tap, CLASSIFY.transform))],
+    shared=[
+        "fetch_model",
+        feature_maker(features_of(CLASSIFY.tap, CLASSIFY.transform)),
+    ],
 )

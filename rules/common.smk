@@ -455,7 +455,7 @@ def _registered(name):
 
 
 def get_final_output():
-    """`rule all`'s inputs: the final targets and report inputs of every branch that runs."""
+    """The inputs of the `all` rule: the targets and report inputs of every branch that runs."""
     out = []
     for name in BRANCHES_ON:
         reg = _registered(name)
@@ -476,9 +476,10 @@ def get_report_inputs():
     return inputs
 
 
-def feature_rule(files):
-    """The rule that makes features_of()'s ``files``: extract_features for the default
-    tap and transform, extract_features_variant for the others (a branch's `shared`)."""
+def feature_maker(files):
+    """Which of extract_features (the default tap and transform) and
+    extract_features_variant (any other) makes features_of()'s ``files``, for the
+    `shared` list of a branch."""
     return (
         "extract_features" if files == FEATURE_DEFAULT else "extract_features_variant"
     )

@@ -147,5 +147,5 @@ register_branch(
             rules.fetch_model.output.manifest, model=list(VIDEO.models)
         ),
     },
-    shared=["fetch_model", feature_rule(VIDEO_FEATURES)],
+    shared=["fetch_model", feature_maker(VIDEO_FEATURES)],
 )
