@@ -189,3 +189,21 @@ def test_slurm_gpu_jobs_go_to_the_gpu_partition(tmp_path, monkeypatch, name):
             if j["rule"] == "reconstruct_sinograms"
         }
         assert ct == {"method=fbp": False, "method=ram": True, "method=tv": True}
+
+
+def test_a_video_and_a_classify_dataset_of_one_name_is_one_config_line(tmp_path):
+    """Not Snakemake's AmbiguousRuleException: both would be resources/datasets/<name>/."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent")
+    config = merged(["test.yaml", "test-video.yaml", "test-classify.yaml"])
+    config["classify"]["datasets"] = {
+        "davis16-video": config["classify"]["datasets"]["davis-frames"]
+    }
+    proc = run_snakemake(workspace(tmp_path), config, "-n", check=False)
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "error" in line.lower()]
+    assert proc.returncode != 0 and not scheduled_jobs(proc)
+    assert errors == [
+        "config error: classify.datasets.davis16-video: the name 'davis16-video' is also a "
+        "video dataset (video.datasets.davis16-video); every branch's datasets live in "
+        "resources/datasets/<name>/, so rename one"
+    ]
