@@ -75,15 +75,13 @@ def listed(config: Mapping) -> list[str]:
     names = config.get("branches")
     if names is None:
         return list(NAMES)
+    names = [names] if isinstance(names, str) else names
     from fmeval.config import suggest  # the schema checks' wording; config imports us
 
     seen = set()
     for i, name in enumerate(names):
         if name not in NAMES:
-            raise ConfigError(
-                f"branches[{i}]: {name!r} is not a branch{suggest(name, NAMES)}; "
-                f"the branches are {', '.join(NAMES)}"
-            )
+            raise ConfigError(f"branches[{i}]: {name!r} is not a branch{suggest(name, NAMES)}")
         if name in seen:
             raise ConfigError(f"branches[{i}]: {name!r} is listed twice; list it once")
         seen.add(name)
@@ -109,10 +107,11 @@ def check_branches(config: Mapping) -> None:
     on = enabled(config)
     for branch in BRANCHES:
         if branch.name in on and branch.datasets and not datasets_of(config, branch):
+            others = [n for n in on if n != branch.name]
+            example = f" (e.g. `branches: [{', '.join(others)}]`)" if others else ""
             raise ConfigError(
                 f"{branch.datasets}: {branch.name} runs but has no dataset; add one, or leave "
-                f"{branch.name} out of `branches` (e.g. `branches: "
-                f"[{', '.join(n for n in on if n != branch.name)}]`)"
+                f"{branch.name} out of `branches`{example}"
             )
     check_dataset_names(config)
 

@@ -72,7 +72,7 @@ def test_segmentation_off_needs_no_dataset():
     [
         (
             ["segmentaton"],
-            r"branches\[0\]: 'segmentaton' is not a branch; did you mean `segmentation`\?",
+            r"^branches\[0\]: 'segmentaton' is not a branch; did you mean `segmentation`\?$",
         ),
         (["ct", "ct"], None),  # the schema's uniqueItems
         (["video"], r"^video.datasets: video runs but has no dataset; add one, or leave video out"),
