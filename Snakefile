@@ -13,28 +13,31 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/features.smk"
-include: "rules/probe.smk"
-include: "rules/segment.smk"
-include: "rules/ct.smk"
-include: "rules/video.smk"
-include: "rules/classify.smk"
+
+
+# The branches, in registry order (fmeval.branches.BRANCHES: a new branch is one line
+# there); each branch's rules file ends with register_branch(...) (rules/common.smk).
+for _branch in BRANCHES:
+    for _rules_file in _branch.rules:
+
+        include: f"rules/{_rules_file}"
+
+
 include: "rules/report.smk"
 
 
+# The branches that run (the config's `branches`) and the report; is_activated(name) says
+# whether one runs.
 rule all:
     default_target: True
     input:
-        expand_cells(rules.extract_features.output.patches),
-        expand_cells(rules.extract_features.output.cls),
-        expand_cells(rules.fit_probe.output.probe),
-        rules.report_segmentation.output,
-        rules.report_ct.output,
-        get_video_outputs(),
-        rules.report_classify.output if CLASSIFY_DATASETS else [],
+        get_final_output(),
         rules.build_report.output,
 
 
 # Every rule's params in one canonical spelling (sorted mappings, recursively; callables'
 # results too), so that how a config is written never reruns a job: fmeval.canon. This stays
-# the last line, after every rule, so a rule added in any rules/*.smk is covered.
+# the last line but one, after every rule, so a rule added in any rules/*.smk is covered.
 canonicalise_rules(workflow.rules)
+# issue 24: Slurm partitions from each rule's own `resources: gpu` (rules/common.smk)
+route_gpu_jobs(workflow.rules)

@@ -116,3 +116,24 @@ rule report_classify:
         misclassified=CLASSIFY.misclassified,
     script:
         "../scripts/report_classify.py"
+
+
+# issue 24: the classification branch's targets and report inputs (rules/common.smk)
+register_branch(
+    "classify",
+    final=rules.report_classify.output,
+    tables=[rules.report_classify.output.accuracy],
+    figures=[
+        rules.report_classify.output[f"{name}_png"]
+        for name in ("table", "knn", "linear", "confusion", "mistakes")
+    ],
+    records={
+        "model_manifests": expand(
+            rules.fetch_model.output.manifest, model=list(MODELS)
+        ),
+    },
+    shared=[
+        "fetch_model",
+        feature_maker(features_of(CLASSIFY.tap, CLASSIFY.transform)),
+    ],
+)

@@ -11,6 +11,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # one matplotlib backend for every j
 # 2-thread job whose threads spin waits for both to be scheduled, 3-5x slower (perf/ct.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from fmeval.branches import BRANCHES, datasets_of, enabled, get_branch
 from fmeval.canon import (
     EXECUTION_SETTINGS,
     canonical_config,
@@ -50,6 +51,8 @@ try:
 except ConfigError as err:
     sys.exit(f"config error: {err}")
 DATASETS = list(config["datasets"])
+# issue 24: the branches this config runs (fmeval.branches; the config's `branches` list)
+BRANCHES_ON = enabled(config)
 
 
 # --- issue 23: the output folders are writable, checked when a run starts (not a dry run) ---
@@ -89,11 +92,12 @@ CLASSIFY_DATASETS = list(CLASSIFY.datasets)
 
 
 def _alternatives(names):
-    return "|".join(re.escape(n) for n in names)
+    """A regex of exactly these names; one that matches nothing when there are none."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 wildcard_constraints:
-    dataset=_alternatives([*DATASETS, *VIDEO.datasets, *CLASSIFY_DATASETS]),
+    dataset=_alternatives([d for b in BRANCHES for d in datasets_of(config, b)]),
     model=_alternatives(MODELS),
     res=r"\d+",
     n_phantoms=r"\d+",
@@ -355,28 +359,6 @@ def get_video_strips():
     }
 
 
-def get_video_report():
-    """The video section for the page: {"tables": [jf, scores], "figures": [PNG]} or empty."""
-    if not VIDEO.datasets:
-        return {"tables": [], "figures": []}
-    out = rules.report_video.output
-    return {
-        "tables": [out.jf, out.scores],
-        "figures": [*out.j_over_time_png, *out.strips_png],
-    }
-
-
-def get_video_outputs():
-    """Everything the video branch makes (for `rule all`); nothing without video datasets."""
-    if not VIDEO.datasets:
-        return []
-    return [
-        *expand_video_cells(rules.score_video.output.metrics),
-        *expand_video_cells(rules.score_video.output.summary),
-        *rules.report_video.output,
-    ]
-
-
 # --- classification (k-NN and linear probes on image embeddings) -------------------
 
 
@@ -397,15 +379,6 @@ def get_classify_report_outputs():
     return out
 
 
-def get_classify_report():
-    """The classification section for the page: {"tables": [CSV], "figures": [PNG]} or empty."""
-    if not CLASSIFY_DATASETS:
-        return {"tables": [], "figures": []}
-    out = rules.report_classify.output
-    names = ("table", "knn", "linear", "confusion", "mistakes")
-    return {"tables": [out.accuracy], "figures": [out[f"{n}_png"] for n in names]}
-
-
 # --- report ------------------------------------------------------------------------
 
 
@@ -415,20 +388,130 @@ def get_benchmark_patterns():
 
 
 def get_rule_names():
-    """Every rule that runs jobs (all but `all`) in the stages this config runs, so the cost
-    table has a row for each; the video and classification stages only when configured.
+    """Every rule that runs jobs in the branches this config runs, so the cost table has a
+    row for each: the rules of their rules files, the shared rules they declare
+    (register_branch's `shared`) and the workflow's own (build_report).
     """
-    off = set()
-    if not VIDEO.datasets:
-        off.add("video.smk")
-    if not CLASSIFY_DATASETS:
-        off.add("classify.smk")
-    # issue 25: the feature variants run for the branches that ask features_of() for them
-    unused = (
-        set() if CLASSIFY_DATASETS or VIDEO.datasets else {"extract_features_variant"}
+    shared = {r for reg in _REGISTERED.values() for r in reg["shared"]}
+    on_files = {f for name in BRANCHES_ON for f in get_branch(name).rules}
+    on_shared = {r for name in BRANCHES_ON for r in _REGISTERED[name]["shared"]}
+    branch_files = {f for b in BRANCHES for f in b.rules}
+    names = []
+    for r in workflow.rules:
+        file = Path(str(r.snakefile)).name
+        if file in branch_files:
+            keep = file in on_files
+        else:
+            keep = r.name in on_shared or (r.name not in shared and r.name != "all")
+        if keep:
+            names.append(r.name)
+    return sorted(names)
+
+
+# --- the branch registry (issue 24) --------------------------------------------------
+# Each branch (fmeval.branches.BRANCHES) ends its rules file with one register_branch(...)
+# call; `rule all`, build_report and the cost table read what it registered, for the
+# branches this config runs only (BRANCHES_ON, from the config's `branches`). An off branch's
+# rules stay defined, but nothing asks for their files, so none of its jobs is planned.
+
+_REGISTERED = {}
+
+
+def is_activated(name):
+    """Whether branch ``name`` runs in this config."""
+    get_branch(name)  # a name outside the registry is a typo in the rules
+    return name in BRANCHES_ON
+
+
+def register_branch(name, *, final=(), tables=(), figures=(), records=None, shared=()):
+    """Register branch ``name``'s files:
+
+    - ``final``: its targets of `rule all` (besides its report inputs);
+    - ``tables`` / ``figures``: its report section's inputs (build_report's
+      ``<name>_tables`` / ``<name>_figures``; fmeval.report.sections.<name> reads them);
+    - ``records``: more named inputs of build_report, merged across branches
+      (``model_manifests``, and the device records of fmeval.report.render.DEVICE_RECORDS);
+    - ``shared``: the rules outside its rules files that its jobs need (for the cost table).
+    """
+    get_branch(name)
+    if name in _REGISTERED:
+        raise ValueError(f"register_branch({name!r}) is called twice")
+    _REGISTERED[name] = {
+        "final": [str(p) for p in final],
+        "tables": [str(p) for p in tables],
+        "figures": [str(p) for p in figures],
+        "records": {k: [str(p) for p in v] for k, v in (records or {}).items()},
+        "shared": list(shared),
+    }
+
+
+def _registered(name):
+    if name not in _REGISTERED:
+        files = ", ".join(f"rules/{f}" for f in get_branch(name).rules)
+        raise ValueError(
+            f"branch {name!r} is on but {files} never calls register_branch"
+        )
+    return _REGISTERED[name]
+
+
+def get_final_output():
+    """The inputs of the `all` rule: the targets and report inputs of every branch that runs."""
+    out = []
+    for name in BRANCHES_ON:
+        reg = _registered(name)
+        out += [*reg["final"], *reg["tables"], *reg["figures"]]
+    return list(dict.fromkeys(out))
+
+
+def get_report_inputs():
+    """build_report's named inputs, from the branches that run: ``<name>_tables``,
+    ``<name>_figures`` and the records (each file once)."""
+    inputs = {}
+    for name in BRANCHES_ON:
+        reg = _registered(name)
+        inputs[f"{name}_tables"] = reg["tables"]
+        inputs[f"{name}_figures"] = reg["figures"]
+        for key, paths in reg["records"].items():
+            inputs[key] = list(dict.fromkeys([*inputs.get(key, []), *paths]))
+    return inputs
+
+
+def feature_maker(files):
+    """Which of extract_features (the default tap and transform) and
+    extract_features_variant (any other) makes features_of()'s ``files``, for the
+    `shared` list of a branch."""
+    return (
+        "extract_features" if files == FEATURE_DEFAULT else "extract_features_variant"
     )
-    return sorted(
-        r.name
-        for r in workflow.rules
-        if r.name not in {"all", *unused} and Path(str(r.snakefile)).name not in off
-    )
+
+
+# --- GPU routing (issue 24): the Slurm partition follows each job's own `gpu` resource -------
+
+
+def route_gpu_jobs(rules):
+    """With FMEVAL_SLURM_GPU_PARTITION set (profiles/slurm), every job of a rule with a
+    `gpu` resource goes to that partition when its gpu is above 0 (a number, or a function
+    of the job such as get_method_gpus) and to FMEVAL_SLURM_PARTITION otherwise; jobs of
+    rules without one take the profile's default. Derived from the rules, so a new GPU rule
+    cannot be missed; the Snakefile calls it after every rule. Where jobs run, not what they
+    compute: it changes no params.
+    """
+    gpu_partition = os.environ.get("FMEVAL_SLURM_GPU_PARTITION", "")
+    cpu_partition = os.environ.get("FMEVAL_SLURM_PARTITION", "")
+    if not gpu_partition:
+        return
+    for r in rules:
+        if "gpu" in r.resources:
+            r.resources["slurm_partition"] = _partition_of(
+                r.resources["gpu"], gpu_partition, cpu_partition
+            )
+
+
+def _partition_of(gpu, gpu_partition, cpu_partition):
+    """A resource function: ``gpu_partition`` when the job's ``gpu`` resource is above 0."""
+
+    def partition(wildcards, input, attempt, threads=None):
+        value = gpu.evaluate(wildcards, input=input, attempt=attempt, threads=threads)
+        return gpu_partition if int(value.value or 0) > 0 else cpu_partition
+
+    return partition

@@ -211,3 +211,22 @@ rule report_ct:
         noises=list(CT.noise),
     script:
         "../scripts/report_ct.py"
+
+
+# issue 24: the CT branch's targets and report inputs (rules/common.smk)
+register_branch(
+    "ct",
+    final=rules.report_ct.output,
+    tables=[rules.report_ct.output.table],
+    figures=[
+        rules.report_ct.output.psnr_png,
+        rules.report_ct.output.ssim_png,
+        rules.report_ct.output.sparse_png,
+        rules.report_ct.output.dense_png,
+    ],
+    records={
+        "reconstruction_records": expand_reconstructions(
+            rules.reconstruct_sinograms.output.meta
+        ),
+    },
+)

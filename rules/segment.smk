@@ -146,3 +146,39 @@ rule report_segmentation:
         "../envs/fmeval.yaml"
     script:
         "../scripts/report_segmentation.py"
+
+
+# issue 24: the segmentation branch's targets and report inputs (rules/common.smk)
+register_branch(
+    "segmentation",
+    final=[
+        *expand_cells(rules.extract_features.output.patches),
+        *expand_cells(rules.extract_features.output.cls),
+        *expand_cells(rules.fit_probe.output.probe),
+        *rules.report_segmentation.output,
+    ],
+    tables=[
+        rules.report_segmentation.output.ap,
+        rules.report_segmentation.output.best,
+        rules.report_segmentation.output.test,
+    ],
+    figures=[
+        rules.report_segmentation.output.ap_vs_c_png,
+        rules.report_segmentation.output.best_vs_res_png,
+        *expand_cells(rules.segment_test_images.output.folder),
+        *expand_cells(rules.render_pca.output.folder),
+        *(
+            expand_attention_cells(rules.render_attention.output.folder)
+            if config["pca"]["attention_maps"]
+            else []
+        ),
+    ],
+    records={
+        "model_manifests": expand(
+            rules.fetch_model.output.manifest, model=list(MODELS)
+        ),
+        "feature_files": expand_cells(rules.extract_features.output.patches),
+        "probe_summaries": expand_cells(rules.cross_validate_probe.output.summary),
+    },
+    shared=["download_dataset", "fetch_model", "extract_features"],
+)

@@ -127,3 +127,25 @@ rule report_video:
         strip_frames=VIDEO.strip_frames,
     script:
         "../scripts/report_video.py"
+
+
+# issue 24: the video branch's targets and report inputs (rules/common.smk)
+register_branch(
+    "video",
+    final=[
+        *expand_video_cells(rules.score_video.output.metrics),
+        *expand_video_cells(rules.score_video.output.summary),
+        *rules.report_video.output,
+    ],
+    tables=[rules.report_video.output.jf, rules.report_video.output.scores],
+    figures=[
+        *rules.report_video.output.j_over_time_png,
+        *rules.report_video.output.strips_png,
+    ],
+    records={
+        "model_manifests": expand(
+            rules.fetch_model.output.manifest, model=list(VIDEO.models)
+        ),
+    },
+    shared=["fetch_model", feature_maker(VIDEO_FEATURES)],
+)

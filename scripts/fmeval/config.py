@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
+from fmeval import branches
 from fmeval.errors import ConfigError
 
 # --- the schema, one line per mistake --------------------------------------------------
@@ -197,23 +198,8 @@ def _video_consistent(config: Mapping) -> None:
         raise ConfigError(
             f"video.models {unknown} are not keys of `models` ({sorted(config['models'])})"
         )
-    clash = sorted(set(video.get("datasets") or {}) & set(config["datasets"]))
-    if clash:
-        raise ConfigError(
-            f"video datasets {clash} have the names of segmentation datasets; both live in "
-            "resources/datasets/<name>/, so rename one of them"
-        )
     # video.resolutions need not be multiples of the patch size (issue 25): the protocols'
     # frame transforms cut (dino, as DINO's loop) or round up (dinov3) to whole patches
-
-
-def _classify_names_distinct(config: Mapping) -> None:
-    for name in config.get("classify", {}).get("datasets", {}):
-        if name in config["datasets"]:
-            raise ConfigError(
-                f"classify.datasets.{name}: the name {name!r} is also a segmentation dataset "
-                f"(datasets.{name}); both would live in resources/datasets/{name}/, so rename one"
-            )
 
 
 def check_config(config: Mapping) -> None:
@@ -225,7 +211,7 @@ def check_config(config: Mapping) -> None:
     _resolutions_fit_patches(
         config, config.get("classify", {}).get("resolutions") or [], "classify.resolutions entry"
     )
-    _classify_names_distinct(config)
+    branches.check_branches(config)  # issue 24: known names; datasets unique, present
     _thresholds_ordered(config["probe"])
     _ct_examples_in_grid(config["ct"])
     _ct_lam_range_ordered(config["ct"])  # issue 26

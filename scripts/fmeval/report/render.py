@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from fmeval.branches import off_reasons
 from fmeval.features.store import is_random_init
 from fmeval.io.atomic import atomic_path
 from fmeval.plots import RANDOM_BANNER, write_csv
@@ -69,6 +70,7 @@ def page_context(
 ) -> dict:
     """Everything the template shows, from the rule's named inputs."""
     manifests = [json.loads(Path(p).read_text()) for p in inputs.get("model_manifests", [])]
+    off = off_reasons(config)  # issue 24: the branches this run left out, and why
     sections = []
     reasons = [
         f"model {m.get('key')} has random-initialised weights"
@@ -89,7 +91,13 @@ def page_context(
         if ctx:
             reasons += ctx["random_reasons"]
         sections.append(
-            {"id": section.id, "title": section.title, "template": section.template, "s": ctx}
+            {
+                "id": section.id,
+                "title": section.title,
+                "template": section.template,
+                "s": ctx,
+                "off": off.get(section.id),
+            }
         )
     jobs = costs.read_benchmarks(costs.find_benchmarks(benchmark_root), patterns=benchmark_patterns)
     devices = runinfo.devices_used(
@@ -128,7 +136,8 @@ def build_report(
     ct: str,
 ) -> None:
     """Rule ``build_report``: ``index.html``, and ``ap.csv`` and ``ct.csv`` (the stages' AP
-    and CT tables, or a one-row note when the stage did not run).
+    and CT tables, or a one-row note when the stage did not run, e.g. its branch is off:
+    they never make a branch run).
     """
     context = page_context(
         config=config,
@@ -138,13 +147,11 @@ def build_report(
         rules=rules,
         workflow_dir=workflow_dir or str(runinfo.workflow_root()),
     )
+    off = off_reasons(config)
     for out, section, name in ((ap, "segmentation", "ap.csv"), (ct, "ct", "ct.csv")):
         tables = [p for p in inputs.get(f"{section}_tables", []) if Path(p).name == name]
-        table = (
-            pd.read_csv(tables[0])
-            if tables
-            else pd.DataFrame({"note": [f"no {section} results in this run"]})
-        )
+        note = off.get(section, f"no {section} results in this run")
+        table = pd.read_csv(tables[0]) if tables else pd.DataFrame({"note": [note]})
         write_csv(table, out)
     page = render_page(context)
     with atomic_path(html, suffix=".html") as tmp:

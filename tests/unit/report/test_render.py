@@ -231,3 +231,19 @@ def test_missing_column_names_the_table(tmp_path, monkeypatch):
     pd.read_csv(table).drop(columns=["chance_ap"]).to_csv(table, index=False)
     with pytest.raises(DataError, match=r"ap_best\.csv lacks the column\(s\) \['chance_ap'\]"):
         render(tmp_path, monkeypatch, inputs=inputs)
+
+
+def test_an_off_branch_says_so_and_its_csv_is_a_note(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inputs = write_run(Path("."), random_init=False)
+    inputs["ct_tables"], inputs["ct_figures"] = [], []  # build_report lists no off branch
+    _, dom = render(
+        tmp_path, monkeypatch, inputs=inputs, config={**CONFIG, "branches": ["segmentation"]}
+    )
+    text = dom.by_id("ct").text
+    assert "CT reconstruction is off in this run: `branches` does not list ct." in text
+    assert "Video segmentation is off in this run" in dom.by_id("video").text
+    assert pd.read_csv(tmp_path / "ct.csv")["note"].tolist() == [
+        "CT reconstruction is off in this run: `branches` does not list ct"
+    ]
+    assert "C" in pd.read_csv(tmp_path / "ap.csv").columns  # segmentation ran

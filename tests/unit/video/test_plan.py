@@ -105,7 +105,10 @@ def test_test_video_config_and_defaults():
     ("video", "message"),
     [
         ({"models": ["nope"]}, r"video.models \['nope'\] are not keys"),
-        ({"datasets": {"davis": {"source": "x"}}}, r"names of segmentation datasets"),
+        (
+            {"datasets": {"davis": {"source": "x"}}},
+            r"video.datasets.davis: the name .davis. is also a segmentation dataset",
+        ),
     ],
 )
 def test_cross_field_rules(video, message):

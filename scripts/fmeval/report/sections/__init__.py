@@ -1,22 +1,24 @@
-"""The page's sections. A section is one partial template plus one context function.
+"""The page's sections: one per branch (:data:`fmeval.branches.BRANCHES`, in its order).
 
-To add a section for a new branch (say ``video``):
+A section is one partial template plus one context function. A branch ``<name>`` has:
 
-1. ``rules/report.smk``: two named inputs of ``build_report``, ``video_tables`` and
-   ``video_figures``, listing the stage's report outputs (``rules.report_video.output.<name>``
-   and ``expand(...)`` for per-item figures).
-2. ``fmeval/report/sections/video.py``: ``context(files, config) -> dict``, reading the tables
-   by their known columns (:func:`fmeval.report.tables.read_table`) and returning what the
-   template shows, plus ``random_reasons`` (a list of sentences; non-empty adds to the banner).
-3. ``fmeval/report/templates/sections/video.html.j2``: the partial; it sees the dict as
+1. in its rules file, ``register_branch("<name>", tables=[...], figures=[...])``: the
+   inputs ``<name>_tables`` and ``<name>_figures`` of ``build_report`` (rules/common.smk);
+2. ``fmeval/report/sections/<name>.py``: ``context(files, config) -> dict``, reading the
+   tables by their known columns (:func:`fmeval.report.tables.read_table`) and returning what
+   the template shows, plus ``random_reasons`` (a list of sentences; non-empty adds to the
+   banner);
+3. ``fmeval/report/templates/sections/<name>.html.j2``: the partial; it sees the dict as
    ``s`` and may use the macros of ``macros.html.j2`` (``table``, ``figure``, ``note``).
-4. One line in :data:`SECTIONS` below (its place there is its place on the page).
+
+Its title and place on the page are its registry record's.
 """
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fmeval.report.sections import classify, ct, segmentation, video
+from fmeval.branches import BRANCHES
 
 
 @dataclass
@@ -42,9 +44,7 @@ class Section:
         return f"sections/{self.id}.html.j2"
 
 
-SECTIONS = (
-    Section("segmentation", "Segmentation", segmentation.context),
-    Section("ct", "CT reconstruction", ct.context),
-    Section("video", "Video segmentation", video.context),
-    Section("classify", "Image classification", classify.context),
+SECTIONS = tuple(
+    Section(b.name, b.title, importlib.import_module(f"{__name__}.{b.name}").context)
+    for b in BRANCHES
 )
