@@ -201,18 +201,9 @@ def get_noise(wildcards):
 
 
 def get_method_options(wildcards):
-    """One method's options (fbp's and tv's; "tune" leaves a value to rule tune_baseline),
-    so changing them reruns only that method."""
-    if wildcards.method == "tv":
-        return {
-            "lam": CT.tv_lam,
-            "n_iter": CT.tv_n_iter,
-            "prox_iter": CT.tv_prox_iter,
-            "tol": CT.tv_tol,
-        }
-    if wildcards.method == "fbp":
-        return {"window": CT.fbp_window, "frequency_scaling": CT.fbp_frequency_scaling}
-    return {}
+    """One method's options (its record's, fmeval.ct.methods; "tune" leaves a value to rule
+    tune_baseline), so changing them reruns only that method."""
+    return dict(CT.options[wildcards.method])
 
 
 # --- issue 26: baselines tuned per cell on validation phantoms ---------------------------
@@ -229,14 +220,10 @@ def get_validation_phantoms():
 
 def get_tune_search(wildcards):
     """The search of one method: only what it reads, so a change retunes only that method."""
-    keys = ["n_validation"]
-    if wildcards.method == "tv":
-        keys += ["lam_range", "lam_grid", "lam_refine"]
-    if wildcards.method == "fbp" and CT.fbp_window == "tune":
-        keys.append("windows")
-    if wildcards.method == "fbp" and CT.fbp_frequency_scaling == "tune":
-        keys.append("frequency_scalings")
-    return {key: CT.tune[key] for key in keys}
+    from fmeval.ct.methods import tune_search
+
+    method = wildcards.method
+    return tune_search(method, CT.options[method], CT.tune)
 
 
 def get_tuning(wildcards):
@@ -252,18 +239,26 @@ def get_tuning(wildcards):
 
 
 def get_method_gpus(wildcards):
-    """RAM and TV hold the GPU; FBP runs on the CPU (fmeval.ct.reconstruction)."""
-    return int(wildcards.method in ("ram", "tv"))
+    """1 for a method whose record uses the GPU (RAM, TV), else 0 (FBP runs on the CPU)."""
+    from fmeval.ct.methods import METHODS
+
+    return int(METHODS[wildcards.method].gpu)
 
 
 def get_method_precision(wildcards):
-    """Only RAM is a network: fbp and tv always compute in fp32 (and do not rerun)."""
-    return config["precision"] if wildcards.method == "ram" else "fp32"
+    """The config's precision for a network (RAM); the others always compute in fp32 (and do
+    not rerun when it changes)."""
+    from fmeval.ct.methods import METHODS
+
+    return config["precision"] if METHODS[wildcards.method].precision else "fp32"
 
 
 def get_ram_weights(wildcards):
-    """The RAM weights manifest, for the ram cells only."""
-    return rules.fetch_ram_weights.output.manifest if wildcards.method == "ram" else []
+    """The RAM weights manifest, for the cells of a method that needs weights only."""
+    from fmeval.ct.methods import METHODS
+
+    needs = METHODS[wildcards.method].needs_weights
+    return rules.fetch_ram_weights.output.manifest if needs else []
 
 
 def expand_reconstructions(pattern):
