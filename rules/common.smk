@@ -27,6 +27,7 @@ from fmeval.features.taps import DEFAULT_TAP, parse_tap
 from fmeval.features.transforms import DEFAULT_TRANSFORM, TRANSFORMS, get_transform
 from fmeval.io.sources import check_config_sources, local_path
 from fmeval.video.plan import video_plan
+from fmeval.video.protocol import FEATURE_TRANSFORMS
 
 # Each value is checked once: the schema checks every field (check_schema gives a mistake as
 # one line; validate fills in the defaults), check_config the rules that tie fields together,
@@ -301,7 +302,7 @@ def get_ct_example_images():
 # issue 25: propagation takes the protocol's tokens (the last block, after the final norm)
 # and frame transform (dino: 480 px high, width floored to 64; dinov3: short side 960); the
 # {res} wildcard is the transform's size. The classifier method reads the same features.
-VIDEO_TRANSFORMS = {"dino": "dino-video", "dinov3": "dinov3-video"}
+VIDEO_TRANSFORMS = FEATURE_TRANSFORMS  # {protocol transform: feature transform}
 VIDEO_FEATURES = features_of(
     "last-norm" if VIDEO.protocol.norm else "last-raw",
     VIDEO_TRANSFORMS[VIDEO.protocol.transform],

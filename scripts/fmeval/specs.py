@@ -81,29 +81,30 @@ def section_of(config: Mapping, dotted: str) -> Mapping:
     return node if isinstance(node, Mapping) else {}
 
 
-def _shown(value: object) -> str:
-    return "–" if value is None else f"`{value}`"
-
-
-def options_text(spec: MethodSpec) -> str:
-    """``lam = `tune`*, n_iter = `100``` (``*``: may be tuned), or "–"."""
+def options_text(spec: MethodSpec, none: str = "–") -> str:
+    """``lam = `tune`*, n_iter = `100``` (``*``: may be tuned; ``none`` shows a None default)."""
     if not spec.options:
         return "–"
     return ", ".join(
-        f"{o.name} = {_shown(o.default)}{'*' if o.tunable else ''}" for o in spec.options
+        f"{o.name} = {none if o.default is None else f'`{o.default}`'}{'*' if o.tunable else ''}"
+        for o in spec.options
     )
 
 
 def markdown_table(
-    specs: Iterable[MethodSpec], extra: Mapping[str, Callable[[MethodSpec], str]] | None = None
+    specs: Iterable[MethodSpec],
+    extra: Mapping[str, Callable[[MethodSpec], str]] | None = None,
+    *,
+    none: str = "–",
 ) -> str:
-    """A README table: method, GPU, options (defaults; ``*`` tunable), description, and
-    ``extra`` columns (header -> the cell of a spec), before the description."""
-    extra = dict(extra or {})
-    header = ["method", "GPU", "options (default; * may be `tune`d)", *extra, "what it is"]
+    """A README table: method, GPU, options with their defaults (``*``: may be ``tune``d),
+    ``extra`` columns (header -> the cell of a spec), then the description."""
+    specs, extra = list(specs), dict(extra or {})
+    options = "options (default" + ("; * may be `tune`d)" if any(s.tunable for s in specs) else ")")
+    header = ["method", "GPU", options, *extra, "what it is"]
     rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for s in specs:
-        cells = [f"`{s.name}`", "yes" if s.gpu else "no", options_text(s)]
+        cells = [f"`{s.name}`", "yes" if s.gpu else "no", options_text(s, none)]
         cells += [cell(s) for cell in extra.values()] + [s.description]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -66,7 +66,9 @@ METHODS: dict[str, CTMethod] = registry(
             "to a relative-change tolerance",
             gpu=True,
             options=(
-                Option("lam", TUNE, float, tunable=True, search=("lam_range", "lam_grid", "lam_refine")),
+                Option(
+                    "lam", TUNE, float, tunable=True, search=("lam_range", "lam_grid", "lam_refine")
+                ),
                 Option("n_iter", 100, int),
                 Option("prox_iter", 20, int),
                 Option("tol", 0.001, float),

@@ -11,7 +11,7 @@ from fmeval.features.store import PatchFeatures, read_features
 from fmeval.runtime import pick_device
 from fmeval.video.classifier import PatchClassifier, object_fractions, train_index
 from fmeval.video.masks import to_frame, to_frame_exact, to_grid, to_grid_exact, write_masks
-from fmeval.video.plan import METHODS
+from fmeval.video.methods import METHODS
 from fmeval.video.propagation import one_hot, propagate
 from fmeval.video.protocol import PROTOCOLS, VOID, Protocol
 from fmeval.video.sequences import Frame, read_labels, read_video_manifest
@@ -79,6 +79,72 @@ def frame_features(pf: PatchFeatures, frame: Frame) -> np.ndarray:
     return pf.features[rows[order]]
 
 
+def _propagate(
+    pf: PatchFeatures,
+    frames: list[Frame],
+    first: np.ndarray,
+    *,
+    options: Mapping,
+    device: torch.device,
+) -> tuple[list[np.ndarray], list[int], int]:
+    """Masks propagated from the first frame's (the protocol's values, overrides included)."""
+    protocol = Protocol.from_params(options) if options else PROTOCOLS["dino"]
+    grid, patch_size = sequence_grid(pf, frames), int(pf.meta["patch_size"])
+    masks, ids = propagate_masks(
+        (frame_features(pf, f) for f in frames),
+        first,
+        grid=grid,
+        patch_size=patch_size,
+        protocol=protocol,
+        device=device,
+    )
+    return masks, ids, 0
+
+
+def _classify(
+    pf: PatchFeatures,
+    frames: list[Frame],
+    first: np.ndarray,
+    *,
+    options: Mapping,
+    device: torch.device,
+) -> tuple[list[np.ndarray], list[int], int]:
+    """Masks of a per-patch classifier fitted on one annotated frame."""
+    grid, patch_size = sequence_grid(pf, frames), int(pf.meta["patch_size"])
+    ids = object_ids(first)
+    size = (first.shape[1], first.shape[0])
+    given = train_index(len(frames), options["train_frame"])
+    if frames[given].mask is None:
+        raise DataError(f"{frames[given].name} has no mask to train the classifier on")
+    labels = without_void(read_labels(frames[given].mask))
+    fractions = object_fractions(labels, ids[1:], grid=grid, patch_size=patch_size)
+    clf = PatchClassifier(
+        frame_features(pf, frames[given]),
+        fractions,
+        c=options["c"],
+        max_iter=options["max_iter"],
+        device=device,
+    )
+    masks = [
+        to_frame(
+            clf.soft_labels(frame_features(pf, f)),
+            ids,
+            grid=grid,
+            patch_size=patch_size,
+            size=size,
+            normalise=False,
+        )
+        for f in frames
+    ]
+    return masks, ids, given
+
+
+# Each method's predictor: (features, frames, first mask; options, device) -> (masks, object
+# ids, index of the given frame). The keys are the records' (fmeval.video.methods; a test
+# checks they are equal).
+PREDICTORS = {"propagate": _propagate, "classifier": _classify}
+
+
 def predict_sequence(
     pf: PatchFeatures,
     frames: list[Frame],
@@ -88,55 +154,18 @@ def predict_sequence(
     device: torch.device,
 ) -> tuple[np.ndarray, list[int], int]:
     """(T, H, W) predicted object ids, the object ids, and the index of the given frame."""
-    grid, patch_size = sequence_grid(pf, frames), int(pf.meta["patch_size"])
+    if method not in PREDICTORS:
+        raise ConfigError(f"unknown video method {method!r}; use one of {tuple(METHODS)}")
     first = read_labels(frames[0].mask)
-    ids = object_ids(first)
-    size = (first.shape[1], first.shape[0])
-    if method == "propagate":
-        given = 0
-        protocol = Protocol.from_params(options) if options else PROTOCOLS["dino"]
-        masks, ids = propagate_masks(
-            (frame_features(pf, f) for f in frames),
-            first,
-            grid=grid,
-            patch_size=patch_size,
-            protocol=protocol,
-            device=device,
-        )
-    elif method == "classifier":
-        given = train_index(len(frames), options["train_frame"])
-        if frames[given].mask is None:
-            raise DataError(f"{frames[given].name} has no mask to train the classifier on")
-        labels = without_void(read_labels(frames[given].mask))
-        fractions = object_fractions(labels, ids[1:], grid=grid, patch_size=patch_size)
-        clf = PatchClassifier(
-            frame_features(pf, frames[given]),
-            fractions,
-            c=options["c"],
-            max_iter=options["max_iter"],
-            device=device,
-        )
-        masks = [
-            to_frame(
-                clf.soft_labels(frame_features(pf, f)),
-                ids,
-                grid=grid,
-                patch_size=patch_size,
-                size=size,
-                normalise=False,
-            )
-            for f in frames
-        ]
-    else:
-        raise ConfigError(f"unknown video method {method!r}; use one of {METHODS}")
+    masks, ids, given = PREDICTORS[method](pf, frames, first, options=options, device=device)
     return np.stack(masks), ids, given
 
 
 def protocol_text(method: str, options: Mapping, res: int | None = None) -> str:
     """What the masks follow: "dino protocol[, temperature 0.5 instead of 0.1]", or not."""
-    if method == "propagate":
+    if METHODS[method].protocol:
         return Protocol.from_params(options).describe(res)
-    return "per-patch classifier (fmeval's own method, no published protocol)"
+    return METHODS[method].text
 
 
 def run_prediction(
