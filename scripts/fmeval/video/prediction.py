@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -79,47 +80,49 @@ def frame_features(pf: PatchFeatures, frame: Frame) -> np.ndarray:
     return pf.features[rows[order]]
 
 
-def _propagate(
-    pf: PatchFeatures,
-    frames: list[Frame],
-    first: np.ndarray,
-    *,
-    options: Mapping,
-    device: torch.device,
-) -> tuple[list[np.ndarray], list[int], int]:
+@dataclass(frozen=True)
+class Clip:
+    """One sequence as its predictors take it: features, frames, the first mask, the grid."""
+
+    pf: PatchFeatures
+    frames: list[Frame]
+    first: np.ndarray  # the first frame's label map
+    grid: tuple[int, int]
+    patch_size: int
+
+    def features(self, frame: Frame) -> np.ndarray:
+        return frame_features(self.pf, frame)
+
+
+Prediction = tuple[list[np.ndarray], list[int], int]  # masks, object ids, the given frame
+
+
+def _propagate(clip: Clip, options: Mapping, device: torch.device) -> Prediction:
     """Masks propagated from the first frame's (the protocol's values, overrides included)."""
     protocol = Protocol.from_params(options) if options else PROTOCOLS["dino"]
-    grid, patch_size = sequence_grid(pf, frames), int(pf.meta["patch_size"])
     masks, ids = propagate_masks(
-        (frame_features(pf, f) for f in frames),
-        first,
-        grid=grid,
-        patch_size=patch_size,
+        (clip.features(f) for f in clip.frames),
+        clip.first,
+        grid=clip.grid,
+        patch_size=clip.patch_size,
         protocol=protocol,
         device=device,
     )
     return masks, ids, 0
 
 
-def _classify(
-    pf: PatchFeatures,
-    frames: list[Frame],
-    first: np.ndarray,
-    *,
-    options: Mapping,
-    device: torch.device,
-) -> tuple[list[np.ndarray], list[int], int]:
+def _classify(clip: Clip, options: Mapping, device: torch.device) -> Prediction:
     """Masks of a per-patch classifier fitted on one annotated frame."""
-    grid, patch_size = sequence_grid(pf, frames), int(pf.meta["patch_size"])
-    ids = object_ids(first)
-    size = (first.shape[1], first.shape[0])
+    frames, grid, patch_size = clip.frames, clip.grid, clip.patch_size
+    ids = object_ids(clip.first)
+    size = (clip.first.shape[1], clip.first.shape[0])
     given = train_index(len(frames), options["train_frame"])
     if frames[given].mask is None:
         raise DataError(f"{frames[given].name} has no mask to train the classifier on")
     labels = without_void(read_labels(frames[given].mask))
     fractions = object_fractions(labels, ids[1:], grid=grid, patch_size=patch_size)
     clf = PatchClassifier(
-        frame_features(pf, frames[given]),
+        clip.features(frames[given]),
         fractions,
         c=options["c"],
         max_iter=options["max_iter"],
@@ -127,7 +130,7 @@ def _classify(
     )
     masks = [
         to_frame(
-            clf.soft_labels(frame_features(pf, f)),
+            clf.soft_labels(clip.features(f)),
             ids,
             grid=grid,
             patch_size=patch_size,
@@ -139,9 +142,8 @@ def _classify(
     return masks, ids, given
 
 
-# Each method's predictor: (features, frames, first mask; options, device) -> (masks, object
-# ids, index of the given frame). The keys are the records' (fmeval.video.methods; a test
-# checks they are equal).
+# Each method's predictor: (clip, options, device) -> (masks, object ids, index of the given
+# frame). The keys are the records' (fmeval.video.methods; a test checks they are equal).
 PREDICTORS = {"propagate": _propagate, "classifier": _classify}
 
 
@@ -156,8 +158,9 @@ def predict_sequence(
     """(T, H, W) predicted object ids, the object ids, and the index of the given frame."""
     if method not in PREDICTORS:
         raise ConfigError(f"unknown video method {method!r}; use one of {tuple(METHODS)}")
-    first = read_labels(frames[0].mask)
-    masks, ids, given = PREDICTORS[method](pf, frames, first, options=options, device=device)
+    grid, patch_size = sequence_grid(pf, frames), int(pf.meta["patch_size"])
+    clip = Clip(pf, frames, read_labels(frames[0].mask), grid, patch_size)
+    masks, ids, given = PREDICTORS[method](clip, options, device)
     return np.stack(masks), ids, given
 
 
