@@ -28,6 +28,7 @@ from fmeval.features.taps import DEFAULT_TAP, parse_tap
 from fmeval.features.transforms import DEFAULT_TRANSFORM, TRANSFORMS, get_transform
 from fmeval.io.sources import check_config_sources, local_path
 from fmeval.video.plan import video_plan
+from fmeval.video.protocol import FEATURE_TRANSFORMS
 
 # Each value is checked once: the schema checks every field (check_schema gives a mistake as
 # one line; validate fills in the defaults), check_config the rules that tie fields together,
@@ -205,18 +206,9 @@ def get_noise(wildcards):
 
 
 def get_method_options(wildcards):
-    """One method's options (fbp's and tv's; "tune" leaves a value to rule tune_baseline),
-    so changing them reruns only that method."""
-    if wildcards.method == "tv":
-        return {
-            "lam": CT.tv_lam,
-            "n_iter": CT.tv_n_iter,
-            "prox_iter": CT.tv_prox_iter,
-            "tol": CT.tv_tol,
-        }
-    if wildcards.method == "fbp":
-        return {"window": CT.fbp_window, "frequency_scaling": CT.fbp_frequency_scaling}
-    return {}
+    """One method's options (its record's, fmeval.ct.methods; "tune" leaves a value to rule
+    tune_baseline), so changing them reruns only that method."""
+    return dict(CT.options[wildcards.method])
 
 
 # --- issue 26: baselines tuned per cell on validation phantoms ---------------------------
@@ -233,14 +225,10 @@ def get_validation_phantoms():
 
 def get_tune_search(wildcards):
     """The search of one method: only what it reads, so a change retunes only that method."""
-    keys = ["n_validation"]
-    if wildcards.method == "tv":
-        keys += ["lam_range", "lam_grid", "lam_refine"]
-    if wildcards.method == "fbp" and CT.fbp_window == "tune":
-        keys.append("windows")
-    if wildcards.method == "fbp" and CT.fbp_frequency_scaling == "tune":
-        keys.append("frequency_scalings")
-    return {key: CT.tune[key] for key in keys}
+    from fmeval.ct.methods import tune_search
+
+    method = wildcards.method
+    return tune_search(method, CT.options[method], CT.tune)
 
 
 def get_tuning(wildcards):
@@ -256,18 +244,26 @@ def get_tuning(wildcards):
 
 
 def get_method_gpus(wildcards):
-    """RAM and TV hold the GPU; FBP runs on the CPU (fmeval.ct.reconstruction)."""
-    return int(wildcards.method in ("ram", "tv"))
+    """1 for a method whose record uses the GPU (RAM, TV), else 0 (FBP runs on the CPU)."""
+    from fmeval.ct.methods import METHODS
+
+    return int(METHODS[wildcards.method].gpu)
 
 
 def get_method_precision(wildcards):
-    """Only RAM is a network: fbp and tv always compute in fp32 (and do not rerun)."""
-    return config["precision"] if wildcards.method == "ram" else "fp32"
+    """The config's precision for a network (RAM); the others always compute in fp32 (and do
+    not rerun when it changes)."""
+    from fmeval.ct.methods import METHODS
+
+    return config["precision"] if METHODS[wildcards.method].precision else "fp32"
 
 
 def get_ram_weights(wildcards):
-    """The RAM weights manifest, for the ram cells only."""
-    return rules.fetch_ram_weights.output.manifest if wildcards.method == "ram" else []
+    """The RAM weights manifest, for the cells of a method that needs weights only."""
+    from fmeval.ct.methods import METHODS
+
+    needs = METHODS[wildcards.method].needs_weights
+    return rules.fetch_ram_weights.output.manifest if needs else []
 
 
 def expand_reconstructions(pattern):
@@ -310,7 +306,7 @@ def get_ct_example_images():
 # issue 25: propagation takes the protocol's tokens (the last block, after the final norm)
 # and frame transform (dino: 480 px high, width floored to 64; dinov3: short side 960); the
 # {res} wildcard is the transform's size. The classifier method reads the same features.
-VIDEO_TRANSFORMS = {"dino": "dino-video", "dinov3": "dinov3-video"}
+VIDEO_TRANSFORMS = FEATURE_TRANSFORMS  # {protocol transform: feature transform}
 VIDEO_FEATURES = features_of(
     "last-norm" if VIDEO.protocol.norm else "last-raw",
     VIDEO_TRANSFORMS[VIDEO.protocol.transform],

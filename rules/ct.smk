@@ -1,6 +1,9 @@
 # CT reconstruction: seeded ellipse phantoms, one sparse operator and norm per view count,
 # noisy sinograms per (views, noise), reconstructions per (method, views, noise),
-# PSNR/SSIM per phantom and the CT report section. The grid is CT (rules/common.smk).
+# PSNR/SSIM per phantom and the CT report section. The grid is CT (rules/common.smk); what
+# each method needs (GPU, precision, options, weights) is its record (fmeval.ct.methods).
+
+from fmeval.ct.methods import TUNABLE as CT_TUNABLE_METHODS
 
 
 localrules:
@@ -96,7 +99,7 @@ rule tune_baseline:
     benchmark:
         "benchmarks/ct/tuning/{method}/{noise}/{views}.tsv"
     wildcard_constraints:
-        method="fbp|tv",
+        method=_alternatives(CT_TUNABLE_METHODS),
     conda:
         "../envs/fmeval.yaml"
     threads: 2

@@ -2,7 +2,10 @@
 # frame (download_video), extract_features_variant embeds every frame once with the video
 # protocol's tokens and frame transform (VIDEO_FEATURES, rules/common.smk), then each method predicts every frame's mask from the first frame's (or one annotated
 # frame's) mask, J and F score it per frame and object, and report_video draws the
-# section. The sweep is VIDEO (rules/common.smk): dataset x model x res x method.
+# section. The sweep is VIDEO (rules/common.smk): dataset x model x res x method; what each
+# method needs (GPU, options) is its record (fmeval.video.methods).
+
+from fmeval.video.methods import METHODS as VIDEO_METHODS
 
 
 localrules:
@@ -54,7 +57,7 @@ rule predict_video_masks:
         "../envs/fmeval.yaml"
     threads: 2
     resources:
-        gpu=1,
+        gpu=lambda wildcards: int(VIDEO_METHODS[wildcards.method].gpu),
         mem_mb=8000,
     params:
         options=get_video_options,

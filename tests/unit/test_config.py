@@ -62,11 +62,10 @@ def test_missing_sections_take_the_schema_defaults():
     del config["ct"]["tv"], config["ct"]["ram"], config["ct"]["seed"]
     del config["ct"]["fbp"], config["ct"]["tune"]
     grid = ct_grid(validated(config)["ct"])
-    assert (grid.tv_lam, grid.tv_n_iter, grid.tv_prox_iter, grid.seed) == ("tune", 100, 20, 0)
-    assert grid.tv_tol == 0.001 and (grid.fbp_window, grid.fbp_frequency_scaling) == (
-        "tune",
-        "tune",
-    )
+    tv, fbp = grid.options["tv"], grid.options["fbp"]
+    assert (tv["lam"], tv["n_iter"], tv["prox_iter"], grid.seed) == ("tune", 100, 20, 0)
+    assert tv["tol"] == 0.001 and (fbp["window"], fbp["frequency_scaling"]) == ("tune", "tune")
+    assert grid.options["ram"] == {}
     assert grid.tune["n_validation"] == 4 and grid.tune["lam_grid"] == 5
     assert grid.ram_weights == "pretrained"
 

@@ -25,11 +25,13 @@ import pandas as pd
 import pytest
 from conftest import REPO, load_test_config, run_snakemake, scheduled_jobs
 
+from fmeval.ct.methods import METHODS as CT_METHODS
+
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 
 SLURM_SCRIPT = REPO.parent / "shared" / "tools" / "slurm-localhost.sh"
 GPU_RULES = {"extract_features", "render_attention"}  # and reconstruct_sinograms for ram and tv
-GPU_METHODS = {"ram", "tv"}
+GPU_METHODS = {name for name, m in CT_METHODS.items() if m.gpu}  # the records' (ram, tv)
 LOCAL_RULES = {"download_dataset", "fetch_model", "fetch_ram_weights"}
 ACCOUNT, PARTITION = "ci", "debug"
 

@@ -8,6 +8,7 @@ that fit every patch size). This only gives the values their types, at DAG time.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from fmeval.classify.methods import METHODS, method_options
 from fmeval.classify.protocols import (
     DEFAULT_PROTOCOL,
     KNN_VOTE,
@@ -54,12 +55,9 @@ def classify_plan(section: Mapping, *, resolutions: Sequence[int]) -> ClassifyPl
     """
     protocol = section.get("protocol") or DEFAULT_PROTOCOL
     preset = PROTOCOLS[protocol]  # the schema allows only these names
-    knn = {
-        **preset["knn"],
-        **{k: v for k, v in (section.get("knn") or {}).items() if v is not None},
-    }
-    given_linear = {k: v for k, v in (section.get("linear") or {}).items() if v is not None}
-    linear = {**preset["linear"], **given_linear}
+    # each probe's options (its record's, fmeval.classify.methods): the config's, else the preset's
+    options = {m: method_options(m, section, preset) for m in METHODS}
+    knn, linear = options["knn"], options["linear"]
     tap = section.get("tap") or preset["tap"]
     transform = section.get("transform") or preset["transform"]
     parse_tap(tap, key="classify.tap")

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fmeval.ct.methods import BASELINES  # the records' baselines: FBP and TV
 from fmeval.ct.metrics import METRICS, mean_ci
 
-BASELINES = ("fbp", "tv")
 CELL = ["views", "noise"]
 
 

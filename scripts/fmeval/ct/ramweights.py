@@ -13,13 +13,13 @@ from collections.abc import Mapping
 
 import torch
 
+from fmeval.ct.methods import RAM_URL
 from fmeval.io.checkpoints import hub_checkpoint, load_weights, weights_identity
 from fmeval.io.paths import read_fetch_manifest, write_fetch_manifest
 from fmeval.io.sources import DEADLINE_S, local_path
 
 log = logging.getLogger(__name__)
 
-RAM_URL = "https://huggingface.co/mterris/ram/resolve/main/ram.pth.tar"
 RAM_FILE = "ram.pth.tar"
 CONFIG_KEY = "ct.ram.weights"
 KEYS = ["weights_file"]  # the manifest's paths

@@ -27,14 +27,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from fmeval.ct.filters import windowed_fbp
+from fmeval.ct.methods import METHODS
 from fmeval.ct.ramweights import load_ram, read_ram_manifest
-from fmeval.ct.sweep import METHODS, NoiseLevel
+from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, noise_model, read_operator
 from fmeval.ct.tvdenoiser import InPlaceTVDenoiser
 from fmeval.errors import ConfigError, DataError
@@ -46,14 +46,6 @@ from fmeval.runtime import autocast, pick_device
 log = logging.getLogger(__name__)
 
 Solver = Callable[[torch.Tensor, object], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Method:
-    """How one method turns its options into a batch solver."""
-
-    build: Callable[..., Solver]
-    needs_weights: bool = False
 
 
 def _fbp(*, window: str = "ram-lak", frequency_scaling: float = 1.0, **_: object) -> Solver:
@@ -146,12 +138,9 @@ def _ram(*, model: torch.nn.Module, **_: object) -> Solver:
     return lambda y, physics: model(y, physics)
 
 
-METHOD_REGISTRY: dict[str, Method] = {
-    "fbp": Method(_fbp),
-    "tv": Method(_tv),
-    "ram": Method(_ram, needs_weights=True),
-}
-assert set(METHOD_REGISTRY) == set(METHODS)
+# Each method's builder: options (and the network, for a method whose record needs weights)
+# -> batch solver. The keys are the records' (fmeval.ct.methods; tests/unit/ct/test_methods.py).
+BUILDERS: dict[str, Callable[..., Solver]] = {"fbp": _fbp, "tv": _tv, "ram": _ram}
 
 
 def make_solver(
@@ -160,12 +149,11 @@ def make_solver(
     """The batch solver of ``method`` with its options (``lam``, ``n_iter``, ``prox_iter``,
     ``tol`` for tv; ``window``, ``frequency_scaling`` for fbp).
     """
-    entry = METHOD_REGISTRY[method]
-    if entry.needs_weights and model is None:
+    if METHODS[method].needs_weights and model is None:
         raise ConfigError(
             f"method {method!r} needs a model; load it with fmeval.ramweights.load_ram"
         )
-    return entry.build(**dict(options or {}), model=model)
+    return BUILDERS[method](**dict(options or {}), model=model)
 
 
 def reconstruct(
@@ -203,7 +191,7 @@ def load_model(
     method: str, *, ram: str | None, device: torch.device, seed: int
 ) -> tuple[torch.nn.Module | None, dict]:
     """The network a method needs (RAM) and its weights record; (None, NO_WEIGHTS) for the rest."""
-    if not METHOD_REGISTRY[method].needs_weights:
+    if not METHODS[method].needs_weights:
         return None, NO_WEIGHTS
     if not ram:
         raise ConfigError(
@@ -265,8 +253,8 @@ def run_reconstruction(
 
     options, tuning = apply_tuning(options, tuned, method=method, views=views, noise=noise.name)
 
-    # FBP runs on the CPU: its rule holds no GPU (get_method_gpus in rules/common.smk)
-    torch_device = pick_device("cpu" if method == "fbp" else device)
+    # a method whose record says no GPU (FBP) runs on the CPU: its rule holds none
+    torch_device = pick_device(device if METHODS[method].gpu else "cpu")
     log.info("running on %s (device: %s), precision %s", torch_device, device, precision)
     data = load_sinograms(sinograms, views=views)
     model, weights = load_model(method, ram=ram, device=torch_device, seed=seed)
@@ -303,7 +291,7 @@ def run_reconstruction(
         "sigma": noise.sigma,
         "options": dict(options),
         "tuned": tuning,
-        "weights": weights["weights_id"] if method == "ram" else "none",
+        "weights": weights["weights_id"],  # "none" for a method without weights
         "random_init": bool(weights["random_init"]),
         "n": len(out),
         "precision": precision,

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fmeval.ct.methods import METHODS
 from fmeval.ct.metrics import score_images
 from fmeval.ct.phantoms import load_phantoms, phantom_ids
 from fmeval.ct.reconstruction import read_reconstruction_meta
@@ -50,13 +51,8 @@ COLUMNS = [
 
 
 def describe_setting(method: str, options: dict) -> str:
-    """The options that change a method's images, as one short string."""
-    if method == "tv":
-        return f"lam={options['lam']:.3g}"
-    if method == "fbp":
-        window = options.get("window", "ram-lak")
-        return f"{window}, cut-off {float(options.get('frequency_scaling', 1.0)):g}"
-    return ""
+    """The options that change a method's images, as one short string (its record's)."""
+    return METHODS[method].describe(options)
 
 
 def score_cell(gt: np.ndarray, images_path: str | os.PathLike, meta: Mapping) -> pd.DataFrame:

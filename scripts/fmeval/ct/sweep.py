@@ -7,8 +7,11 @@ start. The values are checked once, by the schema and :func:`fmeval.config.check
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from fmeval.ct.methods import METHODS as METHOD_SPECS
+from fmeval.ct.methods import method_options
+
 TEST_PHANTOMS = 3200  # length of dival's ellipses test part
-METHODS = ("fbp", "ram", "tv")
+METHODS = tuple(METHOD_SPECS)  # the schema's ct.methods enum (tests/unit/ct/test_methods.py)
 RAM_WEIGHT_CHOICES = ("pretrained", "random")
 
 
@@ -34,19 +37,12 @@ class CTGrid:
     noise: dict[str, NoiseLevel]
     methods: tuple[str, ...]
     ram_weights: str
-    tv_lam: float | str  # a number, or "tune" (fmeval.ct.tuning)
-    tv_n_iter: int  # the most PGD steps
-    tv_prox_iter: int
-    tv_tol: float  # relative-change tolerance of PGD (0: all n_iter steps)
-    fbp_window: str  # a window name, or "tune"
-    fbp_frequency_scaling: float | str  # in (0, 1], or "tune"
+    # every method's options ({method: {option: value}}; a value may be "tune"), typed by
+    # its record (fmeval.ct.methods): tv's lam, n_iter, prox_iter, tol; fbp's window, ...
+    options: dict[str, dict]
     tune: dict  # the search on validation phantoms (n_validation, lam_range, ...)
     seed: int
     examples: tuple[int, int, str]  # (sparse views, dense views, noise level)
-
-
-def _tunable(value) -> float | str:
-    return value if value == "tune" else float(value)
 
 
 def ct_grid(ct: Mapping) -> CTGrid:
@@ -67,12 +63,7 @@ def ct_grid(ct: Mapping) -> CTGrid:
         },
         methods=tuple(ct["methods"]),
         ram_weights=str(ct["ram"]["weights"]),
-        tv_lam=_tunable(ct["tv"].get("lam", "tune")),
-        tv_n_iter=int(ct["tv"]["n_iter"]),
-        tv_prox_iter=int(ct["tv"]["prox_iter"]),
-        tv_tol=float(ct["tv"].get("tol", 1e-3)),
-        fbp_window=str((ct.get("fbp") or {}).get("window", "tune")),
-        fbp_frequency_scaling=_tunable((ct.get("fbp") or {}).get("frequency_scaling", "tune")),
+        options={name: method_options(name, ct) for name in METHODS},
         tune=dict(ct.get("tune") or {}),
         seed=int(ct["seed"]),
         examples=(

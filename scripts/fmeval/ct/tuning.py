@@ -30,24 +30,24 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from fmeval.ct.methods import METHODS
 from fmeval.ct.metrics import psnr
 from fmeval.ct.phantoms import load_phantoms, phantom_ids
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.reading import read_json
+from fmeval.specs import TUNE  # a config value that leaves an option to this module
 
 log = logging.getLogger(__name__)
 
-TUNE = "tune"  # a config value that leaves an option to this module
-TUNED = {"tv": ("lam",), "fbp": ("window", "frequency_scaling")}
 GOLDEN = (math.sqrt(5) - 1) / 2
 
 Score = Callable[[Mapping], float]  # options -> mean validation PSNR
 
 
 def needs_tuning(method: str, options: Mapping) -> bool:
-    return any(options.get(key) == TUNE for key in TUNED.get(method, ()))
+    return any(options.get(key) == TUNE for key in METHODS[method].tunable)
 
 
 def search_lam(
@@ -101,6 +101,40 @@ def mean_psnr(gt: np.ndarray, images: np.ndarray) -> float:
     return float(np.mean([psnr(g, x) for g, x in zip(gt.astype(np.float64), images)]))
 
 
+def _search_tv(score: Score, options: Mapping, search: Mapping) -> tuple[dict, list[dict]]:
+    lam, trace = search_lam(
+        lambda lam: score({"lam": lam}),
+        lam_range=search["lam_range"],
+        grid=int(search["lam_grid"]),
+        refine=int(search["lam_refine"]),
+    )
+    return {"lam": lam}, [{"lam": v, "psnr": p} for v, p in trace]
+
+
+def _search_fbp(score: Score, options: Mapping, search: Mapping) -> tuple[dict, list[dict]]:
+    windows = search["windows"] if options.get("window") == TUNE else [options["window"]]
+    scalings = (
+        search["frequency_scalings"]
+        if options.get("frequency_scaling") == TUNE
+        else [options["frequency_scaling"]]
+    )
+    (window, scaling), trace = search_filter(
+        lambda w, s: score({"window": w, "frequency_scaling": s}),
+        windows=windows,
+        scalings=scalings,
+    )
+    chosen = {"window": window, "frequency_scaling": scaling}
+    return chosen, [{"window": w, "frequency_scaling": s, "psnr": p} for w, s, p in trace]
+
+
+# Each tunable method's search (its record's tunable options; tests/unit/ct/test_methods.py):
+# (score, options, ct.tune) -> (chosen values, every evaluation).
+SEARCHES: dict[str, Callable[[Score, Mapping, Mapping], tuple[dict, list[dict]]]] = {
+    "tv": _search_tv,
+    "fbp": _search_fbp,
+}
+
+
 def run_tuning(
     *,
     method: str,
@@ -145,32 +179,9 @@ def run_tuning(
         return mean_psnr(gt, reconstruct(sinograms, physics, solver, batch_size=batch_size))
 
     start = time.perf_counter()
-    if method == "tv":
-        lam, trace = search_lam(
-            lambda lam: score({"lam": lam}),
-            lam_range=search["lam_range"],
-            grid=int(search["lam_grid"]),
-            refine=int(search["lam_refine"]),
-        )
-        chosen = {"lam": lam}
-        evaluations = [{"lam": v, "psnr": p} for v, p in trace]
-    elif method == "fbp":
-        tuned = [k for k in TUNED["fbp"] if options.get(k) == TUNE]
-        windows = search["windows"] if "window" in tuned else [options["window"]]
-        scalings = (
-            search["frequency_scalings"]
-            if "frequency_scaling" in tuned
-            else [options["frequency_scaling"]]
-        )
-        (window, scaling), trace = search_filter(
-            lambda w, s: score({"window": w, "frequency_scaling": s}),
-            windows=windows,
-            scalings=scalings,
-        )
-        chosen = {k: v for k, v in (("window", window), ("frequency_scaling", scaling))}
-        evaluations = [{"window": w, "frequency_scaling": s, "psnr": p} for w, s, p in trace]
-    else:
+    if method not in SEARCHES:
         raise ValueError(f"method {method!r} has nothing to tune")
+    chosen, evaluations = SEARCHES[method](score, options, search)
     search_s = time.perf_counter() - start
     best = max(e["psnr"] for e in evaluations)
     record = {
@@ -219,7 +230,7 @@ def apply_tuning(
             f"tuning record {tuned} is for {record['method']} at {record['views']} views, noise "
             f"{record['noise']}, not {method} at {views}, {noise}; rerun tune_baseline"
         )
-    for key in TUNED[method]:
+    for key in METHODS[method].tunable:
         if options.get(key) == TUNE:
             options[key] = record["chosen"][key]
     summary = {

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 import torch
 
 from fmeval.errors import ConfigError, SourceError
-from fmeval.features.families import family_of, model_facts
+from fmeval.features.families import BACKEND_RECORDS, family_of, model_facts
 from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights
 from fmeval.features.models import ModelSpec, check_spec
 from fmeval.features.pooling import pooled_forward
@@ -51,7 +51,10 @@ BACKENDS: dict[str, Backend] = {}
 
 
 def register_backend(name: str, backend: Backend) -> Backend:
-    """Add a backend to the registry under ``name`` (the config's ``backend`` value)."""
+    """Add a backend to the registry under ``name`` (the config's ``backend`` value), the
+    implementation of the record of that name (fmeval.features.families.BACKEND_RECORDS)."""
+    if name not in BACKEND_RECORDS:
+        raise ValueError(f"backend {name!r} has no record in fmeval.features.families")
     BACKENDS[name] = backend
     return backend
 

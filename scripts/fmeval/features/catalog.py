@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmeval.errors import ConfigError
-from fmeval.features.families import FAMILIES, family_of
+from fmeval.features.families import BACKEND_RECORDS, FAMILIES, family_of
 from fmeval.features.families import markdown_table as families_table
 from fmeval.io.sources import local_path
 
@@ -206,7 +206,7 @@ def _check_patch(key: str, name: str, known: Backbone | None, patch_size: int) -
 def markdown_table() -> str:
     """The README's list of supported backbones (one row per backend and family)."""
     rows = ["| backend | family | patch | names |", "| --- | --- | --- | --- |"]
-    for backend in ("torchhub", "timm"):
+    for backend in BACKEND_RECORDS:
         for family in HUB_REPOS:
             group = [b for b in BACKBONES if b.backend == backend and b.family == family]
             names = ", ".join(f"`{b.name}`" for b in group)

@@ -29,11 +29,35 @@ EMBEDDINGS = {
 
 
 @dataclass(frozen=True)
+class BackendRecord:
+    """One backend (the config's ``models.<key>.backend``): how fmeval loads its models. The
+    implementation (fetch, build, forward) is :data:`fmeval.features.backbones.BACKENDS`,
+    under the same name (a test checks the keys are equal)."""
+
+    name: str
+    description: str
+
+
+BACKEND_RECORDS: dict[str, BackendRecord] = {
+    b.name: b
+    for b in (
+        BackendRecord(
+            "torchhub",
+            "the official DINOv2/DINOv3 hub code (a GitHub repo pinned to a commit, "
+            "or a local clone), torch.hub.load",
+        ),
+        BackendRecord("timm", "timm's models (timm.create_model), its weights from the Hub"),
+    )
+}
+DEFAULT_BACKEND = "torchhub"
+
+
+@dataclass(frozen=True)
 class Family:
     """One backbone family: which names it covers and how fmeval reads their tokens."""
 
     name: str  # shown in the catalog and the report
-    backend: str  # "timm" or "torchhub"
+    backend: str  # a key of BACKEND_RECORDS
     pattern: str  # a regex matched in full against the configured name (``arch[.tag]``)
     examples: tuple[str, ...]  # catalog names; the first is the smallest (tests build it)
     prefix: tuple[str, ...]  # tokens before the patch grid: "cls", "registers" (may be empty)

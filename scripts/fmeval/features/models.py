@@ -14,9 +14,10 @@ from fmeval.features.catalog import (
     check_timm_name,
     default_repo,
 )
+from fmeval.features.families import BACKEND_RECORDS, DEFAULT_BACKEND
 from fmeval.io.sources import local_path
 
-BACKEND_NAMES = ("torchhub", "timm")
+BACKEND_NAMES = tuple(BACKEND_RECORDS)  # the records' names (fmeval.features.families)
 DEFAULT_HUB_REPO = default_repo("dinov2_vits14")  # pinned (fmeval.features.catalog)
 
 
@@ -44,7 +45,7 @@ class ModelSpec:
     def from_config(cls, key: str, entry: Mapping) -> "ModelSpec":
         return cls(
             key=key,
-            backend=entry.get("backend", "torchhub"),
+            backend=entry.get("backend", DEFAULT_BACKEND),
             name=entry.get("name") or key,
             patch_size=int(entry["patch_size"]),
             weights=str(entry.get("weights", "pretrained")),

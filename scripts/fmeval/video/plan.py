@@ -10,9 +10,11 @@ that makes no sense is a ConfigError at plan time).
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from fmeval.specs import section_of
+from fmeval.video.methods import METHODS as METHOD_SPECS
 from fmeval.video.protocol import DEFAULT, Protocol, resolve
 
-METHODS = ("propagate", "classifier")
+METHODS = tuple(METHOD_SPECS)  # the schema's video.methods enum (tests/unit/video/test_methods.py)
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,13 @@ def video_plan(config: Mapping) -> VideoPlan:
     video = config.get("video") or {}
     methods = tuple(video.get("methods") or METHODS)
     protocol = resolve(video.get("protocol") or DEFAULT, video.get("propagate"))
-    options = {m: dict(video.get(m) or {}) for m in methods}
-    if "propagate" in options:
-        options["propagate"] = protocol.as_params()
+    options = {
+        # a method that follows the protocol takes all of its values (overrides included)
+        m: protocol.as_params()
+        if METHOD_SPECS[m].protocol
+        else METHOD_SPECS[m].options_from(section_of(config, METHOD_SPECS[m].section))
+        for m in methods
+    }
     return VideoPlan(
         datasets={name: dict(entry) for name, entry in (video.get("datasets") or {}).items()},
         models=tuple(video.get("models") or config["models"]),

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -11,7 +12,7 @@ from fmeval.features.store import PatchFeatures, read_features
 from fmeval.runtime import pick_device
 from fmeval.video.classifier import PatchClassifier, object_fractions, train_index
 from fmeval.video.masks import to_frame, to_frame_exact, to_grid, to_grid_exact, write_masks
-from fmeval.video.plan import METHODS
+from fmeval.video.methods import METHODS
 from fmeval.video.propagation import one_hot, propagate
 from fmeval.video.protocol import PROTOCOLS, VOID, Protocol
 from fmeval.video.sequences import Frame, read_labels, read_video_manifest
@@ -79,6 +80,73 @@ def frame_features(pf: PatchFeatures, frame: Frame) -> np.ndarray:
     return pf.features[rows[order]]
 
 
+@dataclass(frozen=True)
+class Clip:
+    """One sequence as its predictors take it: features, frames, the first mask, the grid."""
+
+    pf: PatchFeatures
+    frames: list[Frame]
+    first: np.ndarray  # the first frame's label map
+    grid: tuple[int, int]
+    patch_size: int
+
+    def features(self, frame: Frame) -> np.ndarray:
+        return frame_features(self.pf, frame)
+
+
+Prediction = tuple[list[np.ndarray], list[int], int]  # masks, object ids, the given frame
+
+
+def _propagate(clip: Clip, options: Mapping, device: torch.device) -> Prediction:
+    """Masks propagated from the first frame's (the protocol's values, overrides included)."""
+    protocol = Protocol.from_params(options) if options else PROTOCOLS["dino"]
+    masks, ids = propagate_masks(
+        (clip.features(f) for f in clip.frames),
+        clip.first,
+        grid=clip.grid,
+        patch_size=clip.patch_size,
+        protocol=protocol,
+        device=device,
+    )
+    return masks, ids, 0
+
+
+def _classify(clip: Clip, options: Mapping, device: torch.device) -> Prediction:
+    """Masks of a per-patch classifier fitted on one annotated frame."""
+    frames, grid, patch_size = clip.frames, clip.grid, clip.patch_size
+    ids = object_ids(clip.first)
+    size = (clip.first.shape[1], clip.first.shape[0])
+    given = train_index(len(frames), options["train_frame"])
+    if frames[given].mask is None:
+        raise DataError(f"{frames[given].name} has no mask to train the classifier on")
+    labels = without_void(read_labels(frames[given].mask))
+    fractions = object_fractions(labels, ids[1:], grid=grid, patch_size=patch_size)
+    clf = PatchClassifier(
+        clip.features(frames[given]),
+        fractions,
+        c=options["c"],
+        max_iter=options["max_iter"],
+        device=device,
+    )
+    masks = [
+        to_frame(
+            clf.soft_labels(clip.features(f)),
+            ids,
+            grid=grid,
+            patch_size=patch_size,
+            size=size,
+            normalise=False,
+        )
+        for f in frames
+    ]
+    return masks, ids, given
+
+
+# Each method's predictor: (clip, options, device) -> (masks, object ids, index of the given
+# frame). The keys are the records' (fmeval.video.methods; a test checks they are equal).
+PREDICTORS = {"propagate": _propagate, "classifier": _classify}
+
+
 def predict_sequence(
     pf: PatchFeatures,
     frames: list[Frame],
@@ -88,55 +156,19 @@ def predict_sequence(
     device: torch.device,
 ) -> tuple[np.ndarray, list[int], int]:
     """(T, H, W) predicted object ids, the object ids, and the index of the given frame."""
+    if method not in PREDICTORS:
+        raise ConfigError(f"unknown video method {method!r}; use one of {tuple(METHODS)}")
     grid, patch_size = sequence_grid(pf, frames), int(pf.meta["patch_size"])
-    first = read_labels(frames[0].mask)
-    ids = object_ids(first)
-    size = (first.shape[1], first.shape[0])
-    if method == "propagate":
-        given = 0
-        protocol = Protocol.from_params(options) if options else PROTOCOLS["dino"]
-        masks, ids = propagate_masks(
-            (frame_features(pf, f) for f in frames),
-            first,
-            grid=grid,
-            patch_size=patch_size,
-            protocol=protocol,
-            device=device,
-        )
-    elif method == "classifier":
-        given = train_index(len(frames), options["train_frame"])
-        if frames[given].mask is None:
-            raise DataError(f"{frames[given].name} has no mask to train the classifier on")
-        labels = without_void(read_labels(frames[given].mask))
-        fractions = object_fractions(labels, ids[1:], grid=grid, patch_size=patch_size)
-        clf = PatchClassifier(
-            frame_features(pf, frames[given]),
-            fractions,
-            c=options["c"],
-            max_iter=options["max_iter"],
-            device=device,
-        )
-        masks = [
-            to_frame(
-                clf.soft_labels(frame_features(pf, f)),
-                ids,
-                grid=grid,
-                patch_size=patch_size,
-                size=size,
-                normalise=False,
-            )
-            for f in frames
-        ]
-    else:
-        raise ConfigError(f"unknown video method {method!r}; use one of {METHODS}")
+    clip = Clip(pf, frames, read_labels(frames[0].mask), grid, patch_size)
+    masks, ids, given = PREDICTORS[method](clip, options, device)
     return np.stack(masks), ids, given
 
 
 def protocol_text(method: str, options: Mapping, res: int | None = None) -> str:
     """What the masks follow: "dino protocol[, temperature 0.5 instead of 0.1]", or not."""
-    if method == "propagate":
+    if METHODS[method].protocol:
         return Protocol.from_params(options).describe(res)
-    return "per-patch classifier (fmeval's own method, no published protocol)"
+    return METHODS[method].text
 
 
 def run_prediction(

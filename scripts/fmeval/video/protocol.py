@@ -189,6 +189,9 @@ TRANSFORMS = {
     "dino": "frames 480 px high, width floored to a multiple of 64 (cv2 bilinear)",
     "dinov3": "short side 960 px, both sides rounded up to a multiple of the patch size (bicubic)",
 }
+# The image transform (fmeval.features.transforms) of each protocol's frames: the feature
+# files propagation reads (rules/common.smk, VIDEO_FEATURES).
+FEATURE_TRANSFORMS = {"dino": "dino-video", "dinov3": "dinov3-video"}
 # Published DAVIS-2017 val J&F-Mean with pretrained weights: (model, J&F, source).
 PUBLISHED = {
     "dino": [
