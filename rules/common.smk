@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import re
 import sys
@@ -110,17 +111,17 @@ def get_dataset_source(key):
     return lambda wildcards: config["datasets"][wildcards.dataset].get(key, [])
 
 
-def get_model_entry(wildcards):
-    """The registry entry of one model, as passed to fetch_model."""
-    return config["models"][wildcards.model]
+def get_model_spec(wildcards):
+    """One model's spec (fmeval.features.models.ModelSpec) as a mapping, for fetch_model."""
+    return dataclasses.asdict(MODELS[wildcards.model])
 
 
 def get_local_weights(weights):
-    """{"weights": path} for a local checkpoint, so that replacing it reruns its fetch
+    """{"checkpoint": path} for a local checkpoint, so that replacing it reruns its fetch
     rule (and so everything computed from it); {} for `pretrained` and `random`."""
     if weights in ("pretrained", "random"):
         return {}
-    return {"weights": str(local_path(weights))}
+    return {"checkpoint": str(local_path(weights))}
 
 
 def get_model_weights(wildcards):
@@ -316,6 +317,11 @@ VIDEO_FEATURES = features_of(
 def get_video_source(key):
     """One field of a video dataset's entry (source, sha256, ...), for download_video."""
     return lambda wildcards: VIDEO.datasets[wildcards.dataset].get(key)
+
+
+def get_classify_source(key):
+    """One field of a classification dataset's entry, for download_classification_dataset."""
+    return lambda wildcards: CLASSIFY.datasets[wildcards.dataset].get(key)
 
 
 def get_video_options(wildcards):

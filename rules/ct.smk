@@ -19,7 +19,7 @@ rule make_phantoms:
     conda:
         "../envs/fmeval.yaml"
     script:
-        "../scripts/make_phantoms.py"
+        "../scripts/run_rule.py"
 
 
 rule fetch_ram_weights:
@@ -42,7 +42,7 @@ rule fetch_ram_weights:
             os.path.dirname(output.manifest)
         ),
     script:
-        "../scripts/fetch_ram_weights.py"
+        "../scripts/run_rule.py"
 
 
 rule measure_operator:
@@ -59,7 +59,7 @@ rule measure_operator:
     params:
         seed=CT.seed,
     script:
-        "../scripts/measure_operator.py"
+        "../scripts/run_rule.py"
 
 
 rule simulate_sinograms:
@@ -79,7 +79,7 @@ rule simulate_sinograms:
         noise=get_noise,
         seed=CT.seed,
     script:
-        "../scripts/simulate_sinograms.py"
+        "../scripts/run_rule.py"
 
 
 # issue 26: the baselines' tuned options per (method, views, noise) cell, chosen on dival's
@@ -106,7 +106,7 @@ rule tune_baseline:
         search=get_tune_search,
         seed=CT.seed,
     script:
-        "../scripts/tune_baseline.py"
+        "../scripts/run_rule.py"
 
 
 rule reconstruct_sinograms:
@@ -135,7 +135,7 @@ rule reconstruct_sinograms:
         seed=CT.seed,
         precision=get_method_precision,
     script:
-        "../scripts/reconstruct_sinograms.py"
+        "../scripts/run_rule.py"
 
 
 rule score_reconstructions:
@@ -154,14 +154,14 @@ rule score_reconstructions:
     params:
         seed=CT.seed,
     script:
-        "../scripts/score_reconstructions.py"
+        "../scripts/run_rule.py"
 
 
 rule report_ct:
     input:
         metrics=rules.score_reconstructions.output.metrics,
         phantoms=get_phantoms(),
-        examples=get_ct_example_images(),
+        example_images=get_ct_example_images(),
     output:
         table=report(
             "results/report/ct/ct.csv",
@@ -210,4 +210,4 @@ rule report_ct:
         methods=list(CT.methods),
         noises=list(CT.noise),
     script:
-        "../scripts/report_ct.py"
+        "../scripts/run_rule.py"

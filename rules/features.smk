@@ -21,7 +21,7 @@ rule extract_features:
     params:
         precision=config["precision"],
     script:
-        "../scripts/extract_features.py"
+        "../scripts/run_rule.py"
 
 
 # --- feature taps and image transforms (issue 25) ------------------------------------
@@ -56,4 +56,4 @@ rule extract_features_variant:
         tap=lambda wildcards: wildcards.tap,
         transform=lambda wildcards: wildcards.transform,
     script:
-        "../scripts/extract_features.py"
+        "../scripts/run_rule.py"

@@ -28,7 +28,7 @@ rule cross_validate_probe:
         bg_threshold=config["probe"]["bg_threshold"],
         max_iter=config["probe"]["max_iter"],
     script:
-        "../scripts/cross_validate_probe.py"
+        "../scripts/run_rule.py"
 
 
 rule fit_probe:
@@ -51,4 +51,4 @@ rule fit_probe:
         bg_threshold=config["probe"]["bg_threshold"],
         max_iter=config["probe"]["max_iter"],
     script:
-        "../scripts/fit_probe.py"
+        "../scripts/run_rule.py"

@@ -32,7 +32,7 @@ rule segment_test_images:
         median_filter=config["segment"]["median_filter"],
         threshold=config["segment"]["threshold"],
     script:
-        "../scripts/segment_test_images.py"
+        "../scripts/run_rule.py"
 
 
 rule render_pca:
@@ -65,7 +65,7 @@ rule render_pca:
     params:
         threshold=config["segment"]["threshold"],
     script:
-        "../scripts/render_pca.py"
+        "../scripts/run_rule.py"
 
 
 rule render_attention:
@@ -98,7 +98,7 @@ rule render_attention:
         gpu=1,
         mem_mb=8000,
     script:
-        "../scripts/render_attention.py"
+        "../scripts/run_rule.py"
 
 
 rule report_segmentation:
@@ -145,4 +145,4 @@ rule report_segmentation:
     conda:
         "../envs/fmeval.yaml"
     script:
-        "../scripts/report_segmentation.py"
+        "../scripts/run_rule.py"
