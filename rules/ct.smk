@@ -38,9 +38,7 @@ rule fetch_ram_weights:
         network=1,
     params:
         weights=CT.ram_weights,
-        cache_dir=lambda wildcards, output: os.path.dirname(
-            os.path.dirname(output.manifest)
-        ),
+        cache_dir=get_cache_dir,
     script:
         "../scripts/run_rule.py"
 
@@ -157,48 +155,41 @@ rule score_reconstructions:
         "../scripts/run_rule.py"
 
 
+def ct_figure(name, stem, subcategory, caption, labels=None):
+    """{<name>_png: PNG shown in Snakemake's report, <name>_svg: SVG} of one CT figure."""
+    png = report(
+        f"results/report/ct/{stem}.png",
+        category="CT reconstruction",
+        subcategory=subcategory,
+        caption=caption,
+        labels=labels,
+    )
+    return {f"{name}_png": png, f"{name}_svg": f"results/report/ct/{stem}.svg"}
+
+
+def ct_example_figure(views):
+    """The example images at the sparse or dense view count (``views``)."""
+    labels = {"views": views, "figure": "median and worst phantom"}
+    caption = "../report/ct_examples.rst"
+    return ct_figure(views, f"examples_{views}", "Example images", caption, labels)
+
+
 rule report_ct:
     input:
         metrics=rules.score_reconstructions.output.metrics,
         phantoms=get_phantoms(),
         example_images=get_ct_example_images(),
     output:
+        **ct_figure("psnr", "psnr_vs_views", "Plots", "../report/ct_psnr_vs_views.rst"),
+        **ct_figure("ssim", "ssim_vs_views", "Plots", "../report/ct_ssim_vs_views.rst"),
+        **ct_example_figure("sparse"),
+        **ct_example_figure("dense"),
         table=report(
             "results/report/ct/ct.csv",
             category="CT reconstruction",
             subcategory="Tables",
             caption="../report/ct_table.rst",
         ),
-        psnr_png=report(
-            "results/report/ct/psnr_vs_views.png",
-            category="CT reconstruction",
-            subcategory="Plots",
-            caption="../report/ct_psnr_vs_views.rst",
-        ),
-        psnr_svg="results/report/ct/psnr_vs_views.svg",
-        ssim_png=report(
-            "results/report/ct/ssim_vs_views.png",
-            category="CT reconstruction",
-            subcategory="Plots",
-            caption="../report/ct_ssim_vs_views.rst",
-        ),
-        ssim_svg="results/report/ct/ssim_vs_views.svg",
-        sparse_png=report(
-            "results/report/ct/examples_sparse.png",
-            category="CT reconstruction",
-            subcategory="Example images",
-            labels={"views": "sparse", "figure": "median and worst phantom"},
-            caption="../report/ct_examples.rst",
-        ),
-        sparse_svg="results/report/ct/examples_sparse.svg",
-        dense_png=report(
-            "results/report/ct/examples_dense.png",
-            category="CT reconstruction",
-            subcategory="Example images",
-            labels={"views": "dense", "figure": "median and worst phantom"},
-            caption="../report/ct_examples.rst",
-        ),
-        dense_svg="results/report/ct/examples_dense.svg",
     log:
         "logs/report/ct.log",
     benchmark:

@@ -8,6 +8,11 @@ localrules:
     fetch_model,
 
 
+def get_cache_dir(wildcards, output):
+    """The cache folder (resources/) of a fetch rule's manifest, resources/<kind>/<x>.json."""
+    return os.path.dirname(os.path.dirname(output.manifest))
+
+
 rule download_dataset:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",
@@ -48,8 +53,6 @@ rule fetch_model:
         network=1,
     params:
         spec=get_model_spec,
-        cache_dir=lambda wildcards, output: os.path.dirname(
-            os.path.dirname(output.manifest)
-        ),
+        cache_dir=get_cache_dir,
     script:
         "../scripts/run_rule.py"
