@@ -124,6 +124,11 @@ def get_local_weights(weights):
     return {"checkpoint": str(local_path(weights))}
 
 
+def get_cache_dir(wildcards, output):
+    """The cache folder (resources/) of a fetch rule's manifest, resources/<kind>/<x>.json."""
+    return os.path.dirname(os.path.dirname(output.manifest))
+
+
 def get_model_weights(wildcards):
     return get_local_weights(
         config["models"][wildcards.model].get("weights", "pretrained")
@@ -438,3 +443,55 @@ def get_rule_names():
         for r in workflow.rules
         if r.name not in {"all", *unused} and Path(str(r.snakefile)).name not in off
     )
+
+
+# --- files shown in Snakemake's report (snakemake --report) ------------------------------
+
+
+def image_folder(path, subcategory, caption):
+    """A folder of every test image of one (dataset, model, res) cell, <image>.png (and
+    .json), in one job; Snakemake's report shows each PNG under Segmentation/subcategory.
+    """
+    return report(
+        directory(path),
+        patterns=["{image}.png"],
+        category="Segmentation",
+        subcategory=subcategory,
+        labels={
+            "dataset": "{dataset}",
+            "model": "{model}",
+            "resolution": "{res}",
+            "image": "{image}",
+        },
+        caption=caption,
+    )
+
+
+def segmentation_file(name, subcategory):
+    """results/report/segmentation/<name>, shown in Snakemake's report with its caption
+    report/segmentation_<stem>.rst."""
+    return report(
+        f"results/report/segmentation/{name}",
+        category="Segmentation",
+        subcategory=subcategory,
+        caption=f"../report/segmentation_{Path(name).stem}.rst",
+    )
+
+
+def ct_figure(name, stem, subcategory, caption, labels=None):
+    """{<name>_png: PNG shown in Snakemake's report, <name>_svg: SVG} of one CT figure."""
+    png = report(
+        f"results/report/ct/{stem}.png",
+        category="CT reconstruction",
+        subcategory=subcategory,
+        caption=caption,
+        labels=labels,
+    )
+    return {f"{name}_png": png, f"{name}_svg": f"results/report/ct/{stem}.svg"}
+
+
+def ct_example_figure(views):
+    """The example images at the sparse or dense view count (``views``)."""
+    labels = {"views": views, "figure": "median and worst phantom"}
+    caption = "../report/ct_examples.rst"
+    return ct_figure(views, f"examples_{views}", "Example images", caption, labels)

@@ -155,25 +155,6 @@ rule score_reconstructions:
         "../scripts/run_rule.py"
 
 
-def ct_figure(name, stem, subcategory, caption, labels=None):
-    """{<name>_png: PNG shown in Snakemake's report, <name>_svg: SVG} of one CT figure."""
-    png = report(
-        f"results/report/ct/{stem}.png",
-        category="CT reconstruction",
-        subcategory=subcategory,
-        caption=caption,
-        labels=labels,
-    )
-    return {f"{name}_png": png, f"{name}_svg": f"results/report/ct/{stem}.svg"}
-
-
-def ct_example_figure(views):
-    """The example images at the sparse or dense view count (``views``)."""
-    labels = {"views": views, "figure": "median and worst phantom"}
-    caption = "../report/ct_examples.rst"
-    return ct_figure(views, f"examples_{views}", "Example images", caption, labels)
-
-
 rule report_ct:
     input:
         metrics=rules.score_reconstructions.output.metrics,

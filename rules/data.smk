@@ -8,11 +8,6 @@ localrules:
     fetch_model,
 
 
-def get_cache_dir(wildcards, output):
-    """The cache folder (resources/) of a fetch rule's manifest, resources/<kind>/<x>.json."""
-    return os.path.dirname(os.path.dirname(output.manifest))
-
-
 rule download_dataset:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",

@@ -2,25 +2,6 @@
 # attention maps, and the segmentation report section.
 
 
-def image_folder(path, subcategory, caption):
-    """A folder of every test image of one (dataset, model, res) cell, <image>.png (and
-    .json), in one job; Snakemake's report shows each PNG under Segmentation/subcategory.
-    """
-    return report(
-        directory(path),
-        patterns=["{image}.png"],
-        category="Segmentation",
-        subcategory=subcategory,
-        labels={
-            "dataset": "{dataset}",
-            "model": "{model}",
-            "resolution": "{res}",
-            "image": "{image}",
-        },
-        caption=caption,
-    )
-
-
 rule segment_test_images:
     input:
         features=rules.extract_features.output.patches,
@@ -89,17 +70,6 @@ rule render_attention:
         mem_mb=8000,
     script:
         "../scripts/run_rule.py"
-
-
-def segmentation_file(name, subcategory):
-    """results/report/segmentation/<name>, shown in Snakemake's report with its caption
-    report/segmentation_<stem>.rst."""
-    return report(
-        f"results/report/segmentation/{name}",
-        category="Segmentation",
-        subcategory=subcategory,
-        caption=f"../report/segmentation_{Path(name).stem}.rst",
-    )
 
 
 rule report_segmentation:
