@@ -11,8 +11,9 @@ its arguments BY NAME from the job (house rule: same names on both sides):
 - ``inputs`` / ``outputs``: every named input / output as one mapping.
 
 Values follow the parameter's annotation: ``int``/``float`` from a wildcard's text, a
-dataclass from a mapping, a list of paths as a plain list. An input that is absent or empty
-(an input function that returned ``[]``) takes the parameter's default, else ``None``.
+dataclass from a mapping, a list of paths as a plain list. A param passes as it is (``None``
+and ``[]`` too); an input that is absent or empty (an input function that returned ``[]``)
+takes the parameter's default, else ``None`` where the annotation allows it.
 A param the function does not take, or a parameter nobody gives, is an error naming the
 rule and the name (a renamed argument cannot pass silently).
 """
@@ -103,6 +104,7 @@ def _plain(value: Any) -> Any:
 
 
 def _absent(value: Any) -> bool:
+    """An input that an input function left out (``[]`` or ``None``)."""
     return value is None or (isinstance(value, list) and not value)
 
 
@@ -170,21 +172,19 @@ def bind(rule: str, fn: Callable[..., Any], job: Any) -> dict[str, Any]:
     for name, parameter in signature.parameters.items():
         if parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
             continue
-        if name in given:
-            value = given[name][1]
+        if name in given and not (given[name][0] == "input" and _absent(given[name][1])):
+            value = given[name][1]  # a param passes as it is, None and [] too
         elif name in rest:
             value = rest[name]
+        elif parameter.default is not parameter.empty:
+            continue  # an absent or empty input (an input function gave []): the default
+        elif _allows_none(hints.get(name, parameter.annotation)):
+            value = None
         else:
-            value = None
-        if _absent(value) and name not in rest:  # an absent or empty input: optional
-            if parameter.default is not parameter.empty:
-                continue
-            if not _allows_none(hints.get(name, parameter.annotation)):
-                raise EntryError(
-                    f"rule {rule}: {where} needs {name!r}, which the rule gives as no "
-                    "input, output, param or wildcard; add it to the rule"
-                )
-            value = None
+            raise EntryError(
+                f"rule {rule}: {where} needs {name!r}, which the rule gives as no "
+                "input, output, param or wildcard; add it to the rule"
+            )
         kwargs[name] = _convert(value, hints.get(name, parameter.annotation))
     return kwargs
 

@@ -146,3 +146,11 @@ def test_run_logs_a_mistake_as_one_line_and_exits_1(tmp_path, monkeypatch):
     assert exit_.value.code == 1
     logging.shutdown()
     assert "rule toy: " in log.read_text() and "needs 'sinograms'" in log.read_text()
+
+
+def test_a_param_passes_as_it_is_even_empty_or_none():
+    def download(*, test_images: list, sha256: str | None = "x", resolution: str = "480p"):
+        return None
+
+    kwargs = bind("d", download, job(params={"test_images": [], "sha256": None}))
+    assert kwargs == {"test_images": [], "sha256": None}  # no param: the default
