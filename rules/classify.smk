@@ -22,10 +22,15 @@ rule download_classification_dataset:
     resources:
         network=1,
     params:
-        entry=lambda wildcards: CLASSIFY.datasets[wildcards.dataset],
+        name=lambda wildcards: wildcards.dataset,
+        source=get_classify_source("source"),
+        sha256=get_classify_source("sha256"),
+        format=get_classify_source("format"),
+        test_fraction=get_classify_source("test_fraction"),
+        seed=get_classify_source("seed"),
         out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
     script:
-        "../scripts/download_classification_dataset.py"
+        "../scripts/run_rule.py"
 
 
 rule gather_embeddings:
@@ -42,7 +47,7 @@ rule gather_embeddings:
     conda:
         "../envs/fmeval.yaml"
     script:
-        "../scripts/gather_embeddings.py"
+        "../scripts/run_rule.py"
 
 
 rule score_knn:
@@ -64,7 +69,7 @@ rule score_knn:
         vote=CLASSIFY.knn_vote,
         protocol=CLASSIFY.knn_label,
     script:
-        "../scripts/score_knn.py"
+        "../scripts/run_rule.py"
 
 
 rule fit_linear_probe:
@@ -90,7 +95,7 @@ rule fit_linear_probe:
         linear_method=CLASSIFY.linear_method,
         protocol=CLASSIFY.linear_label,
     script:
-        "../scripts/fit_linear_probe.py"
+        "../scripts/run_rule.py"
 
 
 rule report_classify:
@@ -113,9 +118,9 @@ rule report_classify:
         "../envs/fmeval.yaml"
     params:
         datasets=CLASSIFY_DATASETS,
-        misclassified=CLASSIFY.misclassified,
+        n_misclassified=CLASSIFY.misclassified,
     script:
-        "../scripts/report_classify.py"
+        "../scripts/run_rule.py"
 
 
 # issue 24: the classification branch's targets and report inputs (rules/common.smk)

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import re
 import sys
@@ -115,17 +116,22 @@ def get_dataset_source(key):
     return lambda wildcards: config["datasets"][wildcards.dataset].get(key, [])
 
 
-def get_model_entry(wildcards):
-    """The registry entry of one model, as passed to fetch_model."""
-    return config["models"][wildcards.model]
+def get_model_spec(wildcards):
+    """One model's spec (fmeval.features.models.ModelSpec) as a mapping, for fetch_model."""
+    return dataclasses.asdict(MODELS[wildcards.model])
 
 
 def get_local_weights(weights):
-    """{"weights": path} for a local checkpoint, so that replacing it reruns its fetch
+    """{"checkpoint": path} for a local checkpoint, so that replacing it reruns its fetch
     rule (and so everything computed from it); {} for `pretrained` and `random`."""
     if weights in ("pretrained", "random"):
         return {}
-    return {"weights": str(local_path(weights))}
+    return {"checkpoint": str(local_path(weights))}
+
+
+def get_cache_dir(wildcards, output):
+    """The cache folder (resources/) of a fetch rule's manifest, resources/<kind>/<x>.json."""
+    return os.path.dirname(os.path.dirname(output.manifest))
 
 
 def get_model_weights(wildcards):
@@ -316,6 +322,11 @@ VIDEO_FEATURES = features_of(
 def get_video_source(key):
     """One field of a video dataset's entry (source, sha256, ...), for download_video."""
     return lambda wildcards: VIDEO.datasets[wildcards.dataset].get(key)
+
+
+def get_classify_source(key):
+    """One field of a classification dataset's entry, for download_classification_dataset."""
+    return lambda wildcards: CLASSIFY.datasets[wildcards.dataset].get(key)
 
 
 def get_video_options(wildcards):
@@ -511,3 +522,55 @@ def _partition_of(gpu, gpu_partition, cpu_partition):
         return gpu_partition if int(value.value or 0) > 0 else cpu_partition
 
     return partition
+
+
+# --- files shown in Snakemake's report (snakemake --report) ------------------------------
+
+
+def image_folder(path, subcategory, caption):
+    """A folder of every test image of one (dataset, model, res) cell, <image>.png (and
+    .json), in one job; Snakemake's report shows each PNG under Segmentation/subcategory.
+    """
+    return report(
+        directory(path),
+        patterns=["{image}.png"],
+        category="Segmentation",
+        subcategory=subcategory,
+        labels={
+            "dataset": "{dataset}",
+            "model": "{model}",
+            "resolution": "{res}",
+            "image": "{image}",
+        },
+        caption=caption,
+    )
+
+
+def segmentation_file(name, subcategory):
+    """results/report/segmentation/<name>, shown in Snakemake's report with its caption
+    report/segmentation_<stem>.rst."""
+    return report(
+        f"results/report/segmentation/{name}",
+        category="Segmentation",
+        subcategory=subcategory,
+        caption=f"../report/segmentation_{Path(name).stem}.rst",
+    )
+
+
+def ct_figure(name, stem, subcategory, caption, labels=None):
+    """{<name>_png: PNG shown in Snakemake's report, <name>_svg: SVG} of one CT figure."""
+    png = report(
+        f"results/report/ct/{stem}.png",
+        category="CT reconstruction",
+        subcategory=subcategory,
+        caption=caption,
+        labels=labels,
+    )
+    return {f"{name}_png": png, f"{name}_svg": f"results/report/ct/{stem}.svg"}
+
+
+def ct_example_figure(views):
+    """The example images at the sparse or dense view count (``views``)."""
+    labels = {"views": views, "figure": "median and worst phantom"}
+    caption = "../report/ct_examples.rst"
+    return ct_figure(views, f"examples_{views}", "Example images", caption, labels)

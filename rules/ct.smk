@@ -22,7 +22,7 @@ rule make_phantoms:
     conda:
         "../envs/fmeval.yaml"
     script:
-        "../scripts/make_phantoms.py"
+        "../scripts/run_rule.py"
 
 
 rule fetch_ram_weights:
@@ -41,11 +41,9 @@ rule fetch_ram_weights:
         network=1,
     params:
         weights=CT.ram_weights,
-        cache_dir=lambda wildcards, output: os.path.dirname(
-            os.path.dirname(output.manifest)
-        ),
+        cache_dir=get_cache_dir,
     script:
-        "../scripts/fetch_ram_weights.py"
+        "../scripts/run_rule.py"
 
 
 rule measure_operator:
@@ -62,7 +60,7 @@ rule measure_operator:
     params:
         seed=CT.seed,
     script:
-        "../scripts/measure_operator.py"
+        "../scripts/run_rule.py"
 
 
 rule simulate_sinograms:
@@ -82,7 +80,7 @@ rule simulate_sinograms:
         noise=get_noise,
         seed=CT.seed,
     script:
-        "../scripts/simulate_sinograms.py"
+        "../scripts/run_rule.py"
 
 
 # issue 26: the baselines' tuned options per (method, views, noise) cell, chosen on dival's
@@ -109,7 +107,7 @@ rule tune_baseline:
         search=get_tune_search,
         seed=CT.seed,
     script:
-        "../scripts/tune_baseline.py"
+        "../scripts/run_rule.py"
 
 
 rule reconstruct_sinograms:
@@ -138,7 +136,7 @@ rule reconstruct_sinograms:
         seed=CT.seed,
         precision=get_method_precision,
     script:
-        "../scripts/reconstruct_sinograms.py"
+        "../scripts/run_rule.py"
 
 
 rule score_reconstructions:
@@ -157,51 +155,25 @@ rule score_reconstructions:
     params:
         seed=CT.seed,
     script:
-        "../scripts/score_reconstructions.py"
+        "../scripts/run_rule.py"
 
 
 rule report_ct:
     input:
         metrics=rules.score_reconstructions.output.metrics,
         phantoms=get_phantoms(),
-        examples=get_ct_example_images(),
+        example_images=get_ct_example_images(),
     output:
+        **ct_figure("psnr", "psnr_vs_views", "Plots", "../report/ct_psnr_vs_views.rst"),
+        **ct_figure("ssim", "ssim_vs_views", "Plots", "../report/ct_ssim_vs_views.rst"),
+        **ct_example_figure("sparse"),
+        **ct_example_figure("dense"),
         table=report(
             "results/report/ct/ct.csv",
             category="CT reconstruction",
             subcategory="Tables",
             caption="../report/ct_table.rst",
         ),
-        psnr_png=report(
-            "results/report/ct/psnr_vs_views.png",
-            category="CT reconstruction",
-            subcategory="Plots",
-            caption="../report/ct_psnr_vs_views.rst",
-        ),
-        psnr_svg="results/report/ct/psnr_vs_views.svg",
-        ssim_png=report(
-            "results/report/ct/ssim_vs_views.png",
-            category="CT reconstruction",
-            subcategory="Plots",
-            caption="../report/ct_ssim_vs_views.rst",
-        ),
-        ssim_svg="results/report/ct/ssim_vs_views.svg",
-        sparse_png=report(
-            "results/report/ct/examples_sparse.png",
-            category="CT reconstruction",
-            subcategory="Example images",
-            labels={"views": "sparse", "figure": "median and worst phantom"},
-            caption="../report/ct_examples.rst",
-        ),
-        sparse_svg="results/report/ct/examples_sparse.svg",
-        dense_png=report(
-            "results/report/ct/examples_dense.png",
-            category="CT reconstruction",
-            subcategory="Example images",
-            labels={"views": "dense", "figure": "median and worst phantom"},
-            caption="../report/ct_examples.rst",
-        ),
-        dense_svg="results/report/ct/examples_dense.svg",
     log:
         "logs/report/ct.log",
     benchmark:
@@ -213,7 +185,7 @@ rule report_ct:
         methods=list(CT.methods),
         noises=list(CT.noise),
     script:
-        "../scripts/report_ct.py"
+        "../scripts/run_rule.py"
 
 
 # issue 24: the CT branch's targets and report inputs (rules/common.smk)

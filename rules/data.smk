@@ -23,12 +23,13 @@ rule download_dataset:
     resources:
         network=1,
     params:
+        name=lambda wildcards: wildcards.dataset,
         images=get_dataset_source("images"),
         labels=get_dataset_source("labels"),
         test_images=get_dataset_source("test_images"),
         out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
     script:
-        "../scripts/download_dataset.py"
+        "../scripts/run_rule.py"
 
 
 rule fetch_model:
@@ -46,9 +47,7 @@ rule fetch_model:
     resources:
         network=1,
     params:
-        entry=get_model_entry,
-        cache_dir=lambda wildcards, output: os.path.dirname(
-            os.path.dirname(output.manifest)
-        ),
+        spec=get_model_spec,
+        cache_dir=get_cache_dir,
     script:
-        "../scripts/fetch_model.py"
+        "../scripts/run_rule.py"

@@ -21,7 +21,7 @@ rule extract_features:
     params:
         precision=config["precision"],
     script:
-        "../scripts/extract_features.py"
+        "../scripts/run_rule.py"
 
 
 # --- feature taps and image transforms (issue 25) ------------------------------------
@@ -31,10 +31,8 @@ rule extract_features:
 # the default (last-raw, tutorial5) is extract_features above, its path unchanged.
 
 
-rule extract_features_variant:
-    input:
-        dataset_manifest=rules.download_dataset.output.manifest,
-        model_manifest=rules.fetch_model.output.manifest,
+# extract_features' inputs, resources, params (these add theirs) and function
+use rule extract_features as extract_features_variant with:
     output:
         patches=FEATURE_VARIANT["patches"],
         cls=FEATURE_VARIANT["cls"],
@@ -45,15 +43,6 @@ rule extract_features_variant:
     wildcard_constraints:
         transform=_alternatives(TRANSFORM_NAMES),
         tap=TAP_PATTERN,
-    conda:
-        "../envs/fmeval.yaml"
-    threads: 2
-    resources:
-        gpu=1,
-        mem_mb=8000,
     params:
-        precision=config["precision"],
         tap=lambda wildcards: wildcards.tap,
         transform=lambda wildcards: wildcards.transform,
-    script:
-        "../scripts/extract_features.py"

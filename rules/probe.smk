@@ -3,6 +3,11 @@
 # probe.memory_mb is an execution setting (the solver's chunking, not its numbers): it is
 # read by the scripts from the config and sets mem_mb, and changing it reruns nothing.
 
+# the solver's labels and iterations, the same in the CV and in the final fit
+PROBE_SOLVER = {
+    key: config["probe"][key] for key in ("fg_threshold", "bg_threshold", "max_iter")
+}
+
 
 rule cross_validate_probe:
     input:
@@ -20,15 +25,13 @@ rule cross_validate_probe:
     resources:
         mem_mb=config["probe"]["memory_mb"] or 4000,
     params:
+        **PROBE_SOLVER,
         cs=[float(c) for c in config["probe"]["cs"]],
         cv=config["probe"]["cv"],
         folds=config["probe"]["folds"],
         seed=config["probe"]["seed"],
-        fg_threshold=config["probe"]["fg_threshold"],
-        bg_threshold=config["probe"]["bg_threshold"],
-        max_iter=config["probe"]["max_iter"],
     script:
-        "../scripts/cross_validate_probe.py"
+        "../scripts/run_rule.py"
 
 
 rule fit_probe:
@@ -47,8 +50,6 @@ rule fit_probe:
     resources:
         mem_mb=config["probe"]["memory_mb"] or 4000,
     params:
-        fg_threshold=config["probe"]["fg_threshold"],
-        bg_threshold=config["probe"]["bg_threshold"],
-        max_iter=config["probe"]["max_iter"],
+        **PROBE_SOLVER,
     script:
-        "../scripts/fit_probe.py"
+        "../scripts/run_rule.py"

@@ -43,4 +43,4 @@ rule build_report:
         rules=lambda wc: get_rule_names(),
         workflow_dir=workflow.basedir,
     script:
-        "../scripts/build_report.py"
+        "../scripts/run_rule.py"

@@ -8,19 +8,10 @@ rule segment_test_images:
         probe=rules.fit_probe.output.probe,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
-        # every test image of the dataset, <image>.png and <image>.json, in one job
-        folder=report(
-            directory("results/segment/{dataset}/{model}/{res}"),
-            patterns=["{image}.png"],
-            category="Segmentation",
-            subcategory="Test images",
-            labels={
-                "dataset": "{dataset}",
-                "model": "{model}",
-                "resolution": "{res}",
-                "image": "{image}",
-            },
-            caption="../report/triptych.rst",
+        folder=image_folder(
+            "results/segment/{dataset}/{model}/{res}",
+            "Test images",
+            "../report/triptych.rst",
         ),
     log:
         "logs/segment/{dataset}/{model}/{res}.log",
@@ -32,7 +23,7 @@ rule segment_test_images:
         median_filter=config["segment"]["median_filter"],
         threshold=config["segment"]["threshold"],
     script:
-        "../scripts/segment_test_images.py"
+        "../scripts/run_rule.py"
 
 
 rule render_pca:
@@ -42,19 +33,8 @@ rule render_pca:
         probe=rules.fit_probe.output.probe,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
-        # every test image of the dataset, <image>.png and <image>.json, in one job
-        folder=report(
-            directory("results/pca/{dataset}/{model}/{res}"),
-            patterns=["{image}.png"],
-            category="Segmentation",
-            subcategory="PCA renders",
-            labels={
-                "dataset": "{dataset}",
-                "model": "{model}",
-                "resolution": "{res}",
-                "image": "{image}",
-            },
-            caption="../report/pca.rst",
+        folder=image_folder(
+            "results/pca/{dataset}/{model}/{res}", "PCA renders", "../report/pca.rst"
         ),
     log:
         "logs/pca/{dataset}/{model}/{res}.log",
@@ -65,7 +45,7 @@ rule render_pca:
     params:
         threshold=config["segment"]["threshold"],
     script:
-        "../scripts/render_pca.py"
+        "../scripts/run_rule.py"
 
 
 rule render_attention:
@@ -73,19 +53,10 @@ rule render_attention:
         model_manifest=rules.fetch_model.output.manifest,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
-        # every test image of the dataset, <image>.png, in one job
-        folder=report(
-            directory("results/attention/{dataset}/{model}/{res}"),
-            patterns=["{image}.png"],
-            category="Segmentation",
-            subcategory="CLS attention",
-            labels={
-                "dataset": "{dataset}",
-                "model": "{model}",
-                "resolution": "{res}",
-                "image": "{image}",
-            },
-            caption="../report/attention.rst",
+        folder=image_folder(
+            "results/attention/{dataset}/{model}/{res}",
+            "CLS attention",
+            "../report/attention.rst",
         ),
     log:
         "logs/attention/{dataset}/{model}/{res}.log",
@@ -98,7 +69,7 @@ rule render_attention:
         gpu=1,
         mem_mb=8000,
     script:
-        "../scripts/render_attention.py"
+        "../scripts/run_rule.py"
 
 
 rule report_segmentation:
@@ -106,37 +77,12 @@ rule report_segmentation:
         cv=expand_cells(rules.cross_validate_probe.output.table),
         scores=expand_cells(rules.segment_test_images.output.folder),
     output:
-        ap=report(
-            "results/report/segmentation/ap.csv",
-            category="Segmentation",
-            subcategory="Tables",
-            caption="../report/segmentation_ap.rst",
-        ),
-        best=report(
-            "results/report/segmentation/ap_best.csv",
-            category="Segmentation",
-            subcategory="Tables",
-            caption="../report/segmentation_ap_best.rst",
-        ),
-        test=report(
-            "results/report/segmentation/test_scores.csv",
-            category="Segmentation",
-            subcategory="Tables",
-            caption="../report/segmentation_test_scores.rst",
-        ),
-        ap_vs_c_png=report(
-            "results/report/segmentation/ap_vs_c.png",
-            category="Segmentation",
-            subcategory="Plots",
-            caption="../report/segmentation_ap_vs_c.rst",
-        ),
+        ap=segmentation_file("ap.csv", "Tables"),
+        best=segmentation_file("ap_best.csv", "Tables"),
+        test=segmentation_file("test_scores.csv", "Tables"),
+        ap_vs_c_png=segmentation_file("ap_vs_c.png", "Plots"),
         ap_vs_c_svg="results/report/segmentation/ap_vs_c.svg",
-        best_vs_res_png=report(
-            "results/report/segmentation/best_ap_vs_res.png",
-            category="Segmentation",
-            subcategory="Plots",
-            caption="../report/segmentation_best_ap_vs_res.rst",
-        ),
+        best_vs_res_png=segmentation_file("best_ap_vs_res.png", "Plots"),
         best_vs_res_svg="results/report/segmentation/best_ap_vs_res.svg",
     log:
         "logs/report/segmentation.log",
@@ -145,7 +91,7 @@ rule report_segmentation:
     conda:
         "../envs/fmeval.yaml"
     script:
-        "../scripts/report_segmentation.py"
+        "../scripts/run_rule.py"
 
 
 # issue 24: the segmentation branch's targets and report inputs (rules/common.smk)

@@ -30,6 +30,7 @@ rule download_video:
     resources:
         network=1,
     params:
+        name=lambda wildcards: wildcards.dataset,
         source=get_video_source("source"),
         sha256=get_video_source("sha256"),
         resolution=get_video_source("resolution"),
@@ -38,7 +39,7 @@ rule download_video:
         max_frames=get_video_source("max_frames"),
         out_dir=lambda wildcards, output: os.path.dirname(output.manifest),
     script:
-        "../scripts/download_video.py"
+        "../scripts/run_rule.py"
 
 
 rule predict_video_masks:
@@ -62,7 +63,7 @@ rule predict_video_masks:
     params:
         options=get_video_options,
     script:
-        "../scripts/predict_video_masks.py"
+        "../scripts/run_rule.py"
 
 
 rule score_video:
@@ -90,13 +91,13 @@ rule score_video:
             "method": wildcards.method,
         },
     script:
-        "../scripts/score_video.py"
+        "../scripts/run_rule.py"
 
 
 rule report_video:
     input:
         metrics=expand_video_cells(rules.score_video.output.metrics),
-        strips=[p for d in get_video_strips().values() for p in d.values()],
+        strip_masks=[p for d in get_video_strips().values() for p in d.values()],
         dataset_manifests=expand(
             rules.download_video.output.manifest, dataset=list(VIDEO.datasets)
         ),
@@ -129,7 +130,7 @@ rule report_video:
         strips=get_video_strips(),
         strip_frames=VIDEO.strip_frames,
     script:
-        "../scripts/report_video.py"
+        "../scripts/run_rule.py"
 
 
 # issue 24: the video branch's targets and report inputs (rules/common.smk)

@@ -9,18 +9,18 @@ from collections import Counter
 
 from conftest import REPO
 
-RULE = re.compile(r"^rule (\w+):$", re.M)
+RULE = re.compile(r"^(?:rule (\w+)|use rule \w+ as (\w+) with):$", re.M)
 DIRECTIVE = {
     name: re.compile(rf"^    {name}:\n\s+\"([^\"]+)\"", re.M) for name in ("benchmark", "log")
 }
 
 
 def _rules() -> dict[str, str]:
-    """Each rule's text, from every rules/*.smk."""
+    """Each rule's text, from every rules/*.smk (a `use rule ... as <name> with:` too)."""
     rules = {}
     for path in sorted((REPO / "rules").glob("*.smk")):
         text = path.read_text()
-        starts = [(m.group(1), m.start()) for m in RULE.finditer(text)]
+        starts = [(m.group(1) or m.group(2), m.start()) for m in RULE.finditer(text)]
         for (name, start), (_, end) in zip(starts, [*starts[1:], ("", len(text))]):
             rules[name] = text[start:end]
     return rules

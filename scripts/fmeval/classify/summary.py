@@ -67,11 +67,14 @@ def report_classify(
     linear: Sequence[str],
     confusion: Sequence[str],
     predictions: Sequence[str],
-    manifests: dict[str, str],
+    datasets: Sequence[str],
+    manifests: Sequence[str],
     n_misclassified: int,
-    out: dict[str, str],
+    outputs: dict[str, str],
 ) -> None:
-    """Write the section's CSV tables and PNG/SVG figures (``out`` maps name to path)."""
+    """Write the section's CSV tables and PNG/SVG figures (``outputs`` maps name to path);
+    ``manifests`` are the ``datasets``' manifests, in their order."""
+    out = outputs
     knn = pd.concat([pd.read_csv(p) for p in knn], ignore_index=True)
     linear = pd.concat([pd.read_csv(p) for p in linear], ignore_index=True)
     random_init = bool(knn["random_init"].any() or linear["random_init"].any())
@@ -91,7 +94,7 @@ def report_classify(
     plot_mistakes(
         best,
         predicted,
-        manifests,
+        dict(zip(datasets, manifests, strict=True)),
         n_misclassified,
         random_init,
         out["mistakes_png"],

@@ -42,12 +42,12 @@ def generate_phantoms(n: int, *, image_size: int = IMAGE_SIZE, part: str = "test
     return np.stack([np.asarray(image, dtype=np.float32) for image in images])
 
 
-def make_phantoms(*, n: int, phantoms: str | os.PathLike, part: str = "test") -> None:
-    """Write the first ``n`` phantoms of ``part`` to ``phantoms`` (.npy), atomically."""
-    stack = generate_phantoms(n, part=part)
+def make_phantoms(*, n_phantoms: int, phantoms: str | os.PathLike, part: str = "test") -> None:
+    """Write the first ``n_phantoms`` of ``part`` to ``phantoms`` (.npy), atomically."""
+    stack = generate_phantoms(n_phantoms, part=part)
     with atomic_path(phantoms, suffix=".npy") as tmp:
         np.save(tmp, stack)
-    log.info("wrote %d %s phantoms %s to %s", n, part, stack.shape[1:], phantoms)
+    log.info("wrote %d %s phantoms %s to %s", n_phantoms, part, stack.shape[1:], phantoms)
 
 
 def load_phantoms(path: str | os.PathLike) -> np.ndarray:

@@ -209,22 +209,25 @@ def run_ct_report(
     examples: Mapping[str, Mapping],
     methods: list[str],
     noises: list[str],
-    table_out: str,
-    plots: Mapping[str, Mapping[str, str]],
-    example_plots: Mapping[str, Mapping[str, str]],
+    outputs: Mapping[str, str],
 ) -> pd.DataFrame:
     """Rule ``report_ct``.
 
     ``examples`` maps ``sparse``/``dense`` to ``{"views", "noise", "images": {method: .npy}}``;
-    ``plots`` maps a metric to ``{"png", "svg"}``; ``example_plots`` maps sparse/dense to the same.
+    ``outputs`` are the rule's: ``table`` (ct.csv), then ``<metric>_png``/``<metric>_svg``
+    and ``sparse_png``/``sparse_svg``/``dense_png``/``dense_svg``.
     """
+
+    def figure(name: str) -> dict[str, str]:
+        return {"png": outputs[f"{name}_png"], "svg": outputs[f"{name}_svg"]}
+
     scores, meta = read_scores(metrics)
     random_init = bool(meta.get("random_init")) or bool(scores["random_init"].any())
     table = ct_table(scores, methods=methods, noises=noises)
-    write_csv(table, table_out)
+    write_csv(table, outputs["table"])
     for metric in METRICS:
         plot_metric_vs_views(
-            table, metric, methods=methods, noises=noises, random_init=random_init, **plots[metric]
+            table, metric, methods=methods, noises=noises, random_init=random_init, **figure(metric)
         )
     gt = load_phantoms(phantoms)
     for setting, spec in examples.items():
@@ -236,7 +239,7 @@ def run_ct_report(
             views=int(spec["views"]),
             noise=spec["noise"],
             random_init=random_init,
-            **example_plots[setting],
+            **figure(setting),
         )
     if random_init:
         log.warning("%s: RAM used random weights", RANDOM_BANNER)

@@ -157,21 +157,23 @@ def run_report(
     *,
     cv: Sequence[str],
     scores: Sequence[str],
-    ap_out: str,
-    best_out: str,
-    test_out: str,
+    ap: str,
+    best: str,
+    test: str,
     ap_vs_c_png: str,
     ap_vs_c_svg: str,
     best_vs_res_png: str,
     best_vs_res_svg: str,
 ) -> None:
     """Everything ``report_segmentation`` does."""
-    folds, test = read_cv(cv), read_test_scores(scores)
-    ap = ap_table(folds)
-    best = best_table(ap)
-    random_init = bool(folds["random_init"].any()) or bool(test["random_init"].astype(bool).any())
-    write_csv(ap, ap_out)
-    write_csv(best, best_out)
-    write_csv(test, test_out)
-    plot_ap_vs_c(ap, png=ap_vs_c_png, svg=ap_vs_c_svg, random_init=random_init)
-    plot_best_vs_res(best, png=best_vs_res_png, svg=best_vs_res_svg, random_init=random_init)
+    folds, test_scores = read_cv(cv), read_test_scores(scores)
+    ap_by_c = ap_table(folds)
+    best_c = best_table(ap_by_c)
+    random_init = bool(folds["random_init"].any()) or bool(
+        test_scores["random_init"].astype(bool).any()
+    )
+    write_csv(ap_by_c, ap)
+    write_csv(best_c, best)
+    write_csv(test_scores, test)
+    plot_ap_vs_c(ap_by_c, png=ap_vs_c_png, svg=ap_vs_c_svg, random_init=random_init)
+    plot_best_vs_res(best_c, png=best_vs_res_png, svg=best_vs_res_svg, random_init=random_init)

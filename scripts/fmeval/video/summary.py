@@ -147,29 +147,33 @@ def plot_strips(
 def run_report(
     *,
     metrics: Sequence[str],
-    dataset_manifests: Mapping[str, str],
+    datasets: Sequence[str],
+    dataset_manifests: Sequence[str],
     strips: Mapping[str, Mapping[str, str]],
     strip_frames: int,
     scores: str,
     jf: str,
-    j_over_time_png: Mapping[str, str],
-    j_over_time_svg: Mapping[str, str],
-    strips_png: Mapping[str, str],
-    strips_svg: Mapping[str, str],
+    j_over_time_png: Sequence[str],
+    j_over_time_svg: Sequence[str],
+    strips_png: Sequence[str],
+    strips_svg: Sequence[str],
 ) -> pd.DataFrame:
-    """Everything ``report_video`` does; ``strips`` is {dataset: {method: masks.npz}} and
-    the figure outputs are {dataset: path}."""
+    """Everything ``report_video`` does; ``strips`` is {dataset: {method: masks.npz}};
+    the manifests and figures are one per dataset, in the order of ``datasets``."""
     table = read_metrics(metrics)
     per_sequence = sequence_scores(table)
     write_csv(per_sequence, scores)
     write_csv(jf_matrix(per_sequence), jf)
-    for dataset, manifest in dataset_manifests.items():
-        plot_j_over_time(table, dataset, png=j_over_time_png[dataset], svg=j_over_time_svg[dataset])
-        plot_strips(
-            strips[dataset],
-            manifest,
-            n_frames=strip_frames,
-            png=strips_png[dataset],
-            svg=strips_svg[dataset],
-        )
+    per_dataset = zip(
+        datasets,
+        dataset_manifests,
+        j_over_time_png,
+        j_over_time_svg,
+        strips_png,
+        strips_svg,
+        strict=True,
+    )
+    for dataset, manifest, j_png, j_svg, strip_png, strip_svg in per_dataset:
+        plot_j_over_time(table, dataset, png=j_png, svg=j_svg)
+        plot_strips(strips[dataset], manifest, n_frames=strip_frames, png=strip_png, svg=strip_svg)
     return per_sequence

@@ -102,9 +102,10 @@ def test_cell_tables_and_report(tmp_path):
         linear=[str(f / "linear.csv") for f in folders],
         confusion=[str(f / "confusion.csv") for f in folders],
         predictions=[str(f / "linear_predictions.parquet") for f in folders],
-        manifests={"ds": str(tmp_path / "manifest.json")},
+        datasets=["ds"],
+        manifests=[str(tmp_path / "manifest.json")],
         n_misclassified=4,
-        out={k: str(v) for k, v in out.items()},
+        outputs={k: str(v) for k, v in out.items()},
     )
     assert all(p.stat().st_size > 0 for p in out.values())
     acc = pd.read_csv(out["accuracy"])

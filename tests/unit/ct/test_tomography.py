@@ -58,7 +58,7 @@ def test_more_phantoms_keep_the_earlier_ones(phantoms):
 
 
 def test_make_phantoms_writes_npy(tmp_path, phantoms):
-    make_phantoms(n=6, phantoms=tmp_path / "p.npy")
+    make_phantoms(n_phantoms=6, phantoms=tmp_path / "p.npy")
     assert np.array_equal(load_phantoms(tmp_path / "p.npy"), phantoms)
     assert [p.name for p in tmp_path.iterdir()] == ["p.npy"]
 
@@ -148,7 +148,7 @@ def test_more_phantoms_leave_the_first_sinograms_identical(tmp_path):
     assert record["operator_norm"] == measure_operator_norm(VIEWS, seed=0)
     outs = {}
     for n in (3, 6):
-        make_phantoms(n=n, phantoms=tmp_path / f"p{n}.npy")
+        make_phantoms(n_phantoms=n, phantoms=tmp_path / f"p{n}.npy")
         run_simulation(
             phantoms=str(tmp_path / f"p{n}.npy"),
             operator=str(tmp_path / "op.json"),

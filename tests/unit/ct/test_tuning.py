@@ -57,7 +57,7 @@ def test_search_filter_is_the_full_grid():
 def tuned_cell(tmp_path_factory):
     """run_tuning (rule tune_baseline) for TV at 20 views, low noise, on 2 validation phantoms."""
     root = tmp_path_factory.mktemp("tuning")
-    make_phantoms(n=2, part="validation", phantoms=root / "validation.npy")
+    make_phantoms(n_phantoms=2, part="validation", phantoms=root / "validation.npy")
     write_matrix(radon_matrix(20), root / "20.npz")
     (root / "20.json").write_text(json.dumps({"views": 20, "operator_norm": NORMS["20"]}))
     options = {"lam": "tune", **TV}
