@@ -1,7 +1,7 @@
 """Rule script: cross-validate the foreground probe over the C grid."""
 
 from fmeval.logs import run_logged
-from fmeval.seg.probe import run_cross_validation
+from fmeval.seg.cv import run_cross_validation
 
 run_logged(
     snakemake.log[0],

@@ -1,7 +1,7 @@
 """Rule script: fit the final foreground probe at the best C."""
 
 from fmeval.logs import run_logged
-from fmeval.seg.probe import run_fit
+from fmeval.seg.fit import run_fit
 
 run_logged(
     snakemake.log[0],

@@ -15,10 +15,11 @@ import pytest
 import synthetic
 from conftest import load_test_config, run_snakemake, scheduled_jobs
 from PIL import Image
+from reference_probe import cross_validate_reference
 
-from fmeval.features.store import read_features
 from fmeval.io.tables import read_meta
-from fmeval.seg.probe import cross_validate_reference, load_probe, select_patches
+from fmeval.seg.fit import load_probe
+from fmeval.seg.probe import load_probe_data
 
 pytestmark = pytest.mark.integration
 
@@ -81,10 +82,8 @@ def test_cv_table_equals_scikit_learn_on_the_cached_features(synth_segmentation,
     cv = pq.read_table(workdir / f"results/probe/{DMR}/{res}/cv.parquet").to_pandas()
     assert sorted(cv["image"].unique()) == sorted(TRAIN) and len(cv) == len(TRAIN) * len(CS)
     assert read_meta(workdir / f"results/probe/{DMR}/{res}/cv.parquet")["random_init"] is True
-    data = select_patches(
-        read_features(workdir / f"results/features/{DMR}/{res}.parquet"),
-        fg_threshold=0.99,
-        bg_threshold=0.01,
+    data = load_probe_data(
+        workdir / f"results/features/{DMR}/{res}.parquet", fg_threshold=0.99, bg_threshold=0.01
     )
     # Newton steps with a Cholesky solve reach the optimum; lbfgs can stop short of it on
     # nearly separable folds even at tol 1e-10.
