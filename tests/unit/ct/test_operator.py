@@ -5,8 +5,9 @@ import pytest
 import scipy.sparse
 import torch
 
-from fmeval.ct.operator import RadonMatrix, measure_norm, radon_matrix, read_matrix, write_matrix
+from fmeval.ct.operator import measure_norm
 from fmeval.ct.phantoms import generate_phantoms
+from fmeval.ct.radon import RadonMatrix, radon_matrix, read_matrix, write_matrix
 from fmeval.ct.reconstruction import make_solver, reconstruct
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import (
