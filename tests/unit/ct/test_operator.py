@@ -109,7 +109,8 @@ def test_random_ram_outputs_equal_todays(pairs, phantoms, views):
     model = dinv.models.RAM(pretrained=False).eval()
     ours, stock = pairs[views]
     ours.noise_model = stock.noise_model = noise_model(LOW)
-    # one phantom: RAM runs each image alone (its cost is the U-Net's, ~4x less than on four)
+    # one phantom is enough to compare the two operators under RAM (its U-Net, run per image,
+    # is most of this test's time)
     sino = simulate_sinograms(phantoms[:1], stock, level=LOW, views=views, seed=0, batch_size=1)
     solver = make_solver("ram", model=model)
     a = reconstruct(sino, ours, solver, batch_size=1)
