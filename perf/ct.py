@@ -51,10 +51,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fmeval.ct.operator import measure_norm, radon_matrix, write_matrix
+from reference_ct import stock_tv as reference_tv
+
+from fmeval.ct.operator import measure_norm
 from fmeval.ct.phantoms import generate_phantoms
-from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct, to_fast_layout
+from fmeval.ct.radon import radon_matrix, write_matrix
+from fmeval.ct.reconstruction import make_solver, reconstruct, to_fast_layout
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, noise_model, simulate_sinograms
 
@@ -164,7 +168,7 @@ def pipeline(method, views, sino, norm, matrix, model, batch_size, device):
 
 
 def stock_tv(y, physics):
-    return build_tv(**TV, stock=True)(y, physics)
+    return reference_tv(**TV)(y, physics)
 
 
 def tutorial(method, views, sino, model, device):

@@ -18,8 +18,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from fmeval.ct.metrics import mean_ci, score_images
-from fmeval.ct.operator import measure_norm, radon_matrix
+from fmeval.ct.operator import measure_norm
 from fmeval.ct.phantoms import generate_phantoms
+from fmeval.ct.radon import radon_matrix
 from fmeval.ct.reconstruction import make_solver, reconstruct
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, simulate_sinograms

@@ -34,7 +34,8 @@ from fmeval.features.backbones import load_manifest
 from fmeval.features.extraction import plan_extraction, provenance, stream_features
 from fmeval.features.store import read_features
 from fmeval.runtime import pick_device
-from fmeval.seg.probe import load_probe, run_cross_validation, run_fit
+from fmeval.seg.cv import run_cross_validation
+from fmeval.seg.fit import load_probe, run_fit
 
 PROBE = {"fg_threshold": 0.99, "bg_threshold": 0.01, "max_iter": 10000}
 CS = [0.01, 0.1, 1.0]

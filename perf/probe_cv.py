@@ -3,8 +3,8 @@
 Both run on the same cached features (DAVIS frames, ViT-S/14 random init via the test hub
 fixture, res 448 by default) and the same model: StandardScaler + L2 LogisticRegression
 per fold and C. The tutorial's loop refits scikit-learn (lbfgs, max_iter 10000) from
-scratch for every fold and C; fmeval.probe.cross_validate solves all folds at once with
-warm starts along the C path (see fmeval.logistic). Prints the wall time of each, the
+scratch for every fold and C; fmeval.seg.cv.cross_validate solves all folds at once with
+warm starts along the C path (see fmeval.learn.logistic). Prints the wall time of each, the
 ratio, and the largest per-fold AP difference.
 
 It also fits every fold and C of the same model to convergence with scikit-learn
@@ -35,8 +35,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from fmeval.features.store import read_features
-from fmeval.seg.probe import cross_validate, cross_validate_reference, select_patches
+from reference_probe import cross_validate_reference
+
+from fmeval.seg.cv import cross_validate
+from fmeval.seg.probe import load_probe_data
 
 
 def find_features(res: int, given: str | None, keep: list) -> Path:
@@ -98,7 +100,7 @@ def main() -> None:
     keep: list = []
     path = find_features(args.res, args.features, keep)
     torch.set_num_threads(args.threads)
-    data = select_patches(read_features(path), fg_threshold=0.99, bg_threshold=0.01)
+    data = load_probe_data(path, fg_threshold=0.99, bg_threshold=0.01)
     print(
         f"features {path}: {len(data.y)} patches ({int(data.y.sum())} fg) of {len(data.images)} "
         "images, "

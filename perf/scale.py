@@ -113,7 +113,8 @@ def load(path: Path):
 def stage(name: str, path: Path, budget_mb: float | None) -> dict:
     import torch
 
-    import fmeval.seg.probe  # noqa: F401 - imports are not part of the stage's time
+    import fmeval.seg.cv  # noqa: F401 - imports are not part of the stage's time
+    import fmeval.seg.fit  # noqa: F401
     import fmeval.seg.segment  # noqa: F401
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
@@ -127,8 +128,8 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
         data = load(path)
         out = {"rows": len(data.y), "fg": float(data.y.mean())}
     elif name.startswith("cv-"):
+        from fmeval.seg.cv import cross_validate
         from fmeval.seg.folds import assign_folds, memory_budget
-        from fmeval.seg.probe import cross_validate
 
         data = load(path)
         folds = assign_folds(data.images, cv=name[3:], k=10, seed=0)
@@ -146,8 +147,8 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
             "converged": bool(table["converged"].all()),
         }
     elif name == "fit":
+        from fmeval.seg.fit import fit_probe, save_probe
         from fmeval.seg.folds import memory_budget
-        from fmeval.seg.probe import fit_probe, save_probe
 
         data = load(path)
         probe = fit_probe(data, 0.1, max_iter=10000, budget_bytes=memory_budget(budget_mb))
@@ -162,7 +163,7 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
         }
     elif name == "segment":
         from fmeval.features.store import read_image
-        from fmeval.seg.probe import load_probe
+        from fmeval.seg.fit import load_probe
         from fmeval.seg.segment import foreground_mask, held_out_scores, image_patches, score_map
 
         probe = load_probe(path.with_suffix(".probe.npz"))
@@ -177,7 +178,8 @@ def stage(name: str, path: Path, budget_mb: float | None) -> dict:
         import sklearn  # noqa: F401
         import torch  # noqa: F401
 
-        import fmeval.seg.probe  # noqa: F401
+        import fmeval.seg.cv  # noqa: F401
+        import fmeval.seg.fit  # noqa: F401
 
         out = {}
     else:

@@ -239,7 +239,7 @@ def get_tune_search(wildcards):
 
 def get_tuning(wildcards):
     """The cell's tuning record when its method leaves an option to tuning, else nothing."""
-    from fmeval.ct.tuning import needs_tuning
+    from fmeval.ct.tuned import needs_tuning
 
     if not needs_tuning(wildcards.method, get_method_options(wildcards)):
         return []

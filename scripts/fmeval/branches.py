@@ -76,7 +76,7 @@ def listed(config: Mapping) -> list[str]:
     if names is None:
         return list(NAMES)
     names = [names] if isinstance(names, str) else names
-    from fmeval.config import suggest  # the schema checks' wording; config imports us
+    from fmeval.errors import suggest  # the schema checks' wording
 
     seen = set()
     for i, name in enumerate(names):

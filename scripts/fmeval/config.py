@@ -7,10 +7,9 @@ closest known key or value, and where every key is described (no schema dump, no
 typed values and trust them. Cheap and offline: no torch, no network.
 """
 
-import difflib
 import math
 import reprlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
 from fmeval import branches
-from fmeval.errors import ConfigError
+from fmeval.errors import ConfigError, closest, suggest
 
 # --- the schema, one line per mistake --------------------------------------------------
 
@@ -42,20 +41,6 @@ def key_path(parts: Iterable[str | int]) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "config"
-
-
-def closest(word: str, known: Iterable[str]) -> str | None:
-    """The known word nearest ``word`` (difflib), or None when nothing is close."""
-    found = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-def suggest(word: str, known: Sequence[str], *, path: str = "") -> str:
-    """``; did you mean `x`?`` or ``; known: a, b, c``."""
-    near = closest(word, known)
-    if near is not None:
-        return f"; did you mean `{path + near}`?"
-    return f"; known: {', '.join(map(str, known))}" if known else ""
 
 
 def _type_names(expected: str | list[str]) -> str:

@@ -32,7 +32,7 @@ from fmeval.errors import FmevalError
 # rule -> "module:function", one line per rule (a new rule adds its line here)
 ENTRIES = {
     "build_report": "fmeval.report.render:build_report",
-    "cross_validate_probe": "fmeval.seg.probe:run_cross_validation",
+    "cross_validate_probe": "fmeval.seg.cv:run_cross_validation",
     "download_classification_dataset": "fmeval.classify.download:download_classification_dataset",
     "download_dataset": "fmeval.features.datasets:download_dataset",
     "download_video": "fmeval.video.sequences:download_video",
@@ -41,7 +41,7 @@ ENTRIES = {
     "fetch_model": "fmeval.features.backbones:fetch_model",
     "fetch_ram_weights": "fmeval.ct.ramweights:fetch_ram_weights",
     "fit_linear_probe": "fmeval.classify.evaluate:fit_linear_probe",
-    "fit_probe": "fmeval.seg.probe:run_fit",
+    "fit_probe": "fmeval.seg.fit:run_fit",
     "gather_embeddings": "fmeval.classify.embeddings:gather_embeddings",
     "make_phantoms": "fmeval.ct.phantoms:make_phantoms",
     "measure_operator": "fmeval.ct.tomography:write_operator",

@@ -15,7 +15,7 @@ from conftest import load_test_config, run_snakemake, run_with_config, scheduled
 from PIL import Image
 
 from fmeval.io.tables import read_meta
-from fmeval.seg.probe import load_probe
+from fmeval.seg.fit import load_probe
 
 pytestmark = pytest.mark.integration
 

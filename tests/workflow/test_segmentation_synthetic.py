@@ -7,6 +7,7 @@ an independent scikit-learn computation on the run's own cached features.
 """
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -15,10 +16,13 @@ import pytest
 import synthetic
 from conftest import load_test_config, run_snakemake, scheduled_jobs
 from PIL import Image
+from reference_probe import cross_validate_reference
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
-from fmeval.features.store import read_features
 from fmeval.io.tables import read_meta
-from fmeval.seg.probe import cross_validate_reference, load_probe, select_patches
+from fmeval.seg.fit import load_probe
+from fmeval.seg.probe import load_probe_data
 
 pytestmark = pytest.mark.integration
 
@@ -81,16 +85,18 @@ def test_cv_table_equals_scikit_learn_on_the_cached_features(synth_segmentation,
     cv = pq.read_table(workdir / f"results/probe/{DMR}/{res}/cv.parquet").to_pandas()
     assert sorted(cv["image"].unique()) == sorted(TRAIN) and len(cv) == len(TRAIN) * len(CS)
     assert read_meta(workdir / f"results/probe/{DMR}/{res}/cv.parquet")["random_init"] is True
-    data = select_patches(
-        read_features(workdir / f"results/features/{DMR}/{res}.parquet"),
-        fg_threshold=0.99,
-        bg_threshold=0.01,
+    data = load_probe_data(
+        workdir / f"results/features/{DMR}/{res}.parquet", fg_threshold=0.99, bg_threshold=0.01
     )
-    # Newton steps with a Cholesky solve reach the optimum; lbfgs can stop short of it on
-    # nearly separable folds even at tol 1e-10.
-    reference = cross_validate_reference(
-        data, CS, max_iter=10000, tol=1e-10, solver="newton-cholesky"
-    )
+    # Newton steps with a Cholesky solve reach the optimum (lbfgs can stop short of it on
+    # nearly separable folds even at tol 1e-10), checked: a ConvergenceWarning fails the
+    # test. Past tol 1e-8 its line search stalls at rounding level and sklearn falls back to
+    # lbfgs for up to max_iter steps (minutes). One BLAS thread: the matrices are tiny.
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("error", ConvergenceWarning)
+        reference = cross_validate_reference(
+            data, CS, max_iter=10000, tol=1e-8, solver="newton-cholesky"
+        )
     merged = cv.merge(reference, on=["image", "C"], suffixes=("", "_ref"))
     assert len(merged) == len(cv)
     assert (merged["skipped"] == merged["skipped_ref"]).all()

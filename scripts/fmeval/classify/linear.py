@@ -17,7 +17,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from fmeval.classify.splits import stratified_split
-from fmeval.learn.logistic import fit_full, standardise
+from fmeval.learn.design import standardise
+from fmeval.learn.logistic import fit_full
 
 log = logging.getLogger(__name__)
 

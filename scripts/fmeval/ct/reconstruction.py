@@ -9,17 +9,8 @@ batches of ``batch_size``, under ``torch.inference_mode``.
 - ``ram``: deepinv's Reconstruct Anything Model, conditioned on the cell's noise level
   (on the CPU in channels-last layout: oneDNN's convolutions are ~20% faster so, same
   outputs to float rounding).
-- ``tv``: TV-regularised least squares, ``argmin_x 1/2 ||Ax - y||^2 + lam ||Dx||_{1,2}``,
-  by deepinv's proximal gradient descent (``dinv.optim.PGD`` with ``L2`` and ``TVPrior``)
-  from the FBP, step 1 (= 1/||A||^2 for the normalised operator). One A and one A^T
-  per step instead of deepinv's default two of each (see ``build_tv``), and TVPrior's
-  denoiser's iterations done in place, in one thread
-  (:class:`fmeval.ct.tvdenoiser.InPlaceTVDenoiser`); the iterates are the same
-  (tests/unit/ct/test_reconstruction.py and test_tvdenoiser.py compare them with stock PGD).
-  :class:`TVSolver` runs those PGD steps until each phantom's relative change
-  ``||x_k+1 - x_k|| / ||x_k||`` falls below ``tol`` (a converged phantom is frozen, so its
-  result does not depend on the batch) or ``n_iter`` steps, and records per phantom the
-  steps used and the final objective.
+- ``tv``: TV-regularised least squares by deepinv's proximal gradient descent from the FBP
+  (:class:`fmeval.ct.tv.TVSolver`), to a relative-change tolerance.
 """
 
 import json
@@ -36,7 +27,8 @@ from fmeval.ct.methods import METHODS
 from fmeval.ct.ramweights import load_ram, read_ram_manifest
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, noise_model, read_operator
-from fmeval.ct.tvdenoiser import InPlaceTVDenoiser
+from fmeval.ct.tuned import apply_tuning
+from fmeval.ct.tv import TVSolver
 from fmeval.errors import ConfigError, DataError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT
@@ -54,80 +46,6 @@ def _fbp(*, window: str = "ram-lak", frequency_scaling: float = 1.0, **_: object
     return lambda y, physics: windowed_fbp(
         y, physics, window_name=window, scaling=frequency_scaling
     )
-
-
-def build_tv(*, lam: float, n_iter: int, prox_iter: int, stock: bool = False):
-    """deepinv's PGD for ``1/2 ||Ax - y||^2 + lam TV(x)`` from the FBP, step 1.
-
-    fmeval's form takes the data gradient as A^T (Ax - y) and skips the objective, which
-    only backtracking or a cost criterion would use (neither is, here): one A and one A^T
-    per step; TVPrior's denoiser is :class:`InPlaceTVDenoiser` (deepinv's iterations, in
-    place). ``stock=True`` gives deepinv's own ``L2``, objective (A^T A x - A^T y, so A^T y
-    again every step, plus one A for the objective) and ``TVDenoiser``, for comparison.
-    """
-    import deepinv as dinv
-
-    class L2(dinv.optim.L2):
-        def grad(self, x: torch.Tensor, y: torch.Tensor, physics, *args, **kwargs) -> torch.Tensor:
-            return self.norm * physics.A_adjoint(physics.A(x) - y)
-
-    prior = dinv.optim.TVPrior(n_it_max=prox_iter)
-    if not stock:
-        prior.TVModel = InPlaceTVDenoiser(crit=prior.TVModel.crit, n_it_max=prox_iter)
-    pgd = dinv.optim.PGD(
-        data_fidelity=dinv.optim.L2() if stock else L2(),
-        prior=prior,
-        lambda_reg=lam,
-        stepsize=1.0,
-        max_iter=n_iter,
-        custom_init=lambda y, physics: physics.fbp(y),
-    )
-    if not stock:
-        pgd.has_cost = pgd.fixed_point.iterator.has_cost = False
-    return pgd
-
-
-class TVSolver:
-    """TV by PGD (``build_tv``'s steps) to a relative-change tolerance, with diagnostics.
-
-    ``tol=0`` runs all ``n_iter`` steps, deepinv's PGD iterate for iterate. Per phantom,
-    ``iterations`` (steps used; ``n_iter`` when it did not converge) and ``objective``
-    (``1/2 ||Ax - y||^2 + lam TV(x)`` at the result) are appended batch by batch.
-    """
-
-    def __init__(self, *, lam: float, n_iter: int, prox_iter: int, tol: float = 0.0):
-        self.lam, self.n_iter, self.prox_iter, self.tol = float(lam), n_iter, prox_iter, tol
-        self.iterations: list[int] = []
-        self.objective: list[float] = []
-        self.converged: list[bool] = []
-
-    def __call__(self, y: torch.Tensor, physics) -> torch.Tensor:
-        import deepinv as dinv
-
-        # A fresh prior per batch: its TVDenoiser warm-starts from its previous call.
-        prior = dinv.optim.TVPrior(n_it_max=self.prox_iter)
-        prior.TVModel = InPlaceTVDenoiser(crit=prior.TVModel.crit, n_it_max=self.prox_iter)
-        x = physics.fbp(y)
-        n = x.shape[0]
-        used = torch.full((n,), self.n_iter, dtype=torch.int64)
-        done = torch.zeros(n, dtype=torch.bool)
-        for step in range(1, self.n_iter + 1):
-            z = x - physics.A_adjoint(physics.A(x) - y)
-            new = prior.prox(z, gamma=self.lam)
-            change = (new - x).flatten(1).norm(dim=1) / x.flatten(1).norm(dim=1).clamp_min(1e-12)
-            new[done] = x[done]  # converged phantoms stay where they stopped
-            x = new
-            now = ~done & (change < self.tol)
-            used[now] = step
-            done |= now
-            if bool(done.all()):
-                break
-        residual = 0.5 * (physics.A(x) - y).flatten(1).pow(2).sum(dim=1)
-        objective = residual + self.lam * prior.fn(x).reshape(n)
-        self.iterations += used.tolist()
-        self.converged += done.tolist()
-        self.objective += objective.double().tolist()
-        return x
 
 
 def _tv(*, lam: float, n_iter: int, prox_iter: int, tol: float = 0.0, **_: object) -> Solver:
@@ -248,8 +166,6 @@ def run_reconstruction(
     fill the options the config leaves to tuning.
     """
     import deepinv as dinv
-
-    from fmeval.ct.tuning import apply_tuning
 
     options, tuning = apply_tuning(options, tuned, method=method, views=views, noise=noise.name)
 

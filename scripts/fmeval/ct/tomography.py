@@ -3,7 +3,7 @@
 deepinv's ``Tomography(img_width=128, angles=views, normalize=True)`` samples the image on
 one rotated grid per view with ``grid_sample``; its A^T goes through autograd (~3-6x the
 cost of A). It is a fixed linear map, so rule ``measure_operator`` writes it down once per
-view count (:func:`fmeval.ct.operator.radon_matrix`, from deepinv's own grids and
+view count (:func:`fmeval.ct.radon.radon_matrix`, from deepinv's own grids and
 grid_sample's bilinear weights) and stores it with deepinv's ||A||
 (``results/ct/operators/{views}.npz`` and ``.json``). Every reconstruction job loads a
 :class:`fmeval.ct.operator.SparseTomography` (:func:`build_operator`): a deepinv ``Tomography``
@@ -25,14 +25,9 @@ import zlib
 import numpy as np
 import torch
 
-from fmeval.ct.operator import (
-    RadonMatrix,
-    SparseTomography,
-    radon_matrix,
-    read_matrix,
-    write_matrix,
-)
+from fmeval.ct.operator import SparseTomography
 from fmeval.ct.phantoms import IMAGE_SIZE, load_phantoms
+from fmeval.ct.radon import RadonMatrix, radon_matrix, read_matrix, write_matrix
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path

@@ -18,25 +18,21 @@ setting), rule ``tune_baseline`` picks, for one cell:
 The validation sinograms are simulated as the test ones (stock deepinv A, Poisson-Gaussian
 noise), with noise seeds of their own. The record (JSON) has the chosen values, every
 evaluation (value, mean PSNR, seconds), the validation ids and the time spent; rule
-``reconstruct_sinograms`` reads it (:func:`apply_tuning`).
+``reconstruct_sinograms`` reads it (:func:`fmeval.ct.tuned.apply_tuning`).
 """
 
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from fmeval.ct.methods import METHODS
 from fmeval.ct.metrics import psnr
 from fmeval.ct.phantoms import load_phantoms, phantom_ids
 from fmeval.ct.sweep import NoiseLevel
-from fmeval.errors import DataError
 from fmeval.io.atomic import atomic_path
-from fmeval.io.reading import read_json
 from fmeval.specs import TUNE  # a config value that leaves an option to this module
 
 log = logging.getLogger(__name__)
@@ -44,10 +40,6 @@ log = logging.getLogger(__name__)
 GOLDEN = (math.sqrt(5) - 1) / 2
 
 Score = Callable[[Mapping], float]  # options -> mean validation PSNR
-
-
-def needs_tuning(method: str, options: Mapping) -> bool:
-    return any(options.get(key) == TUNE for key in METHODS[method].tunable)
 
 
 def search_lam(
@@ -207,37 +199,3 @@ def run_tuning(
         method, views, noise.name, chosen, best, len(evaluations), len(gt), search_s,
     )  # fmt: skip
     return record
-
-
-def read_tuning(path: str | os.PathLike) -> dict:
-    return read_json(path, what="tuning record", fix="rerun tune_baseline")
-
-
-def apply_tuning(
-    options: Mapping, tuned: str | None, *, method: str, views: int, noise: str
-) -> tuple[dict, dict | None]:
-    """``options`` with the values left to tuning (``"tune"``) taken from the cell's record,
-    and a summary of that record (None when nothing was tuned)."""
-    options = dict(options)
-    if not needs_tuning(method, options):
-        return options, None
-    if not tuned:
-        raise DataError(f"{method} at {views} views, noise {noise}: options {options} need a "
-                        "tuning record (rule tune_baseline)")  # fmt: skip
-    record = read_tuning(tuned)
-    if (record["method"], int(record["views"]), record["noise"]) != (method, views, noise):
-        raise DataError(
-            f"tuning record {tuned} is for {record['method']} at {record['views']} views, noise "
-            f"{record['noise']}, not {method} at {views}, {noise}; rerun tune_baseline"
-        )
-    for key in METHODS[method].tunable:
-        if options.get(key) == TUNE:
-            options[key] = record["chosen"][key]
-    summary = {
-        "chosen": record["chosen"],
-        "validation_psnr": record["validation_psnr"],
-        "validation_ids": record["validation_ids"],
-        "n_evaluations": record["n_evaluations"],
-        "seconds": record["seconds"],
-    }
-    return options, summary

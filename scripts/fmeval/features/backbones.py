@@ -20,6 +20,7 @@ import torch
 from fmeval.errors import ConfigError, SourceError
 from fmeval.features.families import BACKEND_RECORDS, family_of, model_facts
 from fmeval.features.hubcode import fetch_hub_code, fetch_timm_weights
+from fmeval.features.model_sources import hub_checkpoint_url, offline_error, weights_naming
 from fmeval.features.models import ModelSpec, check_spec
 from fmeval.features.pooling import pooled_forward
 from fmeval.io.archives import (
@@ -33,9 +34,6 @@ from fmeval.io.checkpoints import hub_checkpoint, load_weights, weights_identity
 from fmeval.io.paths import read_fetch_manifest, write_fetch_manifest
 from fmeval.io.sources import DEADLINE_S, local_path
 from fmeval.runtime import cache_env
-
-# The official DINOv2 hub entry points whose checkpoints fmeval knows how to download.
-DINOV2_HUB_NAMES = tuple(f"dinov2_vit{size}14{reg}" for size in "sblg" for reg in ("", "_reg"))
 
 
 @dataclass(frozen=True)
@@ -64,56 +62,6 @@ def backend_of(spec: ModelSpec) -> Backend:
     return BACKENDS[spec.backend]
 
 
-def hub_checkpoint_url(spec: ModelSpec) -> str | None:
-    """Where the official checkpoint of a torchhub model is published (None: not known)."""
-    if spec.name in DINOV2_HUB_NAMES:
-        arch = spec.name.removesuffix("_reg")
-        stem = spec.name.replace("_reg", "_reg4")
-        return f"https://dl.fbaipublicfiles.com/dinov2/{arch}/{stem}_pretrain.pth"
-    return None
-
-
-def _weights_hint(spec: ModelSpec) -> str:
-    """Where the official checkpoint of ``spec`` lives, for the offline hint."""
-    url = hub_checkpoint_url(spec)
-    return f" (e.g. {url})" if url else ""
-
-
-def _what(spec: ModelSpec) -> dict:
-    """How checkpoint errors name a model's weights and the key to change (and whether the
-    file is fmeval's own download, which a corrupt-file error says to delete)."""
-    return {
-        "what": f"model {spec.key!r}: weights",
-        "config_key": f"models.{spec.key}.weights",
-        "arch": spec.name,
-        "cached": spec.weights == "pretrained",
-    }
-
-
-def _offline(spec: ModelSpec, cause: str) -> SourceError:
-    """The one error a user sees when ``fetch_model`` cannot download what it needs."""
-    if spec.backend == "torchhub":
-        repo = spec.hub_repo.split(":")[0]
-        fix = (
-            f"To run offline, on a machine with internet `git clone https://github.com/{repo}` and "
-            f"download the checkpoint{_weights_hint(spec)}, then set `models.{spec.key}.repo` to "
-            f"the clone's folder and `models.{spec.key}.weights` to the checkpoint's path in your "
-            "config"
-        )
-    else:
-        fix = (
-            f"To run offline, download the weights on a machine with internet and set "
-            f"`models.{spec.key}.weights` to the local file's path in your config"
-        )
-    return SourceError(
-        f"model {spec.key!r}: {cause} {fix} "
-        "(or copy a resources/ folder seeded on a machine with internet; README, *Air-gapped*)."
-    )
-
-
-# --- torch.hub (official facebookresearch/dinov2 and dinov3 code) -----------------------
-
-
 def _hub_code(spec: ModelSpec, cache_dir: Path, *, deadline_s: float, bounds: Bounds) -> Path:
     """The folder of the hub code: a local one, or ``owner/repo[:ref]`` downloaded by fmeval
     (torch.hub then runs that repo's hubconf.py: only name repos you trust)."""
@@ -125,7 +73,7 @@ def _hub_code(spec: ModelSpec, cache_dir: Path, *, deadline_s: float, bounds: Bo
     try:
         return fetch_hub_code(repo, hub_dir, deadline_s=deadline_s, bounds=bounds)
     except SourceError as exc:
-        raise _offline(spec, str(exc)) from None
+        raise offline_error(spec, str(exc)) from None
 
 
 def _hub_checkpoint(spec: ModelSpec, cache_dir: Path, *, deadline_s: float) -> Path:
@@ -168,7 +116,7 @@ def _hub_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
     torch.manual_seed(0)  # random-init is reproducible
     model = torch.hub.load(manifest["repo_dir"], spec.name, source="local", pretrained=False)
     if manifest["weights_file"]:
-        load_weights(model, manifest["weights_file"], **_what(spec))
+        load_weights(model, manifest["weights_file"], **weights_naming(spec))
     return model
 
 
@@ -201,7 +149,7 @@ def _timm_fetch(
         try:
             weights_file = fetch_timm_weights(cfg, Path(cache_dir), deadline_s=deadline_s)
         except SourceError as exc:
-            raise _offline(spec, str(exc)) from None
+            raise offline_error(spec, str(exc)) from None
     elif not spec.is_random:
         weights_file = local_path(spec.weights)
     if weights_file is not None:  # loads safely and fits: checked before any compute job
@@ -217,7 +165,7 @@ def _timm_build(spec: ModelSpec, manifest: Mapping) -> torch.nn.Module:
     if manifest["weights_file"]:
         # timm's own checkpoint filter (names, position embeddings), as its loader applies
         convert = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
-        load_weights(model, manifest["weights_file"], convert=convert, **_what(spec))
+        load_weights(model, manifest["weights_file"], convert=convert, **weights_naming(spec))
     family = family_of("timm", spec.name)
     if (family is None or family.embedding == "cls") and getattr(model, "cls_token", None) is None:
         raise ConfigError(

@@ -6,7 +6,6 @@ orientation is applied. Masks come from a label's alpha channel.
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -132,16 +131,6 @@ def alpha_of(img: Image.Image, *, name: str) -> Image.Image:
         f"label {name} has no alpha channel (PIL mode {img.mode}); labels must be RGBA "
         "(or LA) PNGs whose alpha channel is the foreground mask."
     )
-
-
-def load_mask(path: str | os.PathLike, *, from_alpha: bool = True) -> Image.Image:
-    """A mask as an ``L`` image: a label's alpha, or a plain greyscale/binary mask file."""
-    img = open_image(path)
-    if from_alpha:
-        return alpha_of(img, name=Path(path).name)
-    if img.mode in {"RGBA", "LA", "PA"}:
-        return img.getchannel("A")
-    return to_rgb(img).convert("L")
 
 
 def patch_grid(

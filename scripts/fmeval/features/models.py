@@ -84,12 +84,3 @@ def check_models(models: Mapping) -> dict[str, ModelSpec]:
     for spec in specs.values():
         check_spec(spec)
     return specs
-
-
-def spec_of(models: Mapping, key: str) -> ModelSpec:
-    """The spec for a ``{model}`` wildcard value; an unknown key is a ConfigError."""
-    if key not in models:
-        raise ConfigError(
-            f"unknown model key {key!r}; the config's `models` registry has {sorted(models)}"
-        )
-    return ModelSpec.from_config(key, models[key])

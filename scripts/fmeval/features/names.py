@@ -1,17 +1,7 @@
 """Names of test images, known at DAG time (no torch import)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import PurePosixPath
-
-
-def name_test_images(entries: Sequence[Mapping]) -> list[str]:
-    """The names of a dataset's test images, as fmeval.datasets names them (``name`` or the stem).
-
-    Known at DAG time; a name that clashes with a training stem is renamed by the download
-    and then reported clearly by the rules that look it up.
-    """
-    used: set[str] = set()
-    return [unique_test_name(entry, used) for entry in entries]
 
 
 def unique_test_name(entry: Mapping, used: set[str]) -> str:

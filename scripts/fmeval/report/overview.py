@@ -164,7 +164,3 @@ def _cost_table(
 def config_text(config: Mapping) -> str:
     """The config as YAML, in the order it was given."""
     return yaml.safe_dump(json.loads(json.dumps(config, default=str)), sort_keys=False)
-
-
-def empty_table(id: str) -> Table:
-    return Table(id, [], [])

@@ -16,7 +16,7 @@ from sklearn.decomposition import PCA
 
 from fmeval.features.store import ClsTokens, read_cls
 from fmeval.plots import save_png, title_lines
-from fmeval.seg.probe import Probe, load_probe
+from fmeval.seg.fit import Probe, load_probe
 from fmeval.seg.segment import PatchImage, each_test_image, foreground_mask
 
 log = logging.getLogger(__name__)

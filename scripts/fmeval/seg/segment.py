@@ -27,7 +27,7 @@ from fmeval.features.images import load_rgb, resize_to_grid
 from fmeval.features.store import PatchFeatures, read_image
 from fmeval.io.tables import write_json
 from fmeval.plots import save_png, title_lines
-from fmeval.seg.probe import Probe, load_probe
+from fmeval.seg.fit import Probe, load_probe
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from PIL import Image
 
 from fmeval.errors import ConfigError
 from fmeval.features.images import patch_fractions
-from fmeval.learn.logistic import fit_full, standardise
+from fmeval.learn.design import standardise
+from fmeval.learn.logistic import fit_full
 
 log = logging.getLogger(__name__)
 

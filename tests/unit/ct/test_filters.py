@@ -12,8 +12,8 @@ from odl.tomo.analytic.filtered_back_projection import _fbp_filter
 from skimage.transform import iradon
 
 from fmeval.ct.filters import WINDOWS, window, windowed_fbp
-from fmeval.ct.operator import view_angles
 from fmeval.ct.phantoms import generate_phantoms
+from fmeval.ct.radon import view_angles
 from fmeval.ct.reconstruction import make_solver
 from fmeval.ct.tomography import build_operator
 

@@ -8,7 +8,8 @@ from fmeval.ct.methods import BASELINES, METHODS, TUNABLE, method_options, tune_
 from fmeval.ct.reconstruction import BUILDERS, make_solver
 from fmeval.ct.scores import describe_setting
 from fmeval.ct.sweep import METHODS as GRID_METHODS
-from fmeval.ct.tuning import SEARCHES, needs_tuning
+from fmeval.ct.tuned import needs_tuning
+from fmeval.ct.tuning import SEARCHES
 from fmeval.errors import ConfigError
 from fmeval.specs import TUNE
 

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO
+from reference_ct import stock_tv
 
 from fmeval.ct.metrics import score_images
 from fmeval.ct.phantoms import generate_phantoms
 from fmeval.ct.ramweights import fetch_ram_weights, load_ram, load_ram_file, read_ram_manifest
-from fmeval.ct.reconstruction import build_tv, make_solver, reconstruct, to_fast_layout
+from fmeval.ct.reconstruction import make_solver, reconstruct, to_fast_layout
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, simulate_sinograms
 from fmeval.errors import ConfigError
@@ -97,7 +98,7 @@ def test_tv_matches_stock_deepinv_pgd(phantoms, operators, views, level):
         return wrapper
 
     with torch.inference_mode():
-        stock = build_tv(lam=0.01, n_iter=10, prox_iter=10, stock=True)(y, physics)
+        stock = stock_tv(lam=0.01, n_iter=10, prox_iter=10)(y, physics)
         with pytest.MonkeyPatch.context() as mp:
             for name in calls:
                 mp.setattr(physics, name, counted(name))

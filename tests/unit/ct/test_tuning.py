@@ -11,12 +11,14 @@ import torch
 from conftest import REPO
 
 from fmeval.ct.metrics import score_images
-from fmeval.ct.operator import radon_matrix, write_matrix
 from fmeval.ct.phantoms import generate_phantoms, make_phantoms, phantom_ids
-from fmeval.ct.reconstruction import TVSolver, make_solver, reconstruct
+from fmeval.ct.radon import radon_matrix, write_matrix
+from fmeval.ct.reconstruction import make_solver, reconstruct
 from fmeval.ct.sweep import NoiseLevel
 from fmeval.ct.tomography import build_operator, simulate_sinograms, stock_operator
-from fmeval.ct.tuning import apply_tuning, mean_psnr, run_tuning, search_filter, search_lam
+from fmeval.ct.tuned import apply_tuning
+from fmeval.ct.tuning import mean_psnr, run_tuning, search_filter, search_lam
+from fmeval.ct.tv import TVSolver
 from fmeval.errors import DataError
 
 CLEAN = NoiseLevel("clean", 0, 0)

@@ -11,7 +11,7 @@ from conftest import OFFICIAL_DINOV2_HUB
 
 from fmeval.errors import ConfigError, SourceError
 from fmeval.features.backbones import create_backbone, fetch_model, load_manifest, run_backbone
-from fmeval.features.models import ModelSpec, check_spec, spec_of
+from fmeval.features.models import ModelSpec, check_spec
 from fmeval.io.sources import sha256_file
 
 SPECS = {
@@ -138,11 +138,6 @@ def test_missing_weights_file_is_a_config_error(tmp_path):
 
 
 # --- config errors ----------------------------------------------------------------------
-
-
-def test_unknown_model_key():
-    with pytest.raises(ConfigError, match=r"unknown model key 'dinov9'.*\['vits'\]"):
-        spec_of({"vits": SPECS["timm"]}, "dinov9")
 
 
 @pytest.mark.parametrize("name", ["dinov2_vitq14", "dinov2_vits16"])

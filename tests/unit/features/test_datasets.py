@@ -10,7 +10,8 @@ import synthetic
 from PIL import Image
 
 from fmeval.errors import DataError, SourceError
-from fmeval.features.datasets import download_dataset, image_files, pair_by_stem, read_manifest
+from fmeval.features.dataset_files import image_files, pair_by_stem
+from fmeval.features.datasets import download_dataset, read_manifest
 from fmeval.io.archives import extract_tarball
 
 

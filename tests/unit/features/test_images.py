@@ -10,7 +10,6 @@ from fmeval.errors import DataError
 from fmeval.features.images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    load_mask,
     load_rgb,
     oriented_size,
     patch_fractions,
@@ -18,6 +17,7 @@ from fmeval.features.images import (
     resize_to_grid,
     to_normalised_tensor,
 )
+from fmeval.features.masks import MaskSpec, read_mask
 
 
 def tutorial_resize(img: Image.Image, *, image_size: int, patch_size: int) -> torch.Tensor:
@@ -204,7 +204,7 @@ def test_mask_is_the_alpha_channel(tmp_path, mode):
     img = img if mode == "RGBA" else img.convert(mode)
     path = tmp_path / "label.png"
     img.save(path)
-    np.testing.assert_array_equal(np.asarray(load_mask(path)), alpha)
+    np.testing.assert_array_equal(np.asarray(read_mask(path, MaskSpec("alpha"))), alpha)
 
 
 def test_palette_label_with_transparency_is_an_alpha_mask(tmp_path):
@@ -213,7 +213,7 @@ def test_palette_label_with_transparency_is_an_alpha_mask(tmp_path):
     img.paste(1, (10, 0, 20, 10))
     path = tmp_path / "label.png"
     img.save(path, transparency=0)
-    mask = np.asarray(load_mask(path))
+    mask = np.asarray(read_mask(path, MaskSpec("alpha")))
     assert mask[:, :10].max() == 0 and mask[:, 10:].min() == 255
 
 
@@ -222,13 +222,13 @@ def test_label_without_alpha_is_refused_with_its_name(tmp_path, mode):
     path = tmp_path / "cow.png"
     Image.new(mode, (20, 10)).save(path)
     with pytest.raises(DataError, match=r"label cow\.png has no alpha channel"):
-        load_mask(path)
+        read_mask(path, MaskSpec("alpha"))
 
 
 def test_test_masks_may_be_greyscale(tmp_path):
     path = tmp_path / "mask.png"
     Image.fromarray(np.array([[0, 255]], np.uint8), "L").save(path)
-    np.testing.assert_array_equal(np.asarray(load_mask(path, from_alpha=False)), [[0, 255]])
+    np.testing.assert_array_equal(np.asarray(read_mask(path, MaskSpec("binary"))), [[0, 255]])
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\x00\x00"])

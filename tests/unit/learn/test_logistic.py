@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from fmeval.learn.logistic import Design, cv_path, fit_all, fit_full
+from fmeval.learn.design import Design
+from fmeval.learn.logistic import cv_path, fit_all, fit_full
 
 CPU = torch.device("cpu")
 

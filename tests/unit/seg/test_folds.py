@@ -15,8 +15,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fmeval.errors import ConfigError
+from fmeval.seg.cv import cross_validate
 from fmeval.seg.folds import LOO_MAX, assign_folds
-from fmeval.seg.probe import ProbeData, cross_validate
+from fmeval.seg.probe import ProbeData
 
 
 def synthetic(seed: int, *, n_images: int, per_image: int = 30, dim: int = 5) -> ProbeData:
@@ -90,7 +91,8 @@ MEASURE = textwrap.dedent(
     import json, resource, sys
     import numpy as np, torch
     torch.set_num_threads(1)
-    from fmeval.seg.probe import ProbeData, cross_validate
+    from fmeval.seg.cv import cross_validate
+    from fmeval.seg.probe import ProbeData
     n_images, per_image, dim, budget = (float(v) for v in sys.argv[1:])
     n_images, per_image, dim = int(n_images), int(per_image), int(dim)
     rng = np.random.default_rng(0)

@@ -9,8 +9,8 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.metrics import average_precision_score
 
+from fmeval.seg.fit import Probe
 from fmeval.seg.pca import cls_similarity, foreground_render, pca_render
-from fmeval.seg.probe import Probe
 from fmeval.seg.segment import foreground_mask, held_out_scores, score_map
 
 

@@ -9,24 +9,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from reference_probe import cross_validate_reference
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fmeval.errors import DataError
-from fmeval.features.names import name_test_images
-from fmeval.features.store import read_features
+from fmeval.features.names import unique_test_name
 from fmeval.io.tables import write_table
-from fmeval.seg.probe import (
-    ProbeData,
-    cross_validate,
-    cross_validate_reference,
-    fit_probe,
-    load_probe,
-    save_probe,
-    select_patches,
-    summarise_cv,
-)
+from fmeval.seg.cv import cross_validate, summarise_cv
+from fmeval.seg.fit import fit_probe, load_probe, save_probe
+from fmeval.seg.probe import ProbeData, load_probe_data
 
 
 def synthetic(
@@ -176,7 +169,7 @@ def _feature_file(path, fg_by_image: dict, splits: dict, dim: int = 4):
     return feats
 
 
-def test_select_patches_keeps_clear_train_patches(tmp_path):
+def test_load_probe_data_keeps_clear_train_patches(tmp_path):
     path = tmp_path / "f.parquet"
     fg = {
         "a": [0.0, 0.005, 0.01, 0.5, 0.99, 0.995, 1.0],
@@ -184,7 +177,7 @@ def test_select_patches_keeps_clear_train_patches(tmp_path):
         "t": [0.0, 1.0, 1.0],
     }
     feats = _feature_file(path, fg, {"a": "train", "b": "train", "t": "test"})
-    data = select_patches(read_features(path), fg_threshold=0.99, bg_threshold=0.01)
+    data = load_probe_data(path, fg_threshold=0.99, bg_threshold=0.01)
     # a: 0.0, 0.005 (bg), 0.995, 1.0 (fg); b: 0.0, 1.0; the test image t is never used
     assert data.images == ["a", "b"]
     np.testing.assert_array_equal(data.y, [0, 0, 1, 1, 0, 1])
@@ -193,11 +186,11 @@ def test_select_patches_keeps_clear_train_patches(tmp_path):
     assert data.meta["random_init"] is True
 
 
-def test_select_patches_refuses_unmasked_train_images(tmp_path):
+def test_load_probe_data_refuses_unmasked_train_images(tmp_path):
     path = tmp_path / "f.parquet"
     _feature_file(path, {"a": [0.0, 1.0], "b": [math.nan, math.nan]}, {"a": "train", "b": "train"})
     with pytest.raises(DataError, match="without a mask"):
-        select_patches(read_features(path), fg_threshold=0.99, bg_threshold=0.01)
+        load_probe_data(path, fg_threshold=0.99, bg_threshold=0.01)
 
 
 def test_name_test_images_follow_the_download():
@@ -206,4 +199,5 @@ def test_name_test_images_follow_the_download():
         {"image": "/a/test_image.png"},
         {"name": "dog", "image": "z"},
     ]
-    assert name_test_images(entries) == ["test_image", "test_image-2", "dog"]
+    used: set[str] = set()
+    assert [unique_test_name(e, used) for e in entries] == ["test_image", "test_image-2", "dog"]
