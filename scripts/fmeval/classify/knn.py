@@ -101,6 +101,11 @@ def knn_predict(
     labels_t = torch.as_tensor(np.asarray(train_labels), dtype=torch.long, device=device)
     top_k = min(max(ks), n_train)
     budget = default_budget(device) if chunk_bytes is None else int(chunk_bytes)
+    scratch = None  # DINOv2's one-hot product, in at most half the budget
+    if vote == "dinov2":
+        rows = min(max(len(test), 1), max(1, budget // (8 * top_k * n_classes)))
+        scratch = torch.zeros(rows, top_k, n_classes, device=device)
+        budget -= scratch.nbytes
     q_rows, t_rows = blocks or block_shape(len(test), n_train, dim, top_k, budget)
     # the whole training matrix on the GPU, in its own type, when it takes a quarter of it
     resident = device.type == "cuda" and train.nbytes <= default_budget(device)
@@ -127,26 +132,29 @@ def knn_predict(
             done = start + len(chunk) * min(t0 + t_rows, n_train) // n_train
             progress.update(done - progress.done)
         dist, idx = rank_by_value(*best)
-        for k, ranked in _votes(dist, labels_t[idx], ks, temperature, n_classes, vote, budget):
+        votes = _votes(dist, labels_t[idx], ks, temperature, n_classes, vote, scratch)
+        for k, ranked in votes:
             out[k][start : start + len(chunk)] = ranked.cpu().numpy()
     return out
 
 
-def _votes(dist, neighbours, ks, temperature, n_classes, vote, budget):
-    """(k, (B, n_rank) ranked classes) for each k, from (B, top_k) sorted neighbours; the
-    rows in sub-blocks that keep DINOv2's (rows, top_k, classes) one-hot product in budget."""
+def _votes(dist, neighbours, ks, temperature, n_classes, vote, scratch=None):
+    """(k, (B, n_rank) ranked classes) for each k, from (B, top_k) sorted neighbours.
+
+    ``dinov2``: DINOv2's ``one_hot(labels) * weight`` product (B, top_k, classes), summed
+    over the first k: the same tensor, built by scattering the weights into ``scratch`` (a
+    zero (rows, top_k, classes) buffer, left zero again), its rows ``rows`` at a time: the
+    int64 one-hot and the product cost 5x more at ImageNet's 1,000 classes.
+    """
     top_k = dist.shape[1]
     n_rank = min(5, n_classes)
-    rows = len(dist) if vote != "dinov2" else max(1, budget // (12 * top_k * n_classes))
+    rows = len(dist) if scratch is None else len(scratch)
     parts: dict[int, list[torch.Tensor]] = {k: [] for k in ks}
     for s in range(0, len(dist), rows):
         d, nb = dist[s : s + rows], neighbours[s : s + rows]
         if vote == "dinov2":  # KnnModule.forward's operations, in its order
             weight = torch.nn.functional.softmax(d / temperature, 1)
-            matmul = torch.mul(
-                torch.nn.functional.one_hot(nb, num_classes=n_classes),
-                weight.view(len(d), -1, 1),
-            )
+            matmul = scratch[: len(d)].scatter_(2, nb[:, :, None], weight[:, :, None])
         else:
             weight = (d / temperature).exp()
         for k in ks:
@@ -159,7 +167,7 @@ def _votes(dist, neighbours, ks, temperature, n_classes, vote, budget):
                 ranked = votes.argsort(dim=1, descending=True, stable=True)[:, :n_rank]
                 parts[k].append(ranked)
         if vote == "dinov2":
-            del matmul
+            matmul.scatter_(2, nb[:, :, None], 0.0)
     return [(k, torch.cat(parts[k])) for k in ks]
 
 
