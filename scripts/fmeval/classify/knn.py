@@ -46,18 +46,21 @@ def default_budget(device: torch.device) -> int:
 def block_shape(n_test: int, n_train: int, dim: int, top_k: int, budget: int) -> tuple[int, int]:
     """(test rows, training rows) per block so that one block's work fits ``budget`` bytes.
 
-    A training chunk costs ~16 bytes per value (its rows, float32, normalised, transposed),
-    a similarity 5 (float32 and a comparison), a test row 8 per value and 36 per candidate.
+    A training chunk costs ~12 bytes per value (its rows, float32, normalised), a
+    similarity 5 (float32 and a comparison), a test row 8 per value and 36 per candidate.
     """
+    per_query = 8 * dim + 36 * top_k
 
     def cost(q: int, t: int) -> int:
-        return 16 * t * dim + 5 * q * t + q * (8 * dim + 36 * top_k)
+        return 12 * t * dim + 5 * q * t + q * per_query
 
     if cost(n_test, n_train) <= budget:
         return max(n_test, 1), max(n_train, 1)
-    t = int(min(n_train, max(top_k, budget // 4 // (16 * dim))))
-    q = (budget - 16 * t * dim) // (5 * t + 8 * dim + 36 * top_k)
-    return int(min(max(n_test, 1), max(q, 1))), max(t, 1)
+    t = int(min(n_train, max(top_k, budget // 4 // (12 * dim))))
+    q = int(min(max(n_test, 1), max(1, (budget - 12 * t * dim) // (5 * t + per_query))))
+    if q == n_test:  # every query in one block: the rest of the budget to the training rows
+        t = int(min(n_train, max(t, (budget - q * per_query) // (12 * dim + 5 * q))))
+    return q, max(t, 1)
 
 
 def _rows(x, start: int, stop: int, device: torch.device) -> torch.Tensor:
@@ -101,9 +104,9 @@ def knn_predict(
     labels_t = torch.as_tensor(np.asarray(train_labels), dtype=torch.long, device=device)
     top_k = min(max(ks), n_train)
     budget = default_budget(device) if chunk_bytes is None else int(chunk_bytes)
-    scratch = None  # DINOv2's one-hot product, in at most half the budget
+    scratch = None  # DINOv2's one-hot product, in at most an eighth of the budget
     if vote == "dinov2":
-        rows = min(max(len(test), 1), max(1, budget // (8 * top_k * n_classes)))
+        rows = min(max(len(test), 1), max(1, budget // (32 * top_k * n_classes)))
         scratch = torch.zeros(rows, top_k, n_classes, device=device)
         budget -= scratch.nbytes
     q_rows, t_rows = blocks or block_shape(len(test), n_train, dim, top_k, budget)
@@ -125,7 +128,7 @@ def knn_predict(
         best = None
         for t0 in range(0, n_train, t_rows):
             if not one_block:
-                train_t = normalise(_rows(source, t0, t0 + t_rows, device)).T.contiguous()
+                train_t = normalise(_rows(source, t0, t0 + t_rows, device)).T
             sim = chunk @ train_t  # (B, T): the only large block
             best = merge_topk(best, sim, top_k, offset=t0)
             del sim
