@@ -63,6 +63,18 @@ def block_shape(n_test: int, n_train: int, dim: int, top_k: int, budget: int) ->
     return q, max(t, 1)
 
 
+def plan_blocks(
+    n_test: int, n_train: int, dim: int, *, top_k: int, n_classes: int, vote: str, budget: int
+) -> tuple[int, int, int]:
+    """(vote rows, test rows, training rows): the rows of DINOv2's one-hot product at a time
+    (``vote`` dinov2; in an eighth of ``budget``), then :func:`block_shape` in the rest."""
+    vote_rows = 0
+    if vote == "dinov2":
+        vote_rows = min(max(n_test, 1), max(1, budget // (32 * top_k * n_classes)))
+        budget -= 4 * vote_rows * top_k * n_classes
+    return vote_rows, *block_shape(n_test, n_train, dim, top_k, budget)
+
+
 def _rows(x, start: int, stop: int, device: torch.device) -> torch.Tensor:
     """Rows ``start:stop`` of an array (a read-only memmap's are copied) on ``device``."""
     part = x[start:stop]
@@ -73,7 +85,7 @@ def _rows(x, start: int, stop: int, device: torch.device) -> torch.Tensor:
 
 def _on_device(x, device: torch.device, rows: int) -> torch.Tensor:
     """The whole array on ``device``, in its own type, copied ``rows`` rows at a time."""
-    out = torch.empty(x.shape, dtype=torch.from_numpy(x[:0]).dtype, device=device)
+    out = torch.empty(x.shape, dtype=torch.from_numpy(np.empty(0, x.dtype)).dtype, device=device)
     for start in range(0, len(x), rows):
         out[start : start + rows] = _rows(x, start, start + rows, device)
     return out
@@ -104,13 +116,11 @@ def knn_predict(
     labels_t = torch.as_tensor(np.asarray(train_labels), dtype=torch.long, device=device)
     top_k = min(max(ks), n_train)
     budget = default_budget(device) if chunk_bytes is None else int(chunk_bytes)
-    scratch = None  # DINOv2's one-hot product, in at most an eighth of the budget
-    if vote == "dinov2":
-        rows = min(max(len(test), 1), max(1, budget // (32 * top_k * n_classes)))
-        scratch = torch.zeros(rows, top_k, n_classes, device=device)
-        budget -= scratch.nbytes
-    q_rows, t_rows = blocks or block_shape(len(test), n_train, dim, top_k, budget)
-    # the whole training matrix on the GPU, in its own type, when it takes a quarter of it
+    shape = dict(top_k=top_k, n_classes=n_classes, vote=vote, budget=budget)
+    vote_rows, q_rows, t_rows = plan_blocks(len(test), n_train, dim, **shape)
+    q_rows, t_rows = blocks or (q_rows, t_rows)
+    scratch = torch.zeros(vote_rows, top_k, n_classes, device=device) if vote_rows else None
+    # the whole training matrix on the GPU, in its own type (fp16: half), when it fits a budget
     resident = device.type == "cuda" and train.nbytes <= default_budget(device)
     source = _on_device(train, device, t_rows) if resident else train
     one_block = t_rows >= n_train
