@@ -43,6 +43,18 @@ def autocast(precision: str, device: torch.device) -> contextlib.AbstractContext
     return torch.autocast(device.type, dtype=PRECISIONS[precision])
 
 
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable), else the machine's physical memory."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def set_threads(threads: int) -> None:
     """Use ``threads`` CPU threads in torch (at least one)."""
     torch.set_num_threads(max(1, int(threads)))

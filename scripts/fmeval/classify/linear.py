@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from fmeval.classify.splits import stratified_split
 from fmeval.learn.design import standardise
 from fmeval.learn.logistic import fit_full
+from fmeval.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +102,18 @@ def linear_probe(
         y_train, fraction=val_fraction, seed=seed, what="classify.linear.val_fraction"
     )
     rows = []
+    progress = Progress(len(cs) + 1, label="linear probe", unit="fits", log=log)  # + the refit
     for c in sorted(cs):
         probe = fit_probe(x_train[fit_rows], y_train[fit_rows], c, max_iter=max_iter, tol=tol)
         top1, top5, _ = _accuracy(probe, x_train[val_rows], y_train[val_rows])
         rows.append({"C": c, "val_top1": top1, "val_top5": top5, "converged": probe.converged})
         log.info("C=%g: validation top-1 %.2f%%", c, top1)
+        progress.update()
     best = max(range(len(rows)), key=lambda i: (rows[i]["val_top1"], -i))
     for i, row in enumerate(rows):
         row["selected"] = i == best
     best_c = rows[best]["C"]
     probe = fit_probe(x_train, y_train, best_c, max_iter=max_iter, tol=tol)
+    progress.update()
     test_top1, test_top5, predicted = _accuracy(probe, x_test, y_test)
     return ProbeResult(rows, best_c, test_top1, test_top5, predicted)

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from fmeval.classify.linear import ProbeResult, top_accuracy
 from fmeval.errors import DataError
+from fmeval.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,9 @@ def dinov2_log_regression(
     x_test, y_test = np.asarray(x_test, dtype=np.float64), np.asarray(y_test)
     fit_rows, val_rows = dinov2_split(len(x_train), fraction=val_fraction, seed=seed)
     rows, best, best_top1 = [], 0, -1.0
-    for i, c in enumerate(dinov2_c_grid() if cs is None else list(cs)):
+    cs = dinov2_c_grid() if cs is None else list(cs)
+    progress = Progress(len(cs) + 1, label="log-regression", unit="fits", log=log)  # + refit
+    for i, c in enumerate(cs):
         model = _fit(x_train[fit_rows], y_train[fit_rows], c, max_iter=max_iter, tol=tol)
         top1, top5, _ = _top(model, x_train[val_rows], y_train[val_rows])
         converged = bool(np.all(model.n_iter_ < max_iter))
@@ -94,10 +97,12 @@ def dinov2_log_regression(
         if top1 > best_top1:
             best, best_top1 = i, top1
         log.info("C=%g: validation top-1 %.2f%%", c, top1)
+        progress.update()
     for i, row in enumerate(rows):
         row["selected"] = i == best
     best_c = rows[best]["C"]
     order = np.concatenate([fit_rows, val_rows])  # torch.cat((train, finetune))
     model = _fit(x_train[order], y_train[order], best_c, max_iter=max_iter, tol=tol)
+    progress.update()
     top1, top5, ranked = _top(model, x_test, y_test.astype(np.float64))
     return LogRegResult(rows, best_c, top1, top5, ranked[:, 0].astype(np.int64))

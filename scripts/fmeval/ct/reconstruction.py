@@ -33,6 +33,7 @@ from fmeval.errors import ConfigError, DataError
 from fmeval.io.atomic import atomic_path
 from fmeval.io.checkpoints import RANDOM_INIT
 from fmeval.io.reading import load_npy, read_json
+from fmeval.progress import Progress
 from fmeval.runtime import autocast, pick_device
 
 log = logging.getLogger(__name__)
@@ -85,12 +86,14 @@ def reconstruct(
 ) -> np.ndarray:
     """(n, h, w) float32 reconstructions of (n, 1, detectors, views) sinograms, batch by batch."""
     out = []
+    progress = Progress(len(sinograms), label="reconstruct", unit="images", log=log)
     with torch.inference_mode(), autocast(precision, torch.device(device)):
         for start in range(0, len(sinograms), batch_size):
             y = torch.from_numpy(np.ascontiguousarray(sinograms[start : start + batch_size])).to(
                 device
             )
             out.append(solver(y, physics)[:, 0].float().cpu().numpy())
+            progress.update(len(y))
     return np.concatenate(out).astype(np.float32, copy=False)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from fmeval.learn.design import EPS, Design, as_design
+from fmeval.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ def cv_path(
     ]
     lams = {}
     h_all = None
+    progress = Progress(len(cs) * len(folds), label="CV", unit="fold fits", log=log)
     for k in np.argsort(cs):
         c = float(cs[k])
         # the previous C's Hessian at its solution is this C's at the same point, rescaled
@@ -226,6 +228,7 @@ def cv_path(
             for i, j in enumerate(batch):
                 held_out[j][k] = design.matmul_rows(rows[j], sol.theta[i]).cpu().numpy()
             n_iter[k, batch], converged[k, batch] = sol.n_iter, sol.converged
+            progress.update(len(batch))
         log.info("C=%g: %d fold(s), Newton passes %s", c, len(folds), n_iter[k].tolist())
     return held_out, n_iter, converged
 

@@ -6,12 +6,12 @@ images (sorted by name, then a seeded shuffle, then ``array_split``), so every p
 image is held out together and the folds are reproducible and recorded.
 """
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from fmeval.errors import ConfigError
+from fmeval.runtime import available_memory
 
 CV_SCHEMES = ("auto", "loo", "kfold")
 LOO_MAX = 20
@@ -64,14 +64,4 @@ def memory_budget(mb: float | None) -> float:
     """The probe's memory budget in bytes: ``mb``, or half of the memory available now."""
     if mb:
         return float(mb) * 2**20
-    available = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    if available is None:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return 0.5 * available
+    return 0.5 * available_memory()

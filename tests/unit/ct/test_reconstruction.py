@@ -185,3 +185,20 @@ def test_pretrained_weights_offline_are_one_source_error(tmp_path, monkeypatch):
     with pytest.raises(SourceError, match="ct.ram.weights"):
         fetch_ram_weights(weights="pretrained", cache_dir=tmp_path, manifest=tmp_path / "ram.json")
     assert not (tmp_path / "ram.json").exists()
+
+
+def test_reconstruction_logs_images_done(monkeypatch, caplog):
+    import logging
+    from functools import partial
+
+    from fmeval.ct import reconstruction
+    from fmeval.progress import Progress
+
+    monkeypatch.setattr(reconstruction, "Progress", partial(Progress, every=0))
+    sinograms = np.zeros((5, 1, 6, 4), dtype=np.float32)
+    with caplog.at_level(logging.INFO, logger="fmeval"):
+        out = reconstruct(sinograms, None, lambda y, physics: y + 1, batch_size=2)
+    assert out.shape == (5, 6, 4) and (out == 1).all()
+    got = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reconstruct: ")]
+    assert [line.split()[1] for line in got] == ["2/5", "4/5", "5/5"]
+    assert "done in" in got[-1]
