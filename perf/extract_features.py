@@ -40,15 +40,13 @@ from PIL import Image  # noqa: E402
 
 from fmeval.features.backbones import create_backbone, fetch_model, load_manifest, run_backbone
 from fmeval.features.datasets import download_dataset, read_manifest
-from fmeval.features.extraction import (
-    extract_features,
-    load_batch,
-    patch_batch_table,
-    prepare,
-    tokens_to_host,
-)
+from fmeval.features.embedding import tokens_to_host
+from fmeval.features.extraction import extract_features
 from fmeval.features.images import IMAGENET_MEAN, IMAGENET_STD
+from fmeval.features.loading import load_batch
 from fmeval.features.models import ModelSpec
+from fmeval.features.plan import prepare
+from fmeval.features.tables import patch_batch_table
 from fmeval.runtime import PRECISIONS, autocast, pick_device
 
 DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
@@ -186,9 +184,9 @@ def where_time_goes(
     cuda = device.type == "cuda"
     for threads in sorted({1, 8 if cuda else 1}):
         out[f"load one batch of {len(batch)}, {threads} thread(s)"] = timed(
-            load_batch, batch, patch_size=spec.patch_size, pin_memory=cuda, threads=threads
+            load_batch, batch, patch_size=spec.patch_size, workers=threads
         )
-    x = load_batch(batch, patch_size=spec.patch_size, pin_memory=cuda)
+    x = load_batch(batch, patch_size=spec.patch_size)
     out["its copy to the device"] = timed(x.to, device)
     x = x.to(device)
     tokens = []
