@@ -20,6 +20,7 @@ rule extract_features:
         mem_mb=8000,
     params:
         precision=config["precision"],
+        storage=config["feature_storage"],
     script:
         "../scripts/extract_features.py"
 
@@ -53,6 +54,7 @@ rule extract_features_variant:
         mem_mb=8000,
     params:
         precision=config["precision"],
+        storage=config["feature_storage"],
         tap=lambda wildcards: wildcards.tap,
         transform=lambda wildcards: wildcards.transform,
     script:

@@ -12,6 +12,7 @@ run_logged(
     dataset=snakemake.wildcards.dataset,
     res=int(snakemake.wildcards.res),
     precision=snakemake.params.precision,
+    storage=snakemake.params.storage,
     batch_size=snakemake.config["batch_size"],  # an execution setting: reruns nothing
     device=snakemake.config["device"],  # an execution setting: reruns nothing
     patches=snakemake.output.patches,

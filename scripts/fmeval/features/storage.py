@@ -44,7 +44,8 @@ def encode(matrix: np.ndarray, storage: str) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     if storage == "fp32":
         return matrix
-    return as_numpy(torch.from_numpy(np.ascontiguousarray(matrix)).to(TORCH_DTYPES[storage]))
+    matrix = np.require(matrix, requirements=["C", "W"])  # torch wants a writable array
+    return as_numpy(torch.from_numpy(matrix).to(TORCH_DTYPES[storage]))
 
 
 def check_finite(matrix: np.ndarray, *, storage: str) -> None:
