@@ -61,11 +61,18 @@ def pixels_of(p: Prepared, *, patch_size: int, transform: Transform | None, res:
 
 def normalise_(x: torch.Tensor, mean: tuple, std: tuple) -> torch.Tensor:
     """(B, 3, H, W) (or (3, H, W)) float32 ``x`` holding 0..255 to ``(x / 255 - mean) / std``,
-    in place: three exactly rounded float32 operations, so the same bits on any device."""
-    shape = (3, 1, 1)
-    x.div_(255.0)
-    x.sub_(torch.tensor(mean, dtype=torch.float32, device=x.device).view(shape))
-    return x.div_(torch.tensor(std, dtype=torch.float32, device=x.device).view(shape))
+    in place: three exactly rounded float32 operations, so the same bits on any device.
+
+    Every operand is a tensor on ``x``'s device: with a Python scalar, CUDA divides by
+    multiplying with its reciprocal (ATen's div_true_kernel), which rounds differently.
+    """
+
+    def const(values) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+
+    x.div_(const([255.0]))
+    x.sub_(const(mean))
+    return x.div_(const(std))
 
 
 class BatchLoader:
