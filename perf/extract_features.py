@@ -14,12 +14,14 @@ by default through the official DINOv2 hub code in ../shared/hub/dinov2 (the `to
 backend), or timm's ``vit_{small,base}_patch14_dinov2.lvd142m`` with ``--backend timm``.
 Random and pretrained weights cost the same to run. It prints images/s, GFLOP/s against
 the measured GEMM peak of the same precision, and peak memory; ``--forward-reps`` also
-times the forward pass alone on one batch.
+times the forward pass alone on one batch. ``--host-only`` times everything but the forward
+(a stand-in with the real token shapes; perf/host_only.py takes the other options).
 
     .venv/bin/python perf/extract_features.py            # CPU (or CUDA if present)
     .venv/bin/python perf/extract_features.py --device cpu --res 448 --repeat 2
     python perf/extract_features.py --device cuda --arch vitb14 --res 896 --batch-size 32 \
         --precisions bf16 fp32 --copies 4 --forward-reps 5
+    .venv/bin/python perf/extract_features.py --host-only --res 448 896 --copies 12
 """
 
 import argparse
@@ -264,6 +266,10 @@ def peak_memory_gb(device: torch.device) -> float:
 
 
 def main() -> None:
+    if "--host-only" in sys.argv:  # everything but the forward: perf/host_only.py
+        import host_only
+
+        return host_only.main([a for a in sys.argv[1:] if a != "--host-only"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--res", type=int, default=448)
     parser.add_argument("--batch-size", type=int, default=8)

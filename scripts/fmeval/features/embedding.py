@@ -1,7 +1,7 @@
 """One batch through the backbone: its patch tokens and CLS tokens, on the host, in the
 storage precision (fmeval.features.storage)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -29,27 +29,30 @@ def forward(
     *,
     precision: str = "fp32",
     tap: Tap | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(patch tokens (b, D, rows, cols), CLS (b, D)) of each forward pass over ``x``.
 
     ``tap`` (fmeval.features.taps; None: the backbone's last block without the norm).
+    ``tick(b)`` is called after each forward pass of ``b`` images (progress lines).
     """
+    # On CPU one image per forward is faster than a batch (measured ~10%, perf/
+    # extract_features.py: the attention of a batch leaves the caches); on GPU, the batch.
+    step = CPU_FORWARD_BATCH if x.device.type == "cpu" else len(x)
+    outs = []
     with torch.inference_mode(), autocast(precision, x.device):
-        # On CPU one image per forward is faster than a batch (measured ~10%, perf/
-        # extract_features.py: the attention of a batch leaves the caches); on GPU, the batch.
-        step = CPU_FORWARD_BATCH if x.device.type == "cpu" else len(x)
-        if tap is None:
-            return [run_backbone(spec, model, x[i : i + step]) for i in range(0, len(x), step)]
-        outs = [
-            run_taps(spec.backend, model, x[i : i + step], [tap])[tap]
-            for i in range(0, len(x), step)
-        ]
-        if not has_cls_embedding(spec):  # the family's own pooling head (issue 28)
-            outs = [
-                (o[0], run_backbone(spec, model, x[i : i + step])[1])
-                for o, i in zip(outs, range(0, len(x), step))
-            ]
-        return outs
+        for i in range(0, len(x), step):
+            part = x[i : i + step]
+            if tap is None:
+                out = run_backbone(spec, model, part)
+            else:
+                out = run_taps(spec.backend, model, part, [tap])[tap]
+                if not has_cls_embedding(spec):  # the family's own pooling head (issue 28)
+                    out = (out[0], run_backbone(spec, model, part)[1])
+            outs.append(out)
+            if tick is not None:
+                tick(len(part))
+    return outs
 
 
 def embed(
@@ -60,14 +63,15 @@ def embed(
     precision: str = "fp32",
     tap: Tap | None = None,
     storage: str = "fp32",
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(B, rows, cols, D) patch tokens and (B, D) CLS tokens of the model input ``x`` (on the
     model's device), both in ``storage``'s numpy dtype (fmeval.features.storage).
 
     The patch tokens are one C-contiguous array, ready to become an Arrow column without a
-    copy.
+    copy. ``tick``: as in :func:`forward`.
     """
-    outs = forward(model, spec, x, precision=precision, tap=tap)
+    outs = forward(model, spec, x, precision=precision, tap=tap, tick=tick)
     dtype = TORCH_DTYPES[storage]
     with torch.inference_mode():
         cls = torch.cat([o[1] for o in outs]).float().to(dtype).cpu()

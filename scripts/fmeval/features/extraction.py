@@ -76,13 +76,15 @@ def iter_batches(
     workers = decode_workers(device) if workers is None else workers
     ahead = inputs_ahead(plan.batches, loader, workers=workers, depth=DEPTH if prefetch else 0)
     progress = Progress(plan.n_images, label="extract", unit="images", log=log)
+    tick = progress.update  # after each forward pass: on the CPU, each image
     with closing(ahead):  # stops the decoding workers when a batch fails
         for batch, host in zip(plan.batches, ahead, strict=True):
             x = loader.finish(host, device)
-            patches, cls = embed(model, spec, x, precision=precision, tap=plan.tap, storage=storage)
+            patches, cls = embed(
+                model, spec, x, precision=precision, tap=plan.tap, storage=storage, tick=tick
+            )
             check_finite(patches, storage=storage)
             yield patch_batch_table(batch, patches), {p.item.name: c for p, c in zip(batch, cls)}
-            progress.update(len(batch))
 
 
 def extract_features(
