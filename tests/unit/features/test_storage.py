@@ -108,3 +108,16 @@ def test_every_reader_upcasts_to_the_rounded_fp32_tokens(written, storage):
 def test_fp32_storage_is_still_read_without_a_copy(written):
     files, _ = written
     assert not read_features(files["fp32"][0]).features.flags.owndata
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_the_token_column_has_no_statistics_and_a_dictionary_only_for_bf16(written, storage):
+    files, _ = written
+    meta = pq.ParquetFile(files[storage][0]).metadata
+    names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    for group in range(meta.num_row_groups):
+        chunk = meta.row_group(group).column(names.index("feature.list.element"))
+        assert chunk.statistics is None
+        assert ("RLE_DICTIONARY" in chunk.encodings) == (storage == "bf16")
+        image = meta.row_group(group).column(names.index("image"))
+        assert image.statistics is not None  # read_image's filter still prunes row groups
