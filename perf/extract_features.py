@@ -14,12 +14,14 @@ by default through the official DINOv2 hub code in ../shared/hub/dinov2 (the `to
 backend), or timm's ``vit_{small,base}_patch14_dinov2.lvd142m`` with ``--backend timm``.
 Random and pretrained weights cost the same to run. It prints images/s, GFLOP/s against
 the measured GEMM peak of the same precision, and peak memory; ``--forward-reps`` also
-times the forward pass alone on one batch.
+times the forward pass alone on one batch. ``--host-only`` times everything but the forward
+(a stand-in with the real token shapes; perf/host_only.py takes the other options).
 
     .venv/bin/python perf/extract_features.py            # CPU (or CUDA if present)
     .venv/bin/python perf/extract_features.py --device cpu --res 448 --repeat 2
     python perf/extract_features.py --device cuda --arch vitb14 --res 896 --batch-size 32 \
         --precisions bf16 fp32 --copies 4 --forward-reps 5
+    .venv/bin/python perf/extract_features.py --host-only --res 448 896 --copies 12
 """
 
 import argparse
@@ -40,15 +42,13 @@ from PIL import Image  # noqa: E402
 
 from fmeval.features.backbones import create_backbone, fetch_model, load_manifest, run_backbone
 from fmeval.features.datasets import download_dataset, read_manifest
-from fmeval.features.extraction import (
-    extract_features,
-    load_batch,
-    patch_batch_table,
-    prepare,
-    tokens_to_host,
-)
+from fmeval.features.embedding import tokens_to_host
+from fmeval.features.extraction import extract_features
 from fmeval.features.images import IMAGENET_MEAN, IMAGENET_STD
+from fmeval.features.loading import load_batch
 from fmeval.features.models import ModelSpec
+from fmeval.features.plan import prepare
+from fmeval.features.tables import patch_batch_table
 from fmeval.runtime import PRECISIONS, autocast, pick_device
 
 DATA = REPO.parent / "shared" / "data" / "davis2016-fg"
@@ -186,9 +186,9 @@ def where_time_goes(
     cuda = device.type == "cuda"
     for threads in sorted({1, 8 if cuda else 1}):
         out[f"load one batch of {len(batch)}, {threads} thread(s)"] = timed(
-            load_batch, batch, patch_size=spec.patch_size, pin_memory=cuda, threads=threads
+            load_batch, batch, patch_size=spec.patch_size, workers=threads
         )
-    x = load_batch(batch, patch_size=spec.patch_size, pin_memory=cuda)
+    x = load_batch(batch, patch_size=spec.patch_size)
     out["its copy to the device"] = timed(x.to, device)
     x = x.to(device)
     tokens = []
@@ -266,6 +266,10 @@ def peak_memory_gb(device: torch.device) -> float:
 
 
 def main() -> None:
+    if "--host-only" in sys.argv:  # everything but the forward: perf/host_only.py
+        import host_only
+
+        return host_only.main([a for a in sys.argv[1:] if a != "--host-only"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--res", type=int, default=448)
     parser.add_argument("--batch-size", type=int, default=8)

@@ -32,8 +32,9 @@ from PIL import Image  # noqa: E402
 from reference_extraction import old_patch_batch_table, old_to_normalised_tensor  # noqa: E402
 
 from fmeval.features.datasets import Item
-from fmeval.features.extraction import CPU_FORWARD_BATCH, Prepared, tokens_to_host
+from fmeval.features.embedding import CPU_FORWARD_BATCH, tokens_to_host
 from fmeval.features.images import normalise_into
+from fmeval.features.plan import Prepared
 from fmeval.features.tables import patch_batch_table
 
 

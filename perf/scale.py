@@ -60,7 +60,9 @@ def write(path: Path, n: int, dim: int) -> dict:
     import numpy as np
 
     from fmeval.features.datasets import Item
-    from fmeval.features.extraction import Plan, Prepared, batches, patch_batch_table, write_stream
+    from fmeval.features.plan import Plan, Prepared, batches
+    from fmeval.features.tables import patch_batch_table
+    from fmeval.features.writing import write_stream
 
     rng = np.random.default_rng(n * 10007 + dim)
     direction = rng.normal(0, 0.6 / np.sqrt(dim) * 8, dim).astype(np.float32)

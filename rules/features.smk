@@ -20,6 +20,7 @@ rule extract_features:
         mem_mb=8000,
     params:
         precision=config["precision"],
+        storage=config["feature_storage"],
     script:
         "../scripts/run_rule.py"
 

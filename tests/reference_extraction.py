@@ -11,9 +11,10 @@ import torch
 from PIL import Image
 
 from fmeval.features.backbones import run_backbone
-from fmeval.features.extraction import CPU_FORWARD_BATCH
+from fmeval.features.embedding import CPU_FORWARD_BATCH
 from fmeval.features.images import IMAGENET_MEAN, IMAGENET_STD, load_rgb, resize_to_grid
 from fmeval.features.store import feature_column
+from fmeval.io.tables import write_table
 
 
 def old_to_normalised_tensor(img: Image.Image) -> torch.Tensor:
@@ -74,3 +75,12 @@ def old_iter_batches(model, spec, plan, *, device):
     for batch in plan.batches:
         patches, cls = old_embed(model, spec, batch, device=device)
         yield old_patch_batch_table(batch, patches), {p.item.name: c for p, c in zip(batch, cls)}
+
+
+def write_features(
+    patch_table: pa.Table, cls_table: pa.Table, meta: dict, *, patches: str, cls: str
+) -> None:
+    """Write both in-memory tables atomically (CLS first, so the patch file marks completion):
+    the one-row-group files the streamed writer's row groups are compared with."""
+    write_table(cls_table, cls, meta=meta)
+    write_table(patch_table, patches, meta=meta)

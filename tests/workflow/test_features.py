@@ -193,6 +193,7 @@ def test_synthetic_features(synth_run, res):
         and meta["random_init"] is True
     )
     assert meta["res"] == res and meta["patch_size"] == 14 and meta["embed_dim"] == 384
+    assert meta["storage"] == "fp32"  # feature_storage, the default (issue 27)
     assert meta["torch_version"] == torch.__version__
     assert meta["timm_version"] == __import__("timm").__version__
     cls = read_cls(workdir / f"results/features/synth/{MODEL}/{res}.cls.parquet")

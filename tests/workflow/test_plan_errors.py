@@ -108,3 +108,6 @@ def test_execution_settings_rerun_nothing(full_run, test_config, tmp_path):
     # ... while a change of what the numbers depend on reruns the features
     proc = dry_run({**test_config, "precision": "bf16"})
     assert scheduled_jobs(proc).get("extract_features", 0) > 0
+    # ... and so does the tokens' storage precision (issue 27)
+    proc = dry_run({**test_config, "feature_storage": "fp16"})
+    assert scheduled_jobs(proc).get("extract_features", 0) > 0

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from fmeval.classify.download import read_labels
 from fmeval.errors import DataError
+from fmeval.features.storage import to_float32
 from fmeval.features.store import feature_column, read_cls
 from fmeval.io.tables import decode_metadata, write_table
 
@@ -44,8 +45,7 @@ def mean_patch_tokens(
             ids = np.array([index.get(n, -1) for n in image.to_pylist()])
         if (ids < 0).any():
             raise DataError(f"{path} has patches of images that its CLS file lacks; re-extract")
-        feats = batch.column("feature").flatten().to_numpy(zero_copy_only=False)
-        feats = feats.reshape(-1, dim)
+        feats = to_float32(batch.column("feature"))  # any storage (fp16, bf16) as float32
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # runs of one image
         np.add.at(sums, ids[starts], np.add.reduceat(feats, starts, axis=0, dtype=np.float64))
         counts += np.bincount(ids, minlength=len(images))

@@ -14,12 +14,15 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 
 from fmeval.errors import DataError
+from fmeval.features.storage import to_float32
 from fmeval.io.tables import decode_metadata, read_meta
 
 
 def feature_column(matrix: np.ndarray) -> pa.FixedSizeListArray:
-    """An (N, D) float32 matrix as a fixed-size-list Arrow column, without a copy."""
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    """An (N, D) matrix as a fixed-size-list Arrow column, without a copy: float16 and
+    uint16 (bfloat16 bits, fmeval.features.storage) stay as they are, others become float32."""
+    keep = matrix.dtype in (np.float32, np.float16, np.uint16)
+    matrix = np.ascontiguousarray(matrix, dtype=matrix.dtype if keep else np.float32)
     return pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), matrix.shape[1])
 
 
@@ -28,7 +31,7 @@ class PatchFeatures:
     """Patch rows of a feature file. ``features`` is a zero-copy view of the Arrow buffer."""
 
     table: pa.Table
-    features: np.ndarray  # (N, D) float32
+    features: np.ndarray  # (N, D) float32 (read-only when stored as fp32: a view)
     image_index: np.ndarray  # (N,) int, index into ``images``
     images: list[str]
     splits: dict[str, str]
@@ -66,9 +69,7 @@ def read_features(path: str | os.PathLike) -> PatchFeatures:
 def _features(table: pa.Table, meta: dict) -> PatchFeatures:
     if table.column("image").num_chunks > 1:
         table = table.unify_dictionaries().combine_chunks()
-    feats = _zero_copy(table.column("feature"))
-    dim = feats.type.list_size
-    matrix = feats.values.to_numpy(zero_copy_only=True).reshape(-1, dim)
+    matrix = to_float32(_zero_copy(table.column("feature")))
     image = _zero_copy(table.column("image"))
     if pa.types.is_dictionary(image.type):
         images = image.dictionary.to_pylist()
@@ -104,8 +105,7 @@ class ClsTokens:
 def read_cls(path: str | os.PathLike) -> ClsTokens:
     """Read the per-image CLS-token Parquet file (the matrix is a zero-copy view)."""
     table = _read(path)
-    feats = _zero_copy(table.column("cls"))
-    matrix = feats.values.to_numpy(zero_copy_only=True).reshape(-1, feats.type.list_size)
+    matrix = to_float32(_zero_copy(table.column("cls")))
     return ClsTokens(
         images=table.column("image").to_pylist(),
         splits=table.column("split").to_pylist(),
@@ -128,10 +128,6 @@ def _names(column: pa.Array) -> np.ndarray:
         names = np.asarray(column.dictionary.to_pylist(), dtype=object)
         return names[column.indices.to_numpy(zero_copy_only=False)]
     return column.to_numpy(zero_copy_only=False)
-
-
-def _matrix(column: pa.Array) -> np.ndarray:
-    return column.values.to_numpy(zero_copy_only=False).reshape(-1, column.type.list_size)
 
 
 @dataclass
@@ -173,7 +169,7 @@ def read_split_rows(path: str | os.PathLike, *, split: str, keep) -> Rows:
     for i, rows in enumerate(picks):
         if len(rows):
             col = _zero_copy(pf.read_row_group(i, columns=["feature"]).column("feature"))
-            x[at : at + len(rows)] = _matrix(col)[rows]
+            x[at : at + len(rows)] = to_float32(col)[rows]
             at += len(rows)
     return Rows(
         features=x,

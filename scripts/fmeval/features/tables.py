@@ -2,19 +2,16 @@
 
 Built from numpy without per-patch Python objects: the image and split columns are
 dictionary arrays made from int32 codes, the feature column is a view of the batch's
-(B, rows, cols, D) float32 array.
+(B, rows, cols, D) array (float32, or a compact storage: fmeval.features.storage).
 """
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
+from fmeval.features.plan import Prepared
 from fmeval.features.store import feature_column
-
-if TYPE_CHECKING:
-    from fmeval.features.extraction import Prepared
 
 
 def _dictionary(values: Sequence[str], repeat: int) -> pa.DictionaryArray:
@@ -27,11 +24,11 @@ def _dictionary(values: Sequence[str], repeat: int) -> pa.DictionaryArray:
     )
 
 
-def patch_batch_table(batch: Sequence["Prepared"], patches: np.ndarray) -> pa.Table:
+def patch_batch_table(batch: Sequence[Prepared], patches: np.ndarray) -> pa.Table:
     """The patch rows of one embedded batch (one Parquet row group).
 
-    ``patches`` is (B, rows, cols, D); when C-contiguous float32 (as
-    :func:`fmeval.features.extraction.embed` returns it) the feature column is a view of
+    ``patches`` is (B, rows, cols, D); when C-contiguous (as
+    :func:`fmeval.features.embedding.embed` returns it) the feature column is a view of
     it, not a copy.
     """
     rows, cols = batch[0].grid
@@ -56,7 +53,7 @@ def patch_batch_table(batch: Sequence["Prepared"], patches: np.ndarray) -> pa.Ta
     )
 
 
-def cls_table_of(prepared: Sequence["Prepared"], cls: dict[str, np.ndarray]) -> pa.Table:
+def cls_table_of(prepared: Sequence[Prepared], cls: dict[str, np.ndarray]) -> pa.Table:
     return pa.table(
         {
             "image": [p.item.name for p in prepared],

@@ -77,7 +77,7 @@ def _blocks(backend: str, model: "torch.nn.Module", x: "torch.Tensor", n: int, *
         )
         # a family without prefix tokens (SigLIP, PE, AIMv2) has no CLS (timm then gives the
         # patch tensors alone): an empty (B, 0) column, replaced by the family's pooled
-        # embedding (fmeval.features.extraction.embed)
+        # embedding (fmeval.features.embedding.embed)
         return [
             (o, o.new_zeros(len(o), 0)) if torch.is_tensor(o) else (o[0], o[1][:, 0]) for o in out
         ]

@@ -102,6 +102,9 @@ COLUMN_NOTES = {
     "peak_rss_mb": "The largest resident memory (RSS) of any of its jobs, in MB.",
     "total_cpu_s": "CPU seconds (user + system) summed over its jobs; above the wall time "
     "when a job used several cores.",
+    "images_per_s": "Feature extraction: the images of the job's (dataset, model, res) over its "
+    "wall seconds, model building and writing included (the job's log has the rate of the "
+    "embedding alone).",
     "mean_load": "Average CPU load of its jobs (each job and its child processes, time-weighted "
     "psutil cpu_percent): 100 is one busy core, 200 two.",
 }
@@ -174,3 +177,29 @@ def elapsed_s(jobs: pd.DataFrame) -> float:
     if jobs.empty:
         return float("nan")
     return float(jobs["end"].max() - (jobs["end"] - jobs["wall_s"]).min())
+
+
+EXTRACTION_RULES = ("extract_features", "extract_features_variant")
+_CELL_KEYS = ("dataset", "model", "res", "transform", "tap")
+
+
+def _cell(values: Mapping) -> tuple:
+    """A feature cell's identity: (dataset, model, res[, transform, tap]) as strings."""
+    return tuple(None if values.get(k) is None else str(values[k]) for k in _CELL_KEYS)
+
+
+def extraction_rates(jobs: pd.DataFrame, feature_metas: Iterable[Mapping]) -> pd.DataFrame:
+    """Images/s of each extraction job: the images of its cell (the ``grids`` of its feature
+    file's metadata) over the job's wall seconds (everything the job did: building the
+    model, planning, embedding, writing). A job whose file is gone has no row.
+    """
+    images = {_cell(meta): len(meta.get("grids") or {}) for meta in feature_metas}
+    rows = []
+    for job in jobs[jobs["rule"].isin(EXTRACTION_RULES)].itertuples():
+        n = images.get(_cell(job_wildcards(job.job)))
+        if n:
+            rate = n / job.wall_s if job.wall_s > 0 else float("nan")
+            rows.append({"rule": job.rule, "job": job.job, "images": n, "wall_s": job.wall_s})
+            rows[-1]["images_per_s"] = rate
+    columns = ["rule", "job", "images", "wall_s", "images_per_s"]
+    return pd.DataFrame(rows, columns=columns)

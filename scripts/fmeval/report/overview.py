@@ -96,8 +96,15 @@ def _cols(*names: str) -> list:
     return [(n, n) for n in names]
 
 
-def cost_context(jobs: pd.DataFrame, *, rules: Sequence[str], n_phantoms: int | None) -> dict:
-    """What ``sections/cost.html.j2`` shows: a row per rule, CT time per method, per job."""
+def cost_context(
+    jobs: pd.DataFrame,
+    *,
+    rules: Sequence[str],
+    n_phantoms: int | None,
+    feature_metas: Sequence[Mapping] = (),
+) -> dict:
+    """What ``sections/cost.html.j2`` shows: a row per rule, CT time per method, images/s per
+    extraction job (``feature_metas``: the feature files' metadata), per job."""
     summary = costs.summarise_costs(jobs, rules=rules)
     rule_table = _cost_table("cost-rules", summary, RULE_COLUMNS)
     for row in rule_table.rows:
@@ -113,9 +120,12 @@ def cost_context(jobs: pd.DataFrame, *, rules: Sequence[str], n_phantoms: int | 
         }
         methods = _cost_table("cost-ct-methods", per_method, METHOD_COLUMNS, headers)
     job_table = _cost_table("cost-jobs", jobs, JOB_COLUMNS)
+    rates = costs.extraction_rates(jobs, feature_metas)
+    extraction = _cost_table("cost-extraction", rates, EXTRACTION_COLUMNS) if len(rates) else None
     return {
         "rules": rule_table,
         "methods": methods,
+        "extraction": extraction,
         "jobs": job_table,
         "notes": costs.COLUMN_NOTES,
         "missing": [r for r in summary["rule"] if not summary.set_index("rule").loc[r, "jobs"]],
@@ -144,6 +154,7 @@ METHOD_COLUMNS = {
     "wall_s_per_item": 2,
     "peak_rss_mb": 0,
 }
+EXTRACTION_COLUMNS = {"rule": None, "job": None, "images": None, "wall_s": 1, "images_per_s": 2}
 JOB_COLUMNS = {"rule": None, "job": None, "wall_s": 1, "max_rss_mb": 0, "cpu_s": 1, "mean_load": 0}
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from fmeval.branches import off_reasons
 from fmeval.features.store import is_random_init
 from fmeval.io.atomic import atomic_path
+from fmeval.io.tables import read_meta
 from fmeval.plots import RANDOM_BANNER, write_csv
 from fmeval.report import costs, overview, runinfo
 from fmeval.report.sections import SECTIONS, SectionFiles
@@ -77,10 +78,13 @@ def page_context(
         for m in manifests
         if m.get("weights_id") == "random-init"
     ]
-    reasons += [
-        f"features {p} were made with random weights"
+    patch_files = [
+        p
         for p in inputs.get("feature_files", [])
-        if p.endswith(".parquet") and not p.endswith(".cls.parquet") and is_random_init(p)
+        if p.endswith(".parquet") and not p.endswith(".cls.parquet")
+    ]
+    reasons += [
+        f"features {p} were made with random weights" for p in patch_files if is_random_init(p)
     ]
     for section in SECTIONS:
         files = SectionFiles(
@@ -118,7 +122,12 @@ def page_context(
             random_reasons=reasons,
         ),
         "sections": sections,
-        "cost": overview.cost_context(jobs, rules=rules, n_phantoms=n_phantoms),
+        "cost": overview.cost_context(
+            jobs,
+            rules=rules,
+            n_phantoms=n_phantoms,
+            feature_metas=[read_meta(p) for p in patch_files if Path(p).is_file()],
+        ),
         "config": overview.config_text(config),
     }
 

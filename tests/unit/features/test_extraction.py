@@ -8,8 +8,9 @@ from PIL import Image
 from fmeval.errors import DataError
 from fmeval.features.backbones import run_backbone
 from fmeval.features.datasets import Item
-from fmeval.features.extraction import batches, extract_features, prepare
+from fmeval.features.extraction import extract_features
 from fmeval.features.images import load_rgb, patch_grid, resize_to_grid, to_normalised_tensor
+from fmeval.features.plan import batches, prepare
 from fmeval.features.store import read_features
 
 CPU = torch.device("cpu")
@@ -89,7 +90,9 @@ def test_exif_rotated_image_gets_the_rotated_grid(model, tmp_path):
 
 def test_fg_fraction_null_only_without_a_mask(model, items, tmp_path):
     spec, net = model
-    from fmeval.features.extraction import provenance, write_features
+    from reference_extraction import write_features
+
+    from fmeval.features.extraction import provenance
 
     patch_table, cls_table, grids = extract_features(
         net, spec, items, res=28, batch_size=8, device=CPU

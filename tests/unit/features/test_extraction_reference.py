@@ -17,17 +17,13 @@ from reference_extraction import (
 
 from fmeval.errors import DataError
 from fmeval.features.datasets import Item
-from fmeval.features.extraction import (
-    Prepared,
-    iter_batches,
-    load_batch,
-    patch_batch_table,
-    plan_extraction,
-    stream_features,
-    tokens_to_host,
-    write_stream,
-)
+from fmeval.features.embedding import tokens_to_host
+from fmeval.features.extraction import iter_batches, plan_extraction, stream_features
 from fmeval.features.images import load_rgb, resize_to_grid, to_normalised_tensor
+from fmeval.features.loading import load_batch
+from fmeval.features.plan import Prepared
+from fmeval.features.tables import patch_batch_table
+from fmeval.features.writing import write_stream
 
 CPU = torch.device("cpu")
 
@@ -144,7 +140,7 @@ def test_loaded_batch_is_the_old_stack_of_inputs(model, items, threads):
     plan = plan_extraction(items, spec=spec, res=42, batch_size=4)
     batch = max(plan.batches, key=len)
     assert len(batch) > 2
-    x = load_batch(batch, patch_size=14, threads=threads)
+    x = load_batch(batch, patch_size=14, workers=threads)
     old = torch.stack(
         [
             old_to_normalised_tensor(resize_to_grid(load_rgb(p.item.image), p.grid, patch_size=14))
@@ -158,5 +154,5 @@ def test_loaded_batch_is_the_old_stack_of_inputs(model, items, threads):
         load_batch(
             [*batch, replace(batch[0], item=replace(batch[0].item, image="nowhere.jpg"))],
             patch_size=14,
-            threads=threads,
+            workers=threads,
         )

@@ -5,6 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 import synthetic
 import torch
+from reference_extraction import write_features
 
 from fmeval.features.datasets import download_dataset, read_manifest
 from fmeval.features.extraction import (
@@ -12,7 +13,6 @@ from fmeval.features.extraction import (
     plan_extraction,
     provenance,
     stream_features,
-    write_features,
 )
 from fmeval.features.store import read_cls, read_features, read_image, read_split_rows
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from PIL import Image
 
 from fmeval.features.families import model_facts
+from fmeval.io.tables import write_table
 
 BENCH = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 PATTERNS = {
@@ -200,7 +202,12 @@ def write_run(root: Path, *, random_init: bool = True) -> dict:
     bench = root / "benchmarks/features/davis/vits14/224.tsv"
     bench.parent.mkdir(parents=True)
     bench.write_text(BENCH + "12.5\t0:00:12\t900\t1\t1\t1\t0\t0\t190\t24\n")
+    features = root / "results/features/davis/vits14/224.parquet"  # its metadata: 5 images
+    grids = {f"im{i}": [16, 28] for i in range(5)}
+    meta = {"dataset": "davis", "model": "vits14", "res": 224, "grids": grids, "device": "cpu"}
+    write_table(pa.table({"x": [1]}), features, meta={**meta, "random_init": random_init})
     return {
+        "feature_files": [str(features), str(features).replace(".parquet", ".cls.parquet")],
         "model_manifests": [str(manifest)],
         "reconstruction_records": records,
         "segmentation_tables": [str(seg / f"{n}.csv") for n in ("ap", "ap_best", "test_scores")],

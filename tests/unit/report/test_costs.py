@@ -8,6 +8,7 @@ import pytest
 from fmeval.errors import DataError
 from fmeval.report.costs import (
     elapsed_s,
+    extraction_rates,
     match_rule,
     method_costs,
     pattern_regex,
@@ -113,3 +114,29 @@ def test_ct_cost_per_method():
 def test_elapsed_runs_from_first_start_to_last_end():
     jobs = pd.DataFrame({"end": [100.0, 130.0], "wall_s": [50.0, 10.0]})
     assert elapsed_s(jobs) == 130.0 - 50.0
+
+
+def test_images_per_second_of_extraction_jobs():
+    jobs = pd.DataFrame(
+        {
+            "rule": ["extract_features", "extract_features_variant", "extract_features", "fit"],
+            "job": [
+                "dataset=d, model=m, res=224",
+                "dataset=d, model=m, res=224, transform=classification, tap=last-norm",
+                "dataset=gone, model=m, res=224",
+                "dataset=d, model=m, res=224",
+            ],
+            "wall_s": [10.0, 4.0, 1.0, 1.0],
+        }
+    )
+    grids = {f"im{i}": [16, 16] for i in range(20)}
+    metas = [
+        {"dataset": "d", "model": "m", "res": 224, "grids": grids},
+        {"dataset": "d", "model": "m", "res": 224, "grids": dict(list(grids.items())[:8]),
+         "transform": "classification", "tap": "last-norm"},
+    ]  # fmt: skip
+    table = extraction_rates(jobs, metas)
+    assert list(table["rule"]) == ["extract_features", "extract_features_variant"]
+    assert list(table["images"]) == [20, 8]
+    assert list(table["images_per_s"]) == [2.0, 2.0]
+    assert extraction_rates(jobs, []).empty

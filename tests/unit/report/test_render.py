@@ -218,6 +218,16 @@ def test_cost_covers_every_rule_and_ct_methods(page):
         assert column in notes
 
 
+def test_cost_gives_images_per_second_of_each_extraction_job(page):
+    _, dom = page
+    rows = table_rows(dom, "cost-extraction")  # fixtures: 5 images in 12.5 s
+    assert [r[:3] for r in rows] == [
+        ["extract_features", "dataset=davis, model=vits14, res=224", "5"]
+    ]
+    assert rows[0][4] == f"{5 / 12.5:.2f}"
+    assert "images_per_s" in dom.by_id("cost-notes").text
+
+
 def test_csvs_beside_the_page(page, run_dir):
     ap = pd.read_csv(run_dir / "ap.csv")
     assert {"chance_ap", "random_init"} <= set(ap.columns) and len(ap) == 12
