@@ -24,8 +24,8 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        expand_cells(rules.extract_features.output.patches),
-        expand_cells(rules.extract_features.output.cls),
+        feature_targets("patches"),
+        feature_targets("cls"),
         expand_cells(rules.fit_probe.output.probe),
         rules.report_segmentation.output,
         rules.report_ct.output,

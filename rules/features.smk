@@ -57,3 +57,37 @@ rule extract_features_variant:
         transform=lambda wildcards: wildcards.transform,
     script:
         "../scripts/extract_features.py"
+
+
+# --- sharded extraction (issue 27) ---------------------------------------------------
+# features.shards = n > 0: each segmentation cell is n jobs, one per shard of its images
+# (fmeval.features.shards; the paths and helpers are in rules/common.smk). The manifest is
+# ancient: a rewritten one reruns only the shards whose images (params) changed.
+
+
+rule extract_feature_shard:
+    input:
+        dataset_manifest=lambda wildcards: ancient(get_shard_manifest(wildcards)),
+        model_manifest=rules.fetch_model.output.manifest,
+    output:
+        patches=FEATURE_SHARD["patches"],
+        cls=FEATURE_SHARD["cls"],
+    log:
+        "logs/features/{dataset}/{model}/{res}.shards{shards}/{shard}.log",
+    benchmark:
+        "benchmarks/features/{dataset}/{model}/{res}.shards{shards}/{shard}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(DATASETS),
+        shards=r"[1-9]\d*",
+        shard=r"\d+",
+    conda:
+        "../envs/fmeval.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    params:
+        precision=config["precision"],
+        images=get_shard_images,
+    script:
+        "../scripts/extract_feature_shard.py"

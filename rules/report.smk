@@ -10,7 +10,7 @@ report: "../report/workflow.rst"
 rule build_report:
     input:
         model_manifests=expand(rules.fetch_model.output.manifest, model=list(MODELS)),
-        feature_files=expand_cells(rules.extract_features.output.patches),
+        feature_files=feature_targets("patches"),
         probe_summaries=expand_cells(rules.cross_validate_probe.output.summary),
         reconstruction_records=expand_reconstructions(
             rules.reconstruct_sinograms.output.meta

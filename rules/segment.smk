@@ -4,7 +4,7 @@
 
 rule segment_test_images:
     input:
-        features=rules.extract_features.output.patches,
+        features=cell_features("patches"),
         probe=rules.fit_probe.output.probe,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
@@ -37,8 +37,8 @@ rule segment_test_images:
 
 rule render_pca:
     input:
-        features=rules.extract_features.output.patches,
-        cls=rules.extract_features.output.cls,
+        features=cell_features("patches"),
+        cls=cell_features("cls"),
         probe=rules.fit_probe.output.probe,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:

@@ -1,7 +1,8 @@
 """The Parquet feature store: one row per patch, CLS tokens per image, run metadata.
 
 Files open in pandas and duckdb; :func:`read_features` maps them back to numpy
-without copying the feature matrix.
+without copying the feature matrix. Each reader takes one file or a cell's shard set (a
+folder or a list of shard files: :mod:`fmeval.features.shardset`).
 """
 
 import os
@@ -14,6 +15,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 
 from fmeval.errors import DataError
+from fmeval.features import shardset
 from fmeval.io.tables import decode_metadata, read_meta
 
 
@@ -59,6 +61,8 @@ def read_features(path: str | os.PathLike) -> PatchFeatures:
     Files written by :func:`write_table` hold one row group, so each column is one
     Arrow chunk and ``features`` is a view of its value buffer (``owndata`` is False).
     """
+    if shardset.is_shard_set(path):  # a folder or list of shards: fmeval.features.shardset
+        return shardset.read_features_set(path)
     table = _read(path)
     return _features(table, decode_metadata(table.schema))
 
@@ -103,6 +107,8 @@ class ClsTokens:
 
 def read_cls(path: str | os.PathLike) -> ClsTokens:
     """Read the per-image CLS-token Parquet file (the matrix is a zero-copy view)."""
+    if shardset.is_shard_set(path):
+        return shardset.read_cls_set(path)
     table = _read(path)
     feats = _zero_copy(table.column("cls"))
     matrix = feats.values.to_numpy(zero_copy_only=True).reshape(-1, feats.type.list_size)
@@ -152,6 +158,8 @@ def read_split_rows(path: str | os.PathLike, *, split: str, keep) -> Rows:
     Reads one row group at a time (the small columns first, then the features of the kept
     rows only), so peak memory is the result plus one row group, not the whole file.
     """
+    if shardset.is_shard_set(path):
+        return shardset.read_split_rows_set(path, split=split, keep=keep)
     pf = pq.ParquetFile(path)
     picks, images, index, fgs, unmasked = [], {}, [], [], set()
     for i in range(pf.num_row_groups):
@@ -187,6 +195,8 @@ def read_split_rows(path: str | os.PathLike, *, split: str, keep) -> Rows:
 
 def read_image(path: str | os.PathLike, image: str) -> PatchFeatures:
     """The patch rows of one image only: its row group (recorded in the metadata) or a filter."""
+    if shardset.is_shard_set(path):
+        path = shardset.shard_of_image(path, image)
     pf = pq.ParquetFile(path)
     meta = decode_metadata(pf.schema_arrow)
     group = meta.get("row_groups", {}).get(image)
