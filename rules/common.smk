@@ -174,10 +174,12 @@ def features_of(tap=DEFAULT_TAP, transform=DEFAULT_TRANSFORM):
 # With features.shards = n > 0, a segmentation dataset's default features are n shard jobs
 # (extract_feature_shard), an image's shard a hash of its name. Each shard's images are its
 # params, read from the manifest download_dataset (a checkpoint) writes, and the manifest is
-# an ancient input: a new manifest reruns only the shards whose images changed. The rules
-# that read a cell's features take its shard files (cell_features), which the readers
-# (fmeval.features.shardset) return in the single file's order: the numbers do not change.
-# With n = 0 (the default) every path and job is as before.
+# an ancient input: a new manifest reruns only the shards whose images changed (a shard
+# that draws no image writes files without rows). The rules that read a cell's features
+# take its n shard files (cell_features; known without the manifest, so the plan of those
+# rules does not wait for the checkpoint), which the readers (fmeval.features.shardset)
+# return in the single file's order: the numbers do not change, and a new shard file
+# reruns them as a new feature file would. With n = 0 (the default) all is as before.
 
 SHARDS = config["features"]["shards"]
 FEATURE_SHARD = {
@@ -186,30 +188,21 @@ FEATURE_SHARD = {
 }
 
 
-def get_shard_manifest(wildcards):
-    """The dataset's manifest, once download_dataset (a checkpoint) has written it."""
-    return checkpoints.download_dataset.get(dataset=wildcards.dataset).output.manifest
-
-
 def get_shard_images(wildcards):
-    """[name, image, bytes] of the shard's images: its params (a change reruns the shard)."""
+    """[name, image, bytes] of the shard's images: its params (a change reruns the shard),
+    from the manifest once download_dataset (a checkpoint) has written it."""
     from fmeval.features.shards import shard_members
 
-    return shard_members(
-        get_shard_manifest(wildcards), int(wildcards.shard), int(wildcards.shards)
-    )
+    manifest = checkpoints.download_dataset.get(dataset=wildcards.dataset).output.manifest
+    return shard_members(manifest, int(wildcards.shard), int(wildcards.shards))
 
 
 def cell_feature_files(kind, dataset, model, res):
-    """The files of one cell's default features: one, or its non-empty shards'."""
+    """The files of one cell's default features: one, or its shards'."""
     if not (SHARDS and dataset in DATASETS):
         return [FEATURE_DEFAULT[kind].format(dataset=dataset, model=model, res=res)]
-    from fmeval.features.shards import shard_members
-
-    manifest = checkpoints.download_dataset.get(dataset=dataset).output.manifest
-    shards = [k for k in range(SHARDS) if shard_members(manifest, k, SHARDS)]
     cell = dict(dataset=dataset, model=model, res=res, shards=SHARDS)
-    return [FEATURE_SHARD[kind].format(shard=k, **cell) for k in shards]
+    return [FEATURE_SHARD[kind].format(shard=k, **cell) for k in range(SHARDS)]
 
 
 def cell_features(kind):

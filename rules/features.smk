@@ -67,7 +67,7 @@ rule extract_features_variant:
 
 rule extract_feature_shard:
     input:
-        dataset_manifest=lambda wildcards: ancient(get_shard_manifest(wildcards)),
+        dataset_manifest=ancient(rules.download_dataset.output.manifest),
         model_manifest=rules.fetch_model.output.manifest,
     output:
         patches=FEATURE_SHARD["patches"],

@@ -89,6 +89,9 @@ def run_shard(*, shard: int, shards: int, images: Sequence[str], **extraction) -
 
     where = f"shard {shard} of {shards} ({extraction['dataset']}, {len(images)} images)"
     meta = shard_meta(extraction["dataset_manifest"], images, shard, shards)
+    if not images:  # more shards than this shard's hash drew images: files without rows
+        write_empty_shard(meta=meta, **extraction)
+        return
     try:
         run_extraction(images=images, extra_meta=meta, **extraction)
     except FmevalError as err:
@@ -98,3 +101,38 @@ def run_shard(*, shard: int, shards: int, images: Sequence[str], **extraction) -
             f"{where}: out of memory ({type(err).__name__}); lower batch_size or raise "
             f"{SHARD_KEY} so each job holds fewer images"
         ) from err
+
+
+def write_empty_shard(*, meta: dict, model_manifest: str, patches: str, cls: str, **cell) -> None:
+    """A shard without images: both files with the cell's columns (and embedding width) and
+    no rows, so that the shard set still reads as one dataset."""
+    import numpy as np
+    import pyarrow as pa
+
+    from fmeval.features.backbones import create_backbone, load_manifest
+    from fmeval.features.extraction import provenance
+    from fmeval.features.store import feature_column
+    from fmeval.io.tables import write_table
+
+    spec, record = load_manifest(model_manifest)
+    model = create_backbone(spec, record)
+    dim = int(getattr(model, "embed_dim", 0) or getattr(model, "num_features"))
+    info = provenance(
+        spec, record, dataset=cell["dataset"], res=cell["res"], grids={}, dim=dim,
+        precision=cell["precision"], device="none",
+    )
+    empty = np.zeros((0, dim), dtype=np.float32)
+    strings = pa.dictionary(pa.int32(), pa.string())
+    ints = {k: pa.array([], pa.int64()) for k in ("width", "height", "grid_rows", "grid_cols")}
+    write_table(
+        pa.table(
+            {"image": pa.array([], pa.string()), "split": pa.array([], pa.string()), **ints}
+            | {"cls": feature_column(empty)}
+        ),
+        cls,
+        meta=info | meta,
+    )
+    table = {"image": pa.array([], strings), "split": pa.array([], strings)}
+    table |= {"row": pa.array([], pa.int16()), "col": pa.array([], pa.int16())}
+    table |= {"fg_fraction": pa.array([], pa.float32()), "feature": feature_column(empty)}
+    write_table(pa.table(table), patches, meta=info | meta | {"row_groups": {}})

@@ -143,3 +143,20 @@ def test_a_corrupt_image_names_image_and_shard_and_leaves_no_file(cell, tmp_path
     assert "\n" not in message and f"shard {k} of {N_SHARDS}" in message, message
     assert record["image"].rsplit("/", 1)[-1] in message, message
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_a_shard_without_images_writes_files_without_rows(cell, extracted, tmp_path):
+    from fmeval.features.shards import run_shard
+
+    _, args = cell
+    (one, one_cls), (patches, cls) = extracted
+    n = 16
+    k = next(k for k in range(n) if not shard_members(args["dataset_manifest"], k, n))
+    out = {"patches": str(tmp_path / "p.parquet"), "cls": str(tmp_path / "c.cls.parquet")}
+    run_shard(shard=k, shards=n, images=[], **args, **out)
+    assert pd.read_parquet(out["patches"]).empty and pd.read_parquet(out["cls"]).empty
+    with_empty = [out["patches"], *sorted(map(str, patches.iterdir()))]
+    np.testing.assert_array_equal(read_features(one).features, read_features(with_empty).features)
+    cls_set = read_cls([*sorted(map(str, cls.iterdir())), out["cls"]])
+    assert cls_set.images == read_cls(one_cls).images
+    assert ds.dataset(with_empty).count_rows() == len(pd.read_parquet(one))
