@@ -71,12 +71,15 @@ def main() -> None:
     times = []
     for k in range(args.shards):
         names = [r[0] for r in shard_members(manifest, k, args.shards)]
-        out = {"patches": str(tmp / "p" / f"{k}.parquet"), "cls": str(tmp / "c" / f"{k}.cls.parquet")}
+        out = {"patches": str(tmp / "p" / f"{k}.parquet")}
+        out["cls"] = str(tmp / "c" / f"{k}.cls.parquet")
         times.append(timed(run_shard, shard=k, shards=args.shards, images=names, **cell, **out))
     keep = lambda fg: np.ones(len(fg), bool)  # noqa: E731 - every row
     read = {}
-    for name, patches, cls in (("file", tmp / "one.parquet", tmp / "one.cls.parquet"),
-                               ("shard set", tmp / "p", tmp / "c")):
+    for name, patches, cls in (
+        ("file", tmp / "one.parquet", tmp / "one.cls.parquet"),
+        ("shard set", tmp / "p", tmp / "c"),
+    ):
         start = time.perf_counter()
         rows = read_split_rows(patches, split="train", keep=keep)
         tokens = read_cls(cls)
@@ -86,10 +89,15 @@ def main() -> None:
     n_rows = len(read["file"][1].features)
     print(f"{args.images} images at {args.res} px, random ViT-S/14, CPU, {args.threads} threads")
     print(f"one file:            {one:7.2f} s ({args.images / one:.2f} images/s)")
-    print(f"{args.shards} shards in turn:    {sum(times):7.2f} s  (per shard: "
-          + ", ".join(f"{t:.2f}" for t in times) + ")")
-    print(f"overhead per shard:  {(sum(times) - one) / args.shards:7.2f} s "
-          "(model build, manifest; on a cluster the shards run at once)")
+    print(
+        f"{args.shards} shards in turn:    {sum(times):7.2f} s  (per shard: "
+        + ", ".join(f"{t:.2f}" for t in times)
+        + ")"
+    )
+    print(
+        f"overhead per shard:  {(sum(times) - one) / args.shards:7.2f} s "
+        "(model build, manifest; on a cluster the shards run at once)"
+    )
     for name, (seconds, _, _) in read.items():
         print(f"read {n_rows:,} rows + CLS from the {name}: {seconds:.3f} s")
 

@@ -193,7 +193,9 @@ def get_shard_images(wildcards):
     from the manifest once download_dataset (a checkpoint) has written it."""
     from fmeval.features.shards import shard_members
 
-    manifest = checkpoints.download_dataset.get(dataset=wildcards.dataset).output.manifest
+    manifest = checkpoints.download_dataset.get(
+        dataset=wildcards.dataset
+    ).output.manifest
     return shard_members(manifest, int(wildcards.shard), int(wildcards.shards))
 
 

@@ -30,7 +30,8 @@ from conftest import REPO, load_test_config, run_snakemake, scheduled_jobs
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 
 SLURM_SCRIPT = REPO.parent / "shared" / "tools" / "slurm-localhost.sh"
-GPU_RULES = {"extract_features", "extract_feature_shard", "render_attention"}  # and reconstruct_sinograms for ram and tv
+# and reconstruct_sinograms for ram and tv
+GPU_RULES = {"extract_features", "extract_feature_shard", "render_attention"}
 GPU_METHODS = {"ram", "tv"}
 LOCAL_RULES = {"download_dataset", "fetch_model", "fetch_ram_weights"}
 ACCOUNT, PARTITION = "ci", "debug"
@@ -172,7 +173,6 @@ def wants_gpu(job: dict) -> bool:
 def test_gpu_rules_submitted_with_one_gpu(slurm_run):
     workdir, _ = slurm_run
     jobs = submitted_jobs(workdir)
-    rules = {j["rule"] for j in jobs}
     shards = [j["wildcards"] for j in jobs if j["rule"] == "extract_feature_shard"]
     assert len(set(shards)) == len(shards) == SHARDS, f"shard jobs in sacct: {shards}"
     methods = {j["wildcards"].split("_")[0] for j in jobs if j["rule"] == "reconstruct_sinograms"}

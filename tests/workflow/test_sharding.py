@@ -85,7 +85,7 @@ def test_an_added_image_reextracts_its_shard_only_and_a_corrupt_one_fails_alone(
     root, workdir, _ = sharded
     config = tiny_config(synthetic.make_dataset(root / "b", train=(*synthetic.TRAIN, NEW)))
     manifest = "resources/datasets/tiny/manifest.json"
-    run_snakemake(workdir, config, "--show-failed-logs", manifest)  # the download (a new archive) only
+    run_snakemake(workdir, config, "--show-failed-logs", manifest)  # the new archive's download
     changed = shard_of(NEW[0], SHARDS)
     other = workdir / CELL / "patches" / f"{1 - changed}.parquet"
     before = other.stat().st_mtime_ns

@@ -116,10 +116,16 @@ def write_empty_shard(*, meta: dict, model_manifest: str, patches: str, cls: str
 
     spec, record = load_manifest(model_manifest)
     model = create_backbone(spec, record)
-    dim = int(getattr(model, "embed_dim", 0) or getattr(model, "num_features"))
+    dim = int(getattr(model, "embed_dim", 0) or model.num_features)
     info = provenance(
-        spec, record, dataset=cell["dataset"], res=cell["res"], grids={}, dim=dim,
-        precision=cell["precision"], device="none",
+        spec,
+        record,
+        dataset=cell["dataset"],
+        res=cell["res"],
+        grids={},
+        dim=dim,
+        precision=cell["precision"],
+        device="none",
     )
     empty = np.zeros((0, dim), dtype=np.float32)
     strings = pa.dictionary(pa.int32(), pa.string())
