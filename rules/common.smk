@@ -208,7 +208,7 @@ def cell_feature_files(kind, dataset, model, res):
 
 
 def cell_features(kind):
-    """Input of a rule that reads a cell's default features ("patches" or "cls"): today's
+    """What the rules reading a cell's default features ("patches" or "cls") take: today's
     file pattern unsharded, else a function giving the cell's shard files."""
     if not SHARDS:
         return FEATURE_DEFAULT[kind]
