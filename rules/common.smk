@@ -181,6 +181,75 @@ def features_of(tap=DEFAULT_TAP, transform=DEFAULT_TRANSFORM):
     }
 
 
+# --- issue 27: sharded extraction (fmeval.features.shards) -------------------------------
+# With features.shards = n > 0, a segmentation dataset's default features are n shard jobs
+# (extract_feature_shard), an image's shard a hash of its name. Each shard's images are its
+# params, read from the manifest download_dataset (a checkpoint) writes, and the manifest is
+# an ancient input: a new manifest reruns only the shards whose images changed (a shard
+# that draws no image writes files without rows). The rules that read a cell's features
+# take its n shard files (cell_features; known without the manifest, so the plan of those
+# rules does not wait for the checkpoint), which the readers (fmeval.features.shardset)
+# return in the single file's order: the numbers do not change, and a new shard file
+# reruns them as a new feature file would. With n = 0 (the default) all is as before.
+
+SHARDS = config["features"]["shards"]
+FEATURE_SHARD = {
+    "patches": "results/features/{dataset}/{model}/{res}.shards{shards}/patches/{shard}.parquet",
+    "cls": "results/features/{dataset}/{model}/{res}.shards{shards}/cls/{shard}.cls.parquet",
+}
+
+
+def get_shard_images(wildcards):
+    """[name, image, bytes] of the shard's images: its params (a change reruns the shard),
+    from the manifest once download_dataset (a checkpoint) has written it."""
+    from fmeval.features.shards import shard_members
+
+    manifest = checkpoints.download_dataset.get(
+        dataset=wildcards.dataset
+    ).output.manifest
+    return shard_members(manifest, int(wildcards.shard), int(wildcards.shards))
+
+
+def cell_feature_files(kind, dataset, model, res):
+    """The files of one cell's default features: one, or its shards'."""
+    if not (SHARDS and dataset in DATASETS):
+        return [FEATURE_DEFAULT[kind].format(dataset=dataset, model=model, res=res)]
+    cell = dict(dataset=dataset, model=model, res=res, shards=SHARDS)
+    return [FEATURE_SHARD[kind].format(shard=k, **cell) for k in range(SHARDS)]
+
+
+def cell_features(kind):
+    """What the rules reading a cell's default features ("patches" or "cls") take: today's
+    file pattern unsharded, else a function giving the cell's shard files."""
+    if not SHARDS:
+        return FEATURE_DEFAULT[kind]
+    return lambda w: cell_feature_files(kind, w.dataset, w.model, w.res)
+
+
+def feature_targets(kind):
+    """Every cell's default feature files (for `all` and the report)."""
+    if not SHARDS:
+        return expand_cells(FEATURE_DEFAULT[kind])
+    return [
+        f
+        for d in DATASETS
+        for m in MODELS
+        for r in RESOLUTIONS
+        for f in cell_feature_files(kind, d, m, r)
+    ]
+
+
+if workflow.is_main_process:  # the plan's disk estimate (fmeval.features.diskplan)
+    from fmeval.features.diskplan import disk_warnings
+
+    for _line in disk_warnings(
+        [(d, r) for d in DATASETS for r in RESOLUTIONS],
+        MODELS,
+        manifest_of=lambda d: f"resources/datasets/{d}/manifest.json",
+    ):
+        print(_line, file=sys.stderr)
+
+
 # --- issue 28: backbone families (fmeval.features.families) ------------------------------
 
 

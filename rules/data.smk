@@ -8,7 +8,9 @@ localrules:
     fetch_model,
 
 
-rule download_dataset:
+# A checkpoint: sharded extraction (issue 27, rules/features.smk) reads each shard's images
+# from the manifest it writes; nothing else asks for it, so an unsharded run plans as before.
+checkpoint download_dataset:
     output:
         manifest="resources/datasets/{dataset}/manifest.json",
     log:

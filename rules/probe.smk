@@ -11,7 +11,7 @@ PROBE_SOLVER = {
 
 rule cross_validate_probe:
     input:
-        features=rules.extract_features.output.patches,
+        features=cell_features("patches"),
     output:
         table="results/probe/{dataset}/{model}/{res}/cv.parquet",
         summary="results/probe/{dataset}/{model}/{res}/summary.json",
@@ -36,7 +36,7 @@ rule cross_validate_probe:
 
 rule fit_probe:
     input:
-        features=rules.extract_features.output.patches,
+        features=cell_features("patches"),
         summary=rules.cross_validate_probe.output.summary,
     output:
         probe="results/probe/{dataset}/{model}/{res}/probe.npz",

@@ -4,7 +4,7 @@
 
 rule segment_test_images:
     input:
-        features=rules.extract_features.output.patches,
+        features=cell_features("patches"),
         probe=rules.fit_probe.output.probe,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
@@ -28,8 +28,8 @@ rule segment_test_images:
 
 rule render_pca:
     input:
-        features=rules.extract_features.output.patches,
-        cls=rules.extract_features.output.cls,
+        features=cell_features("patches"),
+        cls=cell_features("cls"),
         probe=rules.fit_probe.output.probe,
         dataset_manifest=rules.download_dataset.output.manifest,
     output:
@@ -98,8 +98,8 @@ rule report_segmentation:
 register_branch(
     "segmentation",
     final=[
-        *expand_cells(rules.extract_features.output.patches),
-        *expand_cells(rules.extract_features.output.cls),
+        *feature_targets("patches"),
+        *feature_targets("cls"),
         *expand_cells(rules.fit_probe.output.probe),
         *rules.report_segmentation.output,
     ],
@@ -123,8 +123,12 @@ register_branch(
         "model_manifests": expand(
             rules.fetch_model.output.manifest, model=list(MODELS)
         ),
-        "feature_files": expand_cells(rules.extract_features.output.patches),
+        "feature_files": feature_targets("patches"),
         "probe_summaries": expand_cells(rules.cross_validate_probe.output.summary),
     },
-    shared=["download_dataset", "fetch_model", "extract_features"],
+    shared=[
+        "download_dataset",
+        "fetch_model",
+        "extract_feature_shard" if SHARDS else "extract_features",
+    ],
 )

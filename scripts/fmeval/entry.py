@@ -38,6 +38,7 @@ ENTRIES = {
     "download_video": "fmeval.video.sequences:download_video",
     "extract_features": "fmeval.features.extraction:run_extraction",
     "extract_features_variant": "fmeval.features.extraction:run_extraction",
+    "extract_feature_shard": "fmeval.features.shards:run_shard",
     "fetch_model": "fmeval.features.backbones:fetch_model",
     "fetch_ram_weights": "fmeval.ct.ramweights:fetch_ram_weights",
     "fit_linear_probe": "fmeval.classify.evaluate:fit_linear_probe",

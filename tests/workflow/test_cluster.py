@@ -7,7 +7,9 @@ on this host with a fake GPU as GRES; the fixture stops them again. The test sho
    (sacct's SubmitLine of each job of this run);
 2. the download rules ran on the submitting host (no Slurm job; `localrule` in the log);
 3. the metric tables and features are identical to those of the local run of the test
-   config (``full_run``), row for row.
+   config (``full_run``), row for row;
+4. the features are extracted in 2 shards (issue 27, ``features.shards``), each its own
+   Slurm job, and the shard set holds the local run's single file's rows.
 
 The cluster runs the test config cut to one resolution, one view count and one noise level
 (:func:`cluster_config`): every rule still goes through Slurm, in about a third of the time,
@@ -30,10 +32,12 @@ from fmeval.ct.methods import METHODS as CT_METHODS
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 
 SLURM_SCRIPT = REPO.parent / "shared" / "tools" / "slurm-localhost.sh"
-GPU_RULES = {"extract_features", "render_attention"}  # and reconstruct_sinograms for ram and tv
+# and reconstruct_sinograms for ram and tv
+GPU_RULES = {"extract_features", "extract_feature_shard", "render_attention"}
 GPU_METHODS = {name for name, m in CT_METHODS.items() if m.gpu}  # the records' (ram, tv)
 LOCAL_RULES = {"download_dataset", "fetch_model", "fetch_ram_weights"}
 ACCOUNT, PARTITION = "ci", "debug"
+SHARDS = 2
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +87,7 @@ def cluster_config() -> dict:
     config["resolutions"] = config["resolutions"][:1]
     config["ct"]["views"] = config["ct"]["views"][-1:]
     config["ct"]["noise"] = dict(list(config["ct"]["noise"].items())[-1:])
+    config["features"] = {"shards": SHARDS}  # issue 27: each shard one Slurm job
     return config
 
 
@@ -170,8 +175,8 @@ def wants_gpu(job: dict) -> bool:
 def test_gpu_rules_submitted_with_one_gpu(slurm_run):
     workdir, _ = slurm_run
     jobs = submitted_jobs(workdir)
-    rules = {j["rule"] for j in jobs}
-    assert "extract_features" in rules, f"no extract_features job in sacct: {rules}"
+    shards = [j["wildcards"] for j in jobs if j["rule"] == "extract_feature_shard"]
+    assert len(set(shards)) == len(shards) == SHARDS, f"shard jobs in sacct: {shards}"
     methods = {j["wildcards"].split("_")[0] for j in jobs if j["rule"] == "reconstruct_sinograms"}
     assert methods in (set(), {"fbp", "ram", "tv"}), methods  # the test config's CT methods
     for job in jobs:
@@ -190,9 +195,10 @@ def test_downloads_ran_on_submitting_host(slurm_run):
     ran = scheduled_jobs(SimpleNamespace(stdout=log, stderr=""))
     assert {"download_dataset", "fetch_model"} <= ran.keys(), ran
     for rule in LOCAL_RULES & ran.keys():
-        assert re.search(rf"^localrule {rule}:", log, re.M), f"{rule} did not run locally"
+        # download_dataset is a checkpoint (issue 27): "localcheckpoint"
+        assert re.search(rf"^local(rule|checkpoint) {rule}:", log, re.M), f"{rule} not local"
     submitted = set(re.findall(r"submitted with SLURM jobid \d+ \(log: \S*/rule_(\w+?)/", log))
-    assert "extract_features" in submitted and not submitted & LOCAL_RULES, submitted
+    assert "extract_feature_shard" in submitted and not submitted & LOCAL_RULES, submitted
     assert list((workdir / "resources" / "models").glob("*.json"))
 
 
@@ -228,26 +234,25 @@ def test_metric_tables_identical_to_local_run(slurm_run, full_run):
 
 
 def test_features_identical_to_local_run(slurm_run, full_run):
-    import pyarrow.parquet as pq
+    """Each cell's shard set (patches and CLS) holds the local single file's rows, in order."""
+    from fmeval.features.store import read_cls, read_features
 
     workdir, _ = slurm_run
-    files = sorted((workdir / "results" / "features").rglob("*.parquet"))
-    assert files
-    for path in files:
-        rel = path.relative_to(workdir)
-        a, b = pq.read_table(full_run / rel), pq.read_table(path)
-        assert a.column_names == b.column_names, rel
-        for col in a.column_names:
-            x, y = a.column(col).combine_chunks(), b.column(col).combine_chunks()
-            if col in ("feature", "cls"):
-                np.testing.assert_array_equal(
-                    x.values.to_numpy(), y.values.to_numpy(), err_msg=str(rel)
-                )
-            else:
-                assert x.equals(y), (rel, col)
+    cells = sorted((workdir / "results" / "features").rglob(f"*.shards{SHARDS}"))
+    assert cells
+    for cell in cells:
+        local = full_run / cell.relative_to(workdir).parent / cell.name.split(".")[0]
+        a, b = read_features(f"{local}.parquet"), read_features(cell / "patches")
+        assert len(list((cell / "patches").glob("*.parquet"))) == SHARDS, cell
+        assert a.images == b.images, cell
+        for field in ("features", "image_index", "row", "col", "fg_fraction"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+        x, y = read_cls(f"{local}.cls.parquet"), read_cls(cell / "cls")
+        assert x.images == y.images, cell
+        np.testing.assert_array_equal(x.cls, y.cls, err_msg=str(cell))
 
 
 def test_slurm_logs_kept(slurm_run):
     workdir, _ = slurm_run
     logs = list((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
-    assert any("rule_extract_features" in str(p) for p in logs)
+    assert any("rule_extract_feature_shard" in str(p) for p in logs)

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from fmeval.classify.download import read_labels
 from fmeval.errors import DataError
+from fmeval.features.shardset import shard_files
 from fmeval.features.storage import to_float32
 from fmeval.features.store import feature_column, read_cls
 from fmeval.io.tables import decode_metadata, write_table
@@ -26,17 +27,19 @@ BATCH_ROWS = 8192
 
 
 def mean_patch_tokens(
-    path: str | os.PathLike, images: list[str], *, batch_rows: int = BATCH_ROWS
+    path: str | os.PathLike | list, images: list[str], *, batch_rows: int = BATCH_ROWS
 ) -> np.ndarray:
     """(len(images), D) float32 mean patch token of each image, streamed from ``path``."""
     index = {name: i for i, name in enumerate(images)}
     # a buffered stream decodes the single row group page by page; without it pyarrow reads
     # the whole column chunk first (perf/mean_patch.py: 146 vs 832 MiB over a 750 MiB file)
-    pf = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False)
-    dim = pf.schema_arrow.field("feature").type.list_size
+    # (a cell's shard set: each shard in turn, fmeval.features.shardset)
+    pfs = [pq.ParquetFile(f, buffer_size=1 << 22, pre_buffer=False) for f in shard_files(path)]
+    dim = pfs[0].schema_arrow.field("feature").type.list_size
     sums = np.zeros((len(images), dim), dtype=np.float64)
     counts = np.zeros(len(images), dtype=np.int64)
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=["image", "feature"]):
+    batches = (b for pf in pfs for b in pf.iter_batches(batch_rows, columns=["image", "feature"]))
+    for batch in batches:
         image = batch.column("image")
         if pa.types.is_dictionary(image.type):
             lookup = np.array([index.get(n, -1) for n in image.dictionary.to_pylist()])

@@ -9,7 +9,7 @@ thread, atomic files). This module runs them: :func:`run_extraction` is the rule
 import logging
 import os
 import platform
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing
 
 import numpy as np
@@ -203,12 +203,15 @@ def run_extraction(
     tap: str = DEFAULT_TAP,
     transform: str = DEFAULT_TRANSFORM,
     storage: str = DEFAULT_STORAGE,
+    images: Collection[str] | None = None,
+    extra_meta: dict | None = None,
 ) -> None:
     """Everything ``extract_features`` does: build the backbone offline, embed, write.
 
     ``tap`` and ``transform`` name the tokens and the image transform (fmeval.features.taps,
     .transforms); the defaults take Tutorial 5's path, unchanged. ``storage`` is the tokens'
-    precision on disk (fmeval.features.storage).
+    precision on disk (fmeval.features.storage). ``images`` (a shard: fmeval.features.shards)
+    keeps those images of the manifest only, and ``extra_meta`` is added to the files' metadata.
     """
     from fmeval.features.backbones import create_backbone, load_manifest
     from fmeval.features.datasets import read_manifest
@@ -223,8 +226,12 @@ def run_extraction(
     )
     model = create_backbone(spec, manifest)
     default = (tap, transform) == (DEFAULT_TAP, DEFAULT_TRANSFORM)
+    items = read_manifest(dataset_manifest)
+    if images is not None:  # one shard of the cell (fmeval.features.shards)
+        keep = set(images)
+        items = [item for item in items if item.name in keep]
     plan = plan_extraction(
-        read_manifest(dataset_manifest),
+        items,
         spec=spec,
         res=res,
         batch_size=batch_size,
@@ -244,6 +251,7 @@ def run_extraction(
         tap=tap,
         transform=transform,
     )
+    meta.update(extra_meta or {})
     n_rows = stream_features(
         model,
         spec,

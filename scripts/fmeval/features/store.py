@@ -1,7 +1,8 @@
 """The Parquet feature store: one row per patch, CLS tokens per image, run metadata.
 
 Files open in pandas and duckdb; :func:`read_features` maps them back to numpy
-without copying the feature matrix.
+without copying the feature matrix. Each reader takes one file or a cell's shard set (a
+folder or a list of shard files: :mod:`fmeval.features.shardset`).
 """
 
 import os
@@ -14,6 +15,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 
 from fmeval.errors import DataError
+from fmeval.features import shardset
 from fmeval.features.storage import to_float32
 from fmeval.io.tables import decode_metadata, read_meta
 
@@ -62,6 +64,8 @@ def read_features(path: str | os.PathLike) -> PatchFeatures:
     Files written by :func:`write_table` hold one row group, so each column is one
     Arrow chunk and ``features`` is a view of its value buffer (``owndata`` is False).
     """
+    if shardset.is_shard_set(path):  # a folder or list of shards: fmeval.features.shardset
+        return read_features_set(path)
     table = _read(path)
     return _features(table, decode_metadata(table.schema))
 
@@ -104,6 +108,8 @@ class ClsTokens:
 
 def read_cls(path: str | os.PathLike) -> ClsTokens:
     """Read the per-image CLS-token Parquet file (the matrix is a zero-copy view)."""
+    if shardset.is_shard_set(path):
+        return read_cls_set(path)
     table = _read(path)
     matrix = to_float32(_zero_copy(table.column("cls")))
     return ClsTokens(
@@ -148,6 +154,8 @@ def read_split_rows(path: str | os.PathLike, *, split: str, keep) -> Rows:
     Reads one row group at a time (the small columns first, then the features of the kept
     rows only), so peak memory is the result plus one row group, not the whole file.
     """
+    if shardset.is_shard_set(path):
+        return read_split_rows_set(path, split=split, keep=keep)
     pf = pq.ParquetFile(path)
     picks, images, index, fgs, unmasked = [], {}, [], [], set()
     for i in range(pf.num_row_groups):
@@ -183,6 +191,8 @@ def read_split_rows(path: str | os.PathLike, *, split: str, keep) -> Rows:
 
 def read_image(path: str | os.PathLike, image: str) -> PatchFeatures:
     """The patch rows of one image only: its row group (recorded in the metadata) or a filter."""
+    if shardset.is_shard_set(path):
+        path = shardset.shard_of_image(path, image)
     pf = pq.ParquetFile(path)
     meta = decode_metadata(pf.schema_arrow)
     group = meta.get("row_groups", {}).get(image)
@@ -195,4 +205,78 @@ def read_image(path: str | os.PathLike, image: str) -> PatchFeatures:
         raise DataError(
             f"image {image!r} is not in the feature file {path}; rerun extract_features"
         )
+    return _features(table.combine_chunks(), meta)
+
+
+# --- the readers over a shard set (fmeval.features.shardset orders the rows) ----------------
+
+
+def read_cls_set(source: shardset.Source):
+    """:func:`read_cls` of a shard set, in the manifest's order."""
+    import numpy as np
+
+    parts = [read_cls(f) for f in shardset.shard_files(source)]
+    meta = shardset.merged_meta([p.meta for p in parts])
+    where = {name: (p, i) for p in parts for i, name in enumerate(p.images)}
+    order = shardset.cls_order(meta)
+    cls = np.empty((len(order), parts[0].cls.shape[1]), dtype=parts[0].cls.dtype)
+    splits = []
+    for j, name in enumerate(order):
+        part, i = where[name]
+        cls[j] = part.cls[i]
+        splits.append(part.splits[i])
+    return ClsTokens(images=order, splits=splits, cls=cls, meta=meta)
+
+
+def read_split_rows_set(source: shardset.Source, *, split: str, keep):
+    """:func:`read_split_rows` of a shard set, in the unsharded order.
+
+    Each shard is read as one file, then its rows are copied into place image by image.
+    """
+    import numpy as np
+
+    parts = [read_split_rows(f, split=split, keep=keep) for f in shardset.shard_files(source)]
+    meta = shardset.merged_meta([p.meta for p in parts])
+    rank = {name: i for i, name in enumerate(shardset.patch_order(meta))}
+    images = sorted({n for p in parts for n in p.images}, key=rank.__getitem__)
+    index = {name: i for i, name in enumerate(images)}
+    runs = []  # (rank, part, start, stop): each image's rows, contiguous in its shard
+    for part in parts:
+        ids = part.image_index
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else []
+        for start, stop in zip(starts, [*starts[1:], len(ids)]):
+            runs.append((rank[part.images[ids[start]]], id(part), part, start, stop))
+    runs.sort(key=lambda r: r[0])
+    dim = parts[0].features.shape[1]
+    n = sum(len(p.image_index) for p in parts)
+    x = np.empty((n, dim), dtype=np.float32)
+    fg = np.empty(n, dtype=np.float32)
+    image_index = np.empty(n, dtype=np.int64)
+    at = 0
+    for _, _, part, start, stop in runs:
+        end = at + stop - start
+        x[at:end] = part.features[start:stop]
+        fg[at:end] = part.fg_fraction[start:stop]
+        image_index[at:end] = index[part.images[part.image_index[start]]]
+        at = end
+    unmasked = sorted({n for p in parts for n in p.unmasked})
+    return Rows(x, fg, image_index, images, unmasked, meta)
+
+
+def read_features_set(source: shardset.Source):
+    """:func:`read_features` of a shard set, in the unsharded order
+    (rows and the image dictionary, first seen first, as in the unsharded file)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    files = shardset.shard_files(source)
+    meta = shardset.merged_meta(shardset.read_metas(files))
+    table = pa.concat_tables([_read(f) for f in files]).unify_dictionaries().combine_chunks()
+    order = pa.array(shardset.patch_order(meta))
+    ranks = pc.index_in(table.column("image").cast(pa.string()), value_set=order).to_numpy()
+    table = table.take(pa.array(np.argsort(ranks, kind="stable")))
+    for name in ("image", "split"):
+        column = pc.dictionary_encode(table.column(name).cast(pa.string()))
+        table = table.set_column(table.schema.get_field_index(name), name, column)
     return _features(table.combine_chunks(), meta)
