@@ -463,12 +463,17 @@ def get_benchmark_patterns():
     return {r.name: str(r.benchmark) for r in workflow.rules if r.benchmark}
 
 
+# The feature extractions run only for a branch that declares them in register_branch's
+# `shared` list (which one depends on the config's taps and shards).
+ON_DEMAND_RULES = {"extract_features", "extract_features_variant", "extract_feature_shard"}
+
+
 def get_rule_names():
     """Every rule that runs jobs in the branches this config runs, so the cost table has a
     row for each: the rules of their rules files, the shared rules they declare
     (register_branch's `shared`) and the workflow's own (build_report).
     """
-    shared = {r for reg in _REGISTERED.values() for r in reg["shared"]}
+    shared = {r for reg in _REGISTERED.values() for r in reg["shared"]} | ON_DEMAND_RULES
     on_files = {f for name in BRANCHES_ON for f in get_branch(name).rules}
     on_shared = {r for name in BRANCHES_ON for r in _REGISTERED[name]["shared"]}
     branch_files = {f for b in BRANCHES for f in b.rules}

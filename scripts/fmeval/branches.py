@@ -37,10 +37,17 @@ class Branch:
     rules: tuple[str, ...]
     datasets: str | None = None  # dotted config key, e.g. "video.datasets"
     auto: bool = False  # unlisted by `branches: null`, it runs only when it has datasets
+    package: str = ""  # its package under fmeval (default: its name), with entries.ENTRIES
+
+    @property
+    def module(self) -> str:
+        """Its package, ``fmeval.<package>``; ``<module>.entries.ENTRIES`` maps its rules to
+        their functions (fmeval.entry)."""
+        return f"fmeval.{self.package or self.name}"
 
 
 BRANCHES = (
-    Branch("segmentation", "Segmentation", ("probe.smk", "segment.smk"), "datasets"),
+    Branch("segmentation", "Segmentation", ("probe.smk", "segment.smk"), "datasets", package="seg"),
     Branch("ct", "CT reconstruction", ("ct.smk",)),
     Branch("video", "Video segmentation", ("video.smk",), "video.datasets", auto=True),
     Branch("classify", "Image classification", ("classify.smk",), "classify.datasets", auto=True),

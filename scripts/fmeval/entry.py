@@ -29,38 +29,28 @@ from typing import Any
 from fmeval.canon import EXECUTION_SETTINGS
 from fmeval.errors import FmevalError
 
-# rule -> "module:function", one line per rule (a new rule adds its line here)
-ENTRIES = {
+# rule -> "module:function", one line per rule: the shared rules here, each branch's in its
+# package's entries.ENTRIES (fmeval.branches.Branch.module), so a new branch adds none here
+SHARED_ENTRIES = {
     "build_report": "fmeval.report.render:build_report",
-    "cross_validate_probe": "fmeval.seg.cv:run_cross_validation",
-    "download_classification_dataset": "fmeval.classify.download:download_classification_dataset",
     "download_dataset": "fmeval.features.datasets:download_dataset",
-    "download_video": "fmeval.video.sequences:download_video",
     "extract_features": "fmeval.features.extraction:run_extraction",
     "extract_features_variant": "fmeval.features.extraction:run_extraction",
     "extract_feature_shard": "fmeval.features.shards:run_shard",
     "fetch_model": "fmeval.features.backbones:fetch_model",
-    "fetch_ram_weights": "fmeval.ct.ramweights:fetch_ram_weights",
-    "fit_linear_probe": "fmeval.classify.evaluate:fit_linear_probe",
-    "fit_probe": "fmeval.seg.fit:run_fit",
-    "gather_embeddings": "fmeval.classify.embeddings:gather_embeddings",
-    "make_phantoms": "fmeval.ct.phantoms:make_phantoms",
-    "measure_operator": "fmeval.ct.tomography:write_operator",
-    "predict_video_masks": "fmeval.video.prediction:run_prediction",
-    "reconstruct_sinograms": "fmeval.ct.reconstruction:run_reconstruction",
-    "render_attention": "fmeval.seg.attention:render_attention",
-    "render_pca": "fmeval.seg.pca:render_pca",
-    "report_classify": "fmeval.classify.summary:report_classify",
-    "report_ct": "fmeval.ct.summary:run_ct_report",
-    "report_segmentation": "fmeval.seg.summary:run_report",
-    "report_video": "fmeval.video.summary:run_report",
-    "score_knn": "fmeval.classify.evaluate:score_knn",
-    "score_reconstructions": "fmeval.ct.scores:run_scoring",
-    "score_video": "fmeval.video.scores:run_scoring",
-    "segment_test_images": "fmeval.seg.segment:segment_test_images",
-    "simulate_sinograms": "fmeval.ct.tomography:run_simulation",
-    "tune_baseline": "fmeval.ct.tuning:run_tuning",
 }
+
+
+def _all_entries() -> dict[str, str]:
+    from fmeval.branches import BRANCHES
+
+    entries = dict(SHARED_ENTRIES)
+    for branch in BRANCHES:
+        entries.update(importlib.import_module(f"{branch.module}.entries").ENTRIES)
+    return entries
+
+
+ENTRIES = _all_entries()
 
 
 class EntryError(FmevalError):

@@ -146,8 +146,8 @@ def test_video_or_classify_alone_plans_only_its_jobs(tmp_path, name, branch, exp
 def slurm_jobs(text: str) -> list[dict]:
     """Each planned job of a dry run: rule, wildcards and resources (name -> value)."""
     jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", text):
-        head = re.match(r"(?:local)?rule (\w+):\n", block)
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:\n)", text):
+        head = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):\n", block)
         found = re.search(r"^    resources: (.*)$", block, re.M)
         if head and found:
             pairs = (kv.split("=", 1) for kv in found.group(1).split(", "))

@@ -60,3 +60,26 @@ def test_every_rule_gives_its_function_every_argument(rules):
         names = [*rule.input._names, *rule.output._names, *rule.wildcard_names]
         problems += check_rule(rule.name, names=names, params=list(rule.params._names))
     assert problems == []
+
+
+def test_each_branch_names_the_functions_of_its_own_rules(rules):
+    """A branch's rules (those of its rules files) are in its package's entries.ENTRIES, and
+    only there; the shared rules in fmeval.entry.SHARED_ENTRIES (a new branch edits neither)."""
+    import importlib
+
+    from fmeval.branches import BRANCHES
+    from fmeval.entry import SHARED_ENTRIES
+
+    owner = {file: b for b in BRANCHES for file in b.rules}
+    expected = {b.name: set() for b in BRANCHES}
+    shared = set()
+    for rule in rules:
+        if rule.name == "all":
+            continue
+        branch = owner.get(Path(str(rule.snakefile)).name)
+        (expected[branch.name] if branch else shared).add(rule.name)
+    for b in BRANCHES:
+        entries = importlib.import_module(f"{b.module}.entries").ENTRIES
+        assert set(entries) == expected[b.name], b.name
+        assert all(v.startswith(f"{b.module}.") for v in entries.values()), b.name
+    assert set(SHARED_ENTRIES) == shared
