@@ -465,7 +465,11 @@ def get_benchmark_patterns():
 
 # The feature extractions run only for a branch that declares them in register_branch's
 # `shared` list (which one depends on the config's taps and shards).
-ON_DEMAND_RULES = {"extract_features", "extract_features_variant", "extract_feature_shard"}
+ON_DEMAND_RULES = {
+    "extract_features",
+    "extract_features_variant",
+    "extract_feature_shard",
+}
 
 
 def get_rule_names():
@@ -473,7 +477,9 @@ def get_rule_names():
     row for each: the rules of their rules files, the shared rules they declare
     (register_branch's `shared`) and the workflow's own (build_report).
     """
-    shared = {r for reg in _REGISTERED.values() for r in reg["shared"]} | ON_DEMAND_RULES
+    shared = {
+        r for reg in _REGISTERED.values() for r in reg["shared"]
+    } | ON_DEMAND_RULES
     on_files = {f for name in BRANCHES_ON for f in get_branch(name).rules}
     on_shared = {r for name in BRANCHES_ON for r in _REGISTERED[name]["shared"]}
     branch_files = {f for b in BRANCHES for f in b.rules}
